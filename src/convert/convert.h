@@ -1,0 +1,25 @@
+/* Checkpoint-level conversions behind the CLI: synth, quantize, prune, convert.
+ * Each reads one checkpoint folder and writes another atomically; only the
+ * block linear weights change, everything else is copied as is. */
+#ifndef SS_CONVERT_CONVERT_H
+#define SS_CONVERT_CONVERT_H
+
+#include <stdint.h>
+
+#include "convert/quantize.h"
+#include "core/status.h"
+#include "io/checkpoint.h"
+
+/* BF16 checkpoint with the exact architecture of a preset (ss_config_preset),
+ * deterministic from seed; slidesparse.json says source "synthetic:<seed>". */
+ss_status ss_synth(const char *arch, const char *out_dir, uint64_t seed);
+
+/* quantize: qdtype SS_QUANT_INT8 / SS_QUANT_FP8; scheme < 0 picks the
+ * architecture's default (ternary for BitNet, absmax otherwise). */
+ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_quant q, int scheme);
+/* prune only (K unchanged); L from ss_sparsity_parse (no 2_inf). */
+ss_status ss_prune_checkpoint(const char *in_dir, const char *out_dir, int L);
+/* prune + slide (K -> K_slid); 2_inf slides without pruning. */
+ss_status ss_convert_checkpoint(const char *in_dir, const char *out_dir, int L);
+
+#endif

@@ -1,0 +1,77 @@
+/* A checkpoint = a folder in the Hugging Face layout (SPEC section 5):
+ *   config.json, model.safetensors (or shards + model.safetensors.index.json),
+ *   slidesparse.json: {"format_version": 1, "source": "<repo or synthetic:seed>",
+ *     "quant": "none"|"int8"|"fp8_e4m3", "sparsity": null|"2_L",
+ *     "tensors": {"<weight name>": {"N":..,"K":..,"K_padded":..,"K_slid":..}}}
+ *   plus, copied through untouched, tokenizer and generation files.
+ * Quantized linear weights: "<name>.weight" (I8 or F8_E4M3, [N,K] or
+ * [N,K_slid] once slid) and "<name>.weight_scale" (F32 [N]).
+ * A folder without slidesparse.json (a downloaded model) opens as quant none. */
+#ifndef SS_IO_CHECKPOINT_H
+#define SS_IO_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+
+typedef enum ss_quant { SS_QUANT_NONE = 0, SS_QUANT_INT8, SS_QUANT_FP8 } ss_quant;
+const char *ss_quant_name(ss_quant q);                 /* "none", "int8", "fp8_e4m3" */
+ss_status ss_quant_parse(const char *s, ss_quant *q);   /* also accepts "fp8" */
+ss_dtype ss_quant_dtype(ss_quant q);                   /* I8, F8_E4M3; UNKNOWN for none */
+
+/* Geometry of one linear weight as recorded in slidesparse.json. K_slid is
+ * the number of stored columns (== K when not slid). */
+typedef struct ss_ckpt_linear {
+    char name[256]; /* "<prefix>.weight" */
+    int64_t N, K, K_padded, K_slid;
+} ss_ckpt_linear;
+
+typedef struct ss_ckpt_meta {
+    int format_version;   /* 1 */
+    char source[512];     /* hub repo id, or "synthetic:<seed>" */
+    ss_quant quant;
+    char scheme[16];      /* "ternary", "absmax" or "" */
+    char sparsity[16];    /* "" for null, else "2_L" */
+    int synthetic;        /* weights are synthetic (stated in every report) */
+    int n_linear;
+    ss_ckpt_linear *linear;
+} ss_ckpt_meta;
+
+ss_status ss_ckpt_meta_load(const char *path, ss_ckpt_meta *m);
+ss_status ss_ckpt_meta_save(const char *path, const ss_ckpt_meta *m); /* atomic */
+ss_status ss_ckpt_meta_add_linear(ss_ckpt_meta *m, const ss_ckpt_linear *l);
+void ss_ckpt_meta_free(ss_ckpt_meta *m);
+
+typedef struct ss_checkpoint {
+    char dir[4096];
+    ss_model_config cfg;
+    ss_ckpt_meta meta;
+    ss_tensors st;
+} ss_checkpoint;
+
+ss_status ss_ckpt_open(const char *dir, ss_checkpoint *c);
+void ss_ckpt_close(ss_checkpoint *c);
+const ss_ckpt_linear *ss_ckpt_find_linear(const ss_checkpoint *c, const char *weight_name);
+/* Looks a tensor up and checks dtype (SS_DT_UNKNOWN = any) and shape (NULL =
+ * any); the error names the checkpoint, tensor, expected and actual. */
+ss_status ss_ckpt_tensor(const ss_checkpoint *c, const char *name, ss_dtype dtype, int ndim,
+                         const int64_t *shape, const ss_st_tensor **out);
+
+/* Linear layers of the transformer blocks: model.layers.<i>.self_attn.{q,k,v,o}_proj.weight
+ * and model.layers.<i>.mlp.{gate,up,down}_proj.weight. These alone are quantized/pruned/slid. */
+int ss_is_block_linear(const char *name);
+
+/* Writes a checkpoint folder atomically: everything goes to "<out>.tmp.<pid>/"
+ * and is renamed to <out> by finish. config.json is copied from src_dir when
+ * given (keeping fields this project does not model), else written from cfg;
+ * other non-weight files of src_dir (tokenizer, generation config) are copied. */
+typedef struct ss_ckpt_writer ss_ckpt_writer;
+ss_status ss_ckpt_writer_begin(ss_ckpt_writer **w, const char *out_dir, const char *src_dir,
+                               const ss_model_config *cfg, const ss_st_spec *specs, int n);
+ss_status ss_ckpt_writer_append(ss_ckpt_writer *w, const void *data, size_t nbytes);
+ss_status ss_ckpt_writer_finish(ss_ckpt_writer *w, const ss_ckpt_meta *meta); /* frees w */
+void ss_ckpt_writer_abort(ss_ckpt_writer *w);                                 /* frees w */
+
+#endif
