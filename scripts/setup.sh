@@ -12,7 +12,7 @@ CUSPARSELT_VERSION=${CUSPARSELT_VERSION:-0.8.0}
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
-pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libcmocka-dev gnuplot-nox python3 python3-pip unzip)
+pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev gnuplot-nox python3 python3-pip unzip)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

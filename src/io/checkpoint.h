@@ -3,6 +3,7 @@
  *   slidesparse.json: {"format_version": 1, "source": "<repo or synthetic:seed>",
  *     "quant": "none"|"int8"|"fp8_e4m3", "sparsity": null|"2_L",
  *     "tensors": {"<weight name>": {"N":..,"K":..,"K_padded":..,"K_slid":..}}}
+ *   (this project adds "slid", "scheme", "synthetic"; readers ignore unknown keys)
  *   plus, copied through untouched, tokenizer and generation files.
  * Quantized linear weights: "<name>.weight" (I8 or F8_E4M3, [N,K] or
  * [N,K_slid] once slid) and "<name>.weight_scale" (F32 [N]).
@@ -34,6 +35,7 @@ typedef struct ss_ckpt_meta {
     ss_quant quant;
     char scheme[16];      /* "ternary", "absmax" or "" */
     char sparsity[16];    /* "" for null, else "2_L" */
+    int slid;             /* 1: linear weights are stored slid ([N, K_slid]); 0: pruned only or dense */
     int synthetic;        /* weights are synthetic (stated in every report) */
     int n_linear;
     ss_ckpt_linear *linear;
