@@ -20,6 +20,7 @@
 
 #include "convert/sparsity.h"
 #include "core/dtype.h"
+#include "core/status.h"
 
 /* Per-token activation scale: s = max(absmax / qmax, SS_ACT_SCALE_FLOOR),
  * q = round(x / s) (IEEE division, ties to even; INT8 clamped to +-127,
@@ -44,7 +45,8 @@ void ss_quant_act_ref(const float *x, int64_t M, int64_t K, ss_dtype qdtype, voi
 /* Same quantization, written slid: q is [M, g->K_slid] (zero in padding). */
 void ss_quant_slide_act_ref(const float *x, int64_t M, const ss_slide_geom *g, ss_dtype qdtype, void *q,
                             float *scale);
-/* y: [M, N] floats holding BF16-representable values. OpenMP over N. */
-void ss_linear_ref(const ss_linear_weight *w, const float *x, int64_t M, float *y);
+/* y: [M, N] floats holding BF16-representable values. OpenMP over N.
+ * Fails only when out of memory. */
+ss_status ss_linear_ref(const ss_linear_weight *w, const float *x, int64_t M, float *y);
 
 #endif
