@@ -1,1 +1,415 @@
-/* (to be written) */
+/* Checkpoint folders: slidesparse.json, opening with cross-checks, and the
+ * atomic folder writer (see checkpoint.h for the layout). */
+#include "io/checkpoint.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
+
+/* ---- quantization names ---- */
+
+const char *ss_quant_name(ss_quant q) {
+    switch (q) {
+    case SS_QUANT_NONE: return "none";
+    case SS_QUANT_INT8: return "int8";
+    case SS_QUANT_FP8: return "fp8_e4m3";
+    }
+    return "?";
+}
+
+ss_status ss_quant_parse(const char *s, ss_quant *q) {
+    if (!s) return ss_fail(SS_ERR_ARG, "missing quantization name");
+    if (!strcmp(s, "none")) *q = SS_QUANT_NONE;
+    else if (!strcmp(s, "int8")) *q = SS_QUANT_INT8;
+    else if (!strcmp(s, "fp8_e4m3") || !strcmp(s, "fp8")) *q = SS_QUANT_FP8;
+    else return ss_fail(SS_ERR_ARG, "unknown quantization '%s' (none, int8, fp8_e4m3)", s);
+    return SS_OK;
+}
+
+ss_dtype ss_quant_dtype(ss_quant q) {
+    switch (q) {
+    case SS_QUANT_INT8: return SS_DT_I8;
+    case SS_QUANT_FP8: return SS_DT_F8_E4M3;
+    case SS_QUANT_NONE: break;
+    }
+    return SS_DT_UNKNOWN;
+}
+
+/* ---- slidesparse.json ---- */
+
+void ss_ckpt_meta_free(ss_ckpt_meta *m) {
+    if (!m) return;
+    free(m->linear);
+    m->linear = NULL;
+    m->n_linear = 0;
+}
+
+/* Capacity implied by the count: 8, then powers of two, so the struct needs
+ * no capacity field and n appends cost O(n) copies. */
+static int linear_capacity(int n) {
+    if (n <= 8) return n == 0 ? 0 : 8;
+    int cap = 8;
+    while (cap < n) cap *= 2;
+    return cap;
+}
+
+ss_status ss_ckpt_meta_add_linear(ss_ckpt_meta *m, const ss_ckpt_linear *l) {
+    if (!l->name[0] || memchr(l->name, '\0', sizeof l->name) == NULL)
+        return ss_fail(SS_ERR_ARG, "slidesparse.json: linear entry without a (terminated) name");
+    for (int i = 0; i < m->n_linear; i++)
+        if (!strcmp(m->linear[i].name, l->name))
+            return ss_fail(SS_ERR_ARG, "slidesparse.json: linear '%s' recorded twice", l->name);
+    if (m->n_linear == linear_capacity(m->n_linear)) {
+        if (m->n_linear > INT_MAX / 2) return ss_fail(SS_ERR_NOMEM, "slidesparse.json: too many linear entries");
+        int cap = m->n_linear ? m->n_linear * 2 : 8;
+        ss_ckpt_linear *p = realloc(m->linear, (size_t)cap * sizeof *p);
+        if (!p) return ss_fail(SS_ERR_NOMEM, "slidesparse.json: cannot grow the linear table to %d", cap);
+        m->linear = p;
+    }
+    m->linear[m->n_linear++] = *l;
+    return SS_OK;
+}
+
+static ss_status copy_str(char *dst, size_t cap, const char *src, const char *path, const char *key) {
+    if (strlen(src) >= cap) return ss_fail(SS_ERR_FORMAT, "%s: field '%s' is longer than %zu characters", path, key, cap - 1);
+    strcpy(dst, src);
+    return SS_OK;
+}
+
+/* Optional string field; absent or null keeps dst. */
+static ss_status opt_str(const json_t *j, const char *key, const char *path, char *dst, size_t cap) {
+    const json_t *v = json_object_get(j, key);
+    if (!v || json_is_null(v)) return SS_OK;
+    if (!json_is_string(v)) return ss_fail(SS_ERR_FORMAT, "%s: field '%s' is not a string", path, key);
+    return copy_str(dst, cap, json_string_value(v), path, key);
+}
+
+static ss_status parse_linear(const char *path, const char *name, const json_t *v, ss_ckpt_linear *l) {
+    memset(l, 0, sizeof *l);
+    char what[4600];
+    snprintf(what, sizeof what, "%s: tensor '%s'", path, name);
+    if (!json_is_object(v)) return ss_fail(SS_ERR_FORMAT, "%s: entry is not an object", what);
+    SS_TRY(copy_str(l->name, sizeof l->name, name, path, "tensors"));
+    SS_TRY(ss_json_int(v, "N", what, &l->N));
+    SS_TRY(ss_json_int(v, "K", what, &l->K));
+    SS_TRY(ss_json_int(v, "K_padded", what, &l->K_padded));
+    SS_TRY(ss_json_int(v, "K_slid", what, &l->K_slid));
+    if (l->N <= 0 || l->K <= 0 || l->K_padded < l->K || l->K_slid <= 0)
+        return ss_fail(SS_ERR_FORMAT, "%s: inconsistent geometry N=%lld K=%lld K_padded=%lld K_slid=%lld", what,
+                       (long long)l->N, (long long)l->K, (long long)l->K_padded, (long long)l->K_slid);
+    return SS_OK;
+}
+
+static ss_status parse_meta(const char *path, const json_t *j, ss_ckpt_meta *m) {
+    if (!json_is_object(j)) return ss_fail(SS_ERR_FORMAT, "%s: not a JSON object", path);
+    int64_t version;
+    SS_TRY(ss_json_int(j, "format_version", path, &version));
+    if (version != 1)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: format_version %lld is not supported (this build reads 1)", path,
+                       (long long)version);
+    m->format_version = 1;
+    SS_TRY(opt_str(j, "source", path, m->source, sizeof m->source));
+    char quant[32] = "none";
+    SS_TRY(opt_str(j, "quant", path, quant, sizeof quant));
+    SS_TRY_CTX(ss_quant_parse(quant, &m->quant), "%s", path);
+    SS_TRY(opt_str(j, "scheme", path, m->scheme, sizeof m->scheme));
+    SS_TRY(opt_str(j, "sparsity", path, m->sparsity, sizeof m->sparsity));
+    SS_TRY(ss_json_bool_opt(j, "slid", path, &m->slid));
+    SS_TRY(ss_json_bool_opt(j, "synthetic", path, &m->synthetic));
+    const json_t *tensors = json_object_get(j, "tensors");
+    if (!tensors || json_is_null(tensors)) return SS_OK;
+    if (!json_is_object(tensors)) return ss_fail(SS_ERR_FORMAT, "%s: field 'tensors' is not an object", path);
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)tensors, name, v) {
+        ss_ckpt_linear l;
+        SS_TRY(parse_linear(path, name, v, &l));
+        SS_TRY_CTX(ss_ckpt_meta_add_linear(m, &l), "%s", path);
+    }
+    return SS_OK;
+}
+
+ss_status ss_ckpt_meta_load(const char *path, ss_ckpt_meta *m) {
+    memset(m, 0, sizeof *m);
+    json_t *j;
+    SS_TRY(ss_json_load(path, &j));
+    ss_status st = parse_meta(path, j, m);
+    json_decref(j);
+    if (st != SS_OK) ss_ckpt_meta_free(m);
+    return st;
+}
+
+ss_status ss_ckpt_meta_save(const char *path, const ss_ckpt_meta *m) {
+    json_t *tensors = json_object();
+    for (int i = 0; i < m->n_linear; i++) {
+        const ss_ckpt_linear *l = &m->linear[i];
+        json_object_set_new(tensors, l->name,
+                            json_pack("{s:I, s:I, s:I, s:I}", "N", (json_int_t)l->N, "K", (json_int_t)l->K,
+                                      "K_padded", (json_int_t)l->K_padded, "K_slid", (json_int_t)l->K_slid));
+    }
+    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "format_version", 1, "source", m->source,
+                          "quant", ss_quant_name(m->quant), "scheme", m->scheme, "sparsity",
+                          m->sparsity[0] ? json_string(m->sparsity) : json_null(), "slid", m->slid != 0,
+                          "synthetic", m->synthetic != 0, "tensors", tensors);
+    if (!j) return ss_fail(SS_ERR_FORMAT, "%s: cannot build JSON (is 'source' valid UTF-8?)", path);
+    ss_status st = ss_json_save(path, j);
+    json_decref(j);
+    return st;
+}
+
+/* ---- opening ---- */
+
+static int shape_is(const ss_st_tensor *t, int ndim, const int64_t *shape) {
+    if (t->ndim != ndim) return 0;
+    for (int i = 0; i < ndim; i++)
+        if (t->shape[i] != shape[i]) return 0;
+    return 1;
+}
+
+static const char *shape_str(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (n < cap) snprintf(buf + n, cap - n, "]");
+    return buf;
+}
+
+ss_status ss_ckpt_tensor(const ss_checkpoint *c, const char *name, ss_dtype dtype, int ndim, const int64_t *shape,
+                         const ss_st_tensor **out) {
+    if (out) *out = NULL;
+    const ss_st_tensor *t = ss_st_find(&c->st, name);
+    if (!t) return ss_fail(SS_ERR_FORMAT, "%s: no tensor '%s'", c->dir, name);
+    int dtype_ok = dtype == SS_DT_UNKNOWN || t->dtype == dtype;
+    int shape_ok = !shape || shape_is(t, ndim, shape);
+    if (!dtype_ok || !shape_ok) {
+        char have[200], want[200];
+        shape_str(have, sizeof have, t->ndim, t->shape);
+        if (shape) shape_str(want, sizeof want, ndim, shape);
+        else snprintf(want, sizeof want, "any shape");
+        return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' has shape %s dtype %s, expected %s %s", c->dir, name, have,
+                       ss_dtype_name(t->dtype), want, dtype == SS_DT_UNKNOWN ? "any dtype" : ss_dtype_name(dtype));
+    }
+    if (out) *out = t;
+    return SS_OK;
+}
+
+const ss_ckpt_linear *ss_ckpt_find_linear(const ss_checkpoint *c, const char *weight_name) {
+    for (int i = 0; i < c->meta.n_linear; i++)
+        if (!strcmp(c->meta.linear[i].name, weight_name)) return &c->meta.linear[i];
+    return NULL;
+}
+
+/* "<prefix>.weight" -> "<prefix>.weight_scale" */
+static ss_status scale_name(const char *weight, char *out, size_t cap) {
+    size_t n = strlen(weight);
+    if (n < 7 || strcmp(weight + n - 7, ".weight") != 0)
+        return ss_fail(SS_ERR_FORMAT, "linear '%s' is not named '<prefix>.weight'", weight);
+    if ((size_t)snprintf(out, cap, "%s_scale", weight) >= cap) return ss_fail(SS_ERR_FORMAT, "name too long: %s", weight);
+    return SS_OK;
+}
+
+/* Every linear that slidesparse.json lists must be stored as it says. */
+static ss_status check_linears(const ss_checkpoint *c) {
+    ss_dtype qdt = ss_quant_dtype(c->meta.quant);
+    for (int i = 0; i < c->meta.n_linear; i++) {
+        const ss_ckpt_linear *l = &c->meta.linear[i];
+        int64_t shape[2] = {l->N, l->K_slid};
+        SS_TRY(ss_ckpt_tensor(c, l->name, qdt, 2, shape, NULL));
+        if (c->meta.quant == SS_QUANT_NONE) continue;
+        char scale[300];
+        SS_TRY_CTX(scale_name(l->name, scale, sizeof scale), "%s", c->dir);
+        SS_TRY(ss_ckpt_tensor(c, scale, SS_DT_F32, 1, &l->N, NULL));
+    }
+    return SS_OK;
+}
+
+static const char *base_name(const char *dir, char *buf, size_t cap) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--; /* "models/x/" -> "models/x" */
+    size_t start = n;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    snprintf(buf, cap, "%.*s", (int)(n - start), dir + start);
+    return buf;
+}
+
+static ss_status open_checkpoint(const char *dir, ss_checkpoint *c) {
+    if ((size_t)snprintf(c->dir, sizeof c->dir, "%s", dir) >= sizeof c->dir)
+        return ss_fail(SS_ERR_ARG, "%s: path too long", dir);
+    if (!ss_is_dir(dir)) return ss_fail(SS_ERR_IO, "%s: no such checkpoint folder", dir);
+    char path[4200];
+    SS_TRY(ss_path_join(path, sizeof path, dir, "config.json"));
+    SS_TRY(ss_config_load(path, &c->cfg));
+    SS_TRY(ss_path_join(path, sizeof path, dir, "slidesparse.json"));
+    if (ss_path_exists(path)) {
+        SS_TRY(ss_ckpt_meta_load(path, &c->meta));
+    } else {
+        c->meta.format_version = 1;
+        c->meta.quant = SS_QUANT_NONE;
+        base_name(dir, c->meta.source, sizeof c->meta.source);
+    }
+    SS_TRY(ss_st_open_dir(dir, &c->st));
+    return check_linears(c);
+}
+
+ss_status ss_ckpt_open(const char *dir, ss_checkpoint *c) {
+    memset(c, 0, sizeof *c);
+    ss_status st = open_checkpoint(dir, c);
+    if (st != SS_OK) ss_ckpt_close(c);
+    return st;
+}
+
+void ss_ckpt_close(ss_checkpoint *c) {
+    if (!c) return;
+    ss_st_close(&c->st);
+    ss_ckpt_meta_free(&c->meta);
+    memset(c, 0, sizeof *c);
+}
+
+/* model.layers.<digits>.self_attn.{q,k,v,o}_proj.weight, model.layers.<digits>.mlp.{gate,up,down}_proj.weight */
+int ss_is_block_linear(const char *name) {
+    static const char prefix[] = "model.layers.";
+    static const char *const suffixes[] = {
+        ".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
+        ".self_attn.o_proj.weight", ".mlp.gate_proj.weight",    ".mlp.up_proj.weight",
+        ".mlp.down_proj.weight",
+    };
+    if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0) return 0;
+    const char *p = name + sizeof prefix - 1;
+    if (!isdigit((unsigned char)*p)) return 0;
+    while (isdigit((unsigned char)*p)) p++;
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+        if (!strcmp(p, suffixes[i])) return 1;
+    return 0;
+}
+
+/* ---- writer ---- */
+
+struct ss_ckpt_writer {
+    char tmp[4200];  /* "<out>.tmp.<pid>" */
+    char out[4096];
+    ss_st_writer *st;
+};
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* Files of a source checkpoint that a converted one must not inherit: what
+ * this writer produces itself, weights in any format (they would be stale),
+ * and hidden files (download state). */
+static int skip_source_file(const char *name) {
+    static const char *const weight_suffixes[] = {".safetensors", ".safetensors.index.json", ".bin", ".bin.index.json",
+                                                  ".pt", ".pth", ".gguf", ".h5", ".msgpack", ".onnx"};
+    if (name[0] == '.' || !strcmp(name, "config.json") || !strcmp(name, "slidesparse.json")) return 1;
+    if (strstr(name, ".tmp.")) return 1; /* another writer's unfinished file */
+    for (size_t i = 0; i < sizeof weight_suffixes / sizeof weight_suffixes[0]; i++)
+        if (ends_with(name, weight_suffixes[i])) return 1;
+    return 0;
+}
+
+static ss_status copy_side_files(const char *src_dir, const char *dst_dir) {
+    DIR *d = opendir(src_dir);
+    if (!d) return ss_fail_errno("cannot open source checkpoint %s", src_dir);
+    ss_status st = SS_OK;
+    struct dirent *e;
+    while (st == SS_OK && (e = readdir(d)) != NULL) {
+        if (skip_source_file(e->d_name)) continue;
+        char src[4200], dst[4400];
+        st = ss_path_join(src, sizeof src, src_dir, e->d_name);
+        if (st != SS_OK) break;
+        struct stat sb;
+        if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode)) continue; /* sub-folders (e.g. "original/") stay behind */
+        st = ss_path_join(dst, sizeof dst, dst_dir, e->d_name);
+        if (st == SS_OK) st = ss_copy_file(src, dst);
+    }
+    closedir(d);
+    return st;
+}
+
+/* Removes the temp folder after a failure without replacing the failure's message. */
+static ss_status remove_keeping_error(const char *path, ss_status st) {
+    char saved[2048];
+    snprintf(saved, sizeof saved, "%s", ss_errmsg());
+    ss_rm_rf(path);
+    return ss_fail(st, "%s", saved);
+}
+
+static ss_status writer_setup(ss_ckpt_writer *w, const char *src_dir, const ss_model_config *cfg,
+                              const ss_st_spec *specs, int n) {
+    char path[4400];
+    SS_TRY(ss_path_join(path, sizeof path, w->tmp, "config.json"));
+    if (src_dir) {
+        char src[4200];
+        SS_TRY(ss_path_join(src, sizeof src, src_dir, "config.json"));
+        SS_TRY(ss_copy_file(src, path));
+        SS_TRY(copy_side_files(src_dir, w->tmp));
+    } else {
+        if (!cfg) return ss_fail(SS_ERR_ARG, "%s: checkpoint writer needs a config or a source folder", w->out);
+        SS_TRY(ss_config_save(path, cfg));
+    }
+    /* transformers refuses safetensors files whose metadata lacks a known "format" */
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    ss_status st = ss_st_writer_begin(&w->st, w->tmp, specs, n, SS_ST_DEFAULT_SHARD_BYTES, meta);
+    json_decref(meta);
+    return st;
+}
+
+ss_status ss_ckpt_writer_begin(ss_ckpt_writer **out, const char *out_dir, const char *src_dir,
+                               const ss_model_config *cfg, const ss_st_spec *specs, int n) {
+    *out = NULL;
+    ss_ckpt_writer *w = calloc(1, sizeof *w);
+    if (!w) return ss_fail(SS_ERR_NOMEM, "%s: out of memory", out_dir);
+    if ((size_t)snprintf(w->out, sizeof w->out, "%s", out_dir) >= sizeof w->out) {
+        free(w);
+        return ss_fail(SS_ERR_ARG, "%s: path too long", out_dir);
+    }
+    ss_status st = ss_tmpdir_for(out_dir, w->tmp, sizeof w->tmp);
+    if (st != SS_OK) {
+        free(w);
+        return st;
+    }
+    st = writer_setup(w, src_dir, cfg, specs, n);
+    if (st != SS_OK) {
+        st = remove_keeping_error(w->tmp, st);
+        free(w);
+        return ss_context(st, "writing checkpoint %s", out_dir);
+    }
+    *out = w;
+    return SS_OK;
+}
+
+ss_status ss_ckpt_writer_append(ss_ckpt_writer *w, const void *data, size_t nbytes) {
+    return ss_st_writer_append(w->st, data, nbytes);
+}
+
+ss_status ss_ckpt_writer_finish(ss_ckpt_writer *w, const ss_ckpt_meta *meta) {
+    ss_status st = ss_st_writer_finish(w->st);
+    w->st = NULL;
+    char path[4400];
+    if (st == SS_OK && meta) {
+        st = ss_path_join(path, sizeof path, w->tmp, "slidesparse.json");
+        if (st == SS_OK) st = ss_ckpt_meta_save(path, meta);
+    }
+    if (st == SS_OK) st = ss_dir_commit(w->tmp, w->out);
+    if (st != SS_OK) {
+        st = remove_keeping_error(w->tmp, st);
+        st = ss_context(st, "writing checkpoint %s", w->out);
+    }
+    free(w);
+    return st;
+}
+
+void ss_ckpt_writer_abort(ss_ckpt_writer *w) {
+    if (!w) return;
+    if (w->st) ss_st_writer_abort(w->st);
+    ss_rm_rf(w->tmp);
+    free(w);
+}

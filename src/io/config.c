@@ -1,1 +1,348 @@
-/* (to be written) */
+/* Hugging Face config.json <-> ss_model_config, and the SPEC's presets.
+ *
+ * Defaults for absent fields follow the transformers configuration classes
+ * of each family (BitNetConfig, LlamaConfig, Qwen2Config), so a real
+ * config.json loads as transformers would read it. Fields we cannot honour
+ * (Llama's attention_bias/mlp_bias, Qwen2's sliding window, RoPE scalings
+ * other than llama3) are rejected rather than silently ignored.
+ */
+#include "io/config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/jsonutil.h"
+
+const char *ss_arch_name(ss_arch a) {
+    switch (a) {
+    case SS_ARCH_BITNET: return "bitnet";
+    case SS_ARCH_LLAMA: return "llama";
+    case SS_ARCH_QWEN2: return "qwen2";
+    }
+    return "?";
+}
+
+static const char *arch_class(ss_arch a) {
+    switch (a) {
+    case SS_ARCH_BITNET: return "BitNetForCausalLM";
+    case SS_ARCH_LLAMA: return "LlamaForCausalLM";
+    case SS_ARCH_QWEN2: return "Qwen2ForCausalLM";
+    }
+    return "?";
+}
+
+static const char *act_name(ss_act a) { return a == SS_ACT_RELU2 ? "relu2" : "silu"; }
+
+/* The family's transformers defaults for every optional field. */
+static void family_defaults(ss_arch arch, ss_model_config *c) {
+    memset(c, 0, sizeof *c);
+    c->arch = arch;
+    c->act = arch == SS_ARCH_BITNET ? SS_ACT_RELU2 : SS_ACT_SILU;
+    c->sub_norms = arch == SS_ARCH_BITNET;
+    c->qkv_bias = arch == SS_ARCH_QWEN2;
+    c->tie_embeddings = 0; /* every one of the three classes defaults to untied */
+    switch (arch) {
+    case SS_ARCH_BITNET:
+        c->max_pos = 2048, c->rms_eps = 1e-5, c->rope_theta = 500000.0, c->bos_id = 128000, c->eos_id = 128001;
+        break;
+    case SS_ARCH_LLAMA:
+        c->max_pos = 2048, c->rms_eps = 1e-6, c->rope_theta = 10000.0, c->bos_id = 1, c->eos_id = 2;
+        break;
+    case SS_ARCH_QWEN2:
+        c->max_pos = 32768, c->rms_eps = 1e-6, c->rope_theta = 10000.0, c->bos_id = -1, c->eos_id = -1;
+        break;
+    }
+}
+
+/* A required positive dimension, as an int. */
+static ss_status req_dim(const json_t *j, const char *key, const char *path, int *out) {
+    int64_t v;
+    SS_TRY(ss_json_int(j, key, path, &v));
+    if (v <= 0 || v > INT_MAX) return ss_fail(SS_ERR_FORMAT, "%s: field '%s' = %lld is out of range", path, key, (long long)v);
+    *out = (int)v;
+    return SS_OK;
+}
+
+static ss_status opt_int(const json_t *j, const char *key, const char *path, int *out) {
+    int64_t v = *out;
+    SS_TRY(ss_json_int_opt(j, key, path, &v));
+    if (v < INT_MIN || v > INT_MAX) return ss_fail(SS_ERR_FORMAT, "%s: field '%s' = %lld is out of range", path, key, (long long)v);
+    *out = (int)v;
+    return SS_OK;
+}
+
+/* bos/eos: an integer, null (none, -1), or for eos a list whose first entry counts. */
+static ss_status token_id(const json_t *j, const char *key, const char *path, int *out) {
+    const json_t *v = json_object_get(j, key);
+    if (!v) return SS_OK;
+    if (json_is_null(v)) {
+        *out = -1;
+        return SS_OK;
+    }
+    if (json_is_array(v)) {
+        if (json_array_size(v) == 0) {
+            *out = -1;
+            return SS_OK;
+        }
+        v = json_array_get(v, 0);
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT_MAX)
+        return ss_fail(SS_ERR_FORMAT, "%s: field '%s' is not a token id (a non-negative integer or a list of them)", path,
+                       key);
+    *out = (int)json_integer_value(v);
+    return SS_OK;
+}
+
+static ss_status parse_rope_scaling(const json_t *j, const char *path, ss_model_config *c) {
+    const json_t *rs = json_object_get(j, "rope_scaling");
+    if (!rs || json_is_null(rs)) return SS_OK;
+    if (!json_is_object(rs)) return ss_fail(SS_ERR_FORMAT, "%s: field 'rope_scaling' is not an object", path);
+    const json_t *type = json_object_get(rs, "rope_type");
+    if (!type) type = json_object_get(rs, "type");
+    if (!json_is_string(type)) return ss_fail(SS_ERR_FORMAT, "%s: 'rope_scaling' has no string 'rope_type'", path);
+    const char *t = json_string_value(type);
+    if (!strcmp(t, "default")) return SS_OK;
+    if (strcmp(t, "llama3") != 0)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (only llama3)", path, t);
+    char what[4200];
+    snprintf(what, sizeof what, "%s: rope_scaling", path);
+    int64_t orig;
+    SS_TRY(ss_json_num(rs, "factor", what, &c->rope_factor));
+    SS_TRY(ss_json_num(rs, "low_freq_factor", what, &c->rope_low_freq));
+    SS_TRY(ss_json_num(rs, "high_freq_factor", what, &c->rope_high_freq));
+    SS_TRY(ss_json_int(rs, "original_max_position_embeddings", what, &orig));
+    if (orig <= 0 || orig > INT_MAX)
+        return ss_fail(SS_ERR_FORMAT, "%s: original_max_position_embeddings = %lld is out of range", what, (long long)orig);
+    c->rope_orig_max_pos = (int)orig;
+    if (c->rope_factor <= 0) return ss_fail(SS_ERR_FORMAT, "%s: factor must be positive", what);
+    return SS_OK;
+}
+
+static ss_status parse_config(const json_t *j, const char *path, ss_model_config *c) {
+    if (!json_is_object(j)) return ss_fail(SS_ERR_FORMAT, "%s: not a JSON object", path);
+    const char *model_type;
+    SS_TRY(ss_json_str(j, "model_type", path, &model_type));
+    ss_arch arch;
+    if (!strcmp(model_type, "bitnet")) arch = SS_ARCH_BITNET;
+    else if (!strcmp(model_type, "llama")) arch = SS_ARCH_LLAMA;
+    else if (!strcmp(model_type, "qwen2")) arch = SS_ARCH_QWEN2;
+    else
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (bitnet, llama, qwen2)", path,
+                       model_type);
+    family_defaults(arch, c);
+
+    SS_TRY(req_dim(j, "hidden_size", path, &c->hidden));
+    SS_TRY(req_dim(j, "intermediate_size", path, &c->intermediate));
+    SS_TRY(req_dim(j, "num_hidden_layers", path, &c->n_layers));
+    SS_TRY(req_dim(j, "num_attention_heads", path, &c->n_heads));
+    SS_TRY(req_dim(j, "vocab_size", path, &c->vocab));
+    c->n_kv_heads = c->n_heads;
+    c->head_dim = c->hidden / c->n_heads;
+    SS_TRY(opt_int(j, "num_key_value_heads", path, &c->n_kv_heads));
+    SS_TRY(opt_int(j, "head_dim", path, &c->head_dim));
+    SS_TRY(opt_int(j, "max_position_embeddings", path, &c->max_pos));
+    SS_TRY(ss_json_num_opt(j, "rms_norm_eps", path, &c->rms_eps));
+    SS_TRY(ss_json_num_opt(j, "rope_theta", path, &c->rope_theta));
+    SS_TRY(ss_json_bool_opt(j, "tie_word_embeddings", path, &c->tie_embeddings));
+    SS_TRY(token_id(j, "bos_token_id", path, &c->bos_id));
+    SS_TRY(token_id(j, "eos_token_id", path, &c->eos_id));
+    SS_TRY(parse_rope_scaling(j, path, c));
+
+    const json_t *act = json_object_get(j, "hidden_act");
+    if (act) {
+        if (!json_is_string(act)) return ss_fail(SS_ERR_FORMAT, "%s: field 'hidden_act' is not a string", path);
+        const char *a = json_string_value(act);
+        if (!strcmp(a, "silu") && arch == SS_ARCH_BITNET) c->act = SS_ACT_SILU;
+        else if (strcmp(a, act_name(c->act)) != 0)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported for model_type '%s'", path, a,
+                           model_type);
+    }
+    /* Llama's optional biases would need o_proj / MLP biases we do not model. */
+    int attention_bias = 0, mlp_bias = 0, sliding = 0;
+    SS_TRY(ss_json_bool_opt(j, "attention_bias", path, &attention_bias));
+    SS_TRY(ss_json_bool_opt(j, "mlp_bias", path, &mlp_bias));
+    SS_TRY(ss_json_bool_opt(j, "use_sliding_window", path, &sliding));
+    if (arch != SS_ARCH_QWEN2 && attention_bias)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: attention_bias = true is not supported for model_type '%s'", path,
+                       model_type);
+    if (mlp_bias) return ss_fail(SS_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", path);
+    if (sliding) return ss_fail(SS_ERR_UNSUPPORTED, "%s: use_sliding_window = true is not supported", path);
+    return ss_config_validate(c, path);
+}
+
+ss_status ss_config_load(const char *path, ss_model_config *c) {
+    json_t *j;
+    SS_TRY(ss_json_load(path, &j));
+    ss_status st = parse_config(j, path, c);
+    json_decref(j);
+    return st;
+}
+
+ss_status ss_config_validate(const ss_model_config *c, const char *what) {
+#define POSITIVE(field, key) \
+    if (c->field <= 0) return ss_fail(SS_ERR_FORMAT, "%s: %s = %d must be positive", what, key, c->field)
+    POSITIVE(hidden, "hidden_size");
+    POSITIVE(intermediate, "intermediate_size");
+    POSITIVE(n_layers, "num_hidden_layers");
+    POSITIVE(n_heads, "num_attention_heads");
+    POSITIVE(n_kv_heads, "num_key_value_heads");
+    POSITIVE(head_dim, "head_dim");
+    POSITIVE(vocab, "vocab_size");
+    POSITIVE(max_pos, "max_position_embeddings");
+#undef POSITIVE
+    if ((unsigned)c->arch > SS_ARCH_QWEN2) return ss_fail(SS_ERR_FORMAT, "%s: unknown architecture %d", what, (int)c->arch);
+    if ((unsigned)c->act > SS_ACT_SILU) return ss_fail(SS_ERR_FORMAT, "%s: unknown activation %d", what, (int)c->act);
+    if (c->n_heads % c->n_kv_heads)
+        return ss_fail(SS_ERR_FORMAT, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", what,
+                       c->n_heads, c->n_kv_heads);
+    if (c->head_dim % 2) return ss_fail(SS_ERR_FORMAT, "%s: head_dim %d is odd (RoPE rotates pairs)", what, c->head_dim);
+    if (!(c->rms_eps > 0)) return ss_fail(SS_ERR_FORMAT, "%s: rms_norm_eps %g must be positive", what, c->rms_eps);
+    if (!(c->rope_theta > 0)) return ss_fail(SS_ERR_FORMAT, "%s: rope_theta %g must be positive", what, c->rope_theta);
+    /* The family fixes these; a mismatch could not be written to config.json. */
+    if (c->sub_norms != (c->arch == SS_ARCH_BITNET))
+        return ss_fail(SS_ERR_FORMAT, "%s: sub-norms belong to bitnet only (model_type %s)", what, ss_arch_name(c->arch));
+    if (c->qkv_bias != (c->arch == SS_ARCH_QWEN2))
+        return ss_fail(SS_ERR_FORMAT, "%s: q/k/v bias belongs to qwen2 only (model_type %s)", what, ss_arch_name(c->arch));
+    if (c->act == SS_ACT_RELU2 && c->arch != SS_ARCH_BITNET)
+        return ss_fail(SS_ERR_FORMAT, "%s: relu2 belongs to bitnet only (model_type %s)", what, ss_arch_name(c->arch));
+    if (c->rope_factor < 0) return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling factor %g is negative", what, c->rope_factor);
+    if (c->rope_factor > 0) {
+        if (!(c->rope_low_freq > 0) || !(c->rope_high_freq > c->rope_low_freq))
+            return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling needs 0 < low_freq_factor (%g) < high_freq_factor (%g)",
+                           what, c->rope_low_freq, c->rope_high_freq);
+        if (c->rope_orig_max_pos <= 0)
+            return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling original_max_position_embeddings %d must be positive", what,
+                           c->rope_orig_max_pos);
+    }
+    if (c->bos_id < -1 || c->bos_id >= c->vocab)
+        return ss_fail(SS_ERR_FORMAT, "%s: bos_token_id %d is outside the vocabulary (%d)", what, c->bos_id, c->vocab);
+    if (c->eos_id < -1 || c->eos_id >= c->vocab)
+        return ss_fail(SS_ERR_FORMAT, "%s: eos_token_id %d is outside the vocabulary (%d)", what, c->eos_id, c->vocab);
+    return SS_OK;
+}
+
+/* Serialises with the fewest significant digits that read back to the same
+ * doubles (9 covers every value a real config holds; 17 always works), so a
+ * save/load round trip is exact without printing 1.0000000000000001e-05. */
+static ss_status save_exact(const char *path, const json_t *j) {
+    static const int precisions[] = {9, 17};
+    for (int i = 0; i < 2; i++) {
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(precisions[i]));
+        if (!text) return ss_fail(SS_ERR_NOMEM, "%s: cannot serialise JSON", path);
+        json_t *back = json_loads(text, 0, NULL);
+        int same = back && json_equal(back, (json_t *)j);
+        json_decref(back);
+        if (same || i == 1) {
+            size_t n = strlen(text);
+            text[n] = '\n'; /* json_dumps leaves room for the NUL; reuse it */
+            ss_status st = ss_write_file_atomic(path, text, n + 1);
+            free(text);
+            return st;
+        }
+        free(text);
+    }
+    return SS_OK; /* not reached */
+}
+
+static json_t *token_json(int id) { return id < 0 ? json_null() : json_integer(id); }
+
+ss_status ss_config_save(const char *path, const ss_model_config *c) {
+    SS_TRY(ss_config_validate(c, path));
+    /* insertion order = file order, as transformers writes it (alphabetical) */
+    json_t *j = json_object();
+    json_object_set_new(j, "architectures", json_pack("[s]", arch_class(c->arch)));
+    if (c->arch != SS_ARCH_QWEN2) json_object_set_new(j, "attention_bias", json_false());
+    json_object_set_new(j, "bos_token_id", token_json(c->bos_id));
+    json_object_set_new(j, "eos_token_id", token_json(c->eos_id));
+    json_object_set_new(j, "head_dim", json_integer(c->head_dim));
+    json_object_set_new(j, "hidden_act", json_string(act_name(c->act)));
+    json_object_set_new(j, "hidden_size", json_integer(c->hidden));
+    json_object_set_new(j, "intermediate_size", json_integer(c->intermediate));
+    json_object_set_new(j, "max_position_embeddings", json_integer(c->max_pos));
+    json_object_set_new(j, "model_type", json_string(ss_arch_name(c->arch)));
+    json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
+    json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
+    json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+    json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
+    if (c->rope_factor > 0)
+        json_object_set_new(j, "rope_scaling",
+                            json_pack("{s:f, s:f, s:f, s:i, s:s}", "factor", c->rope_factor, "high_freq_factor",
+                                      c->rope_high_freq, "low_freq_factor", c->rope_low_freq,
+                                      "original_max_position_embeddings", c->rope_orig_max_pos, "rope_type", "llama3"));
+    else
+        json_object_set_new(j, "rope_scaling", json_null());
+    json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
+    json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tie_embeddings));
+    json_object_set_new(j, "torch_dtype", json_string("bfloat16"));
+    if (c->arch == SS_ARCH_QWEN2) json_object_set_new(j, "use_sliding_window", json_false());
+    json_object_set_new(j, "vocab_size", json_integer(c->vocab));
+    ss_status st = save_exact(path, j);
+    json_decref(j);
+    return st;
+}
+
+/* ---- presets: the public configs of SPEC section 5 ---- */
+
+#define LLAMA32(h, heads, layers, hd)                                                                            \
+    {.arch = SS_ARCH_LLAMA, .act = SS_ACT_SILU, .hidden = h, .intermediate = 8192, .n_layers = layers,           \
+     .n_heads = heads, .n_kv_heads = 8, .head_dim = hd, .vocab = 128256, .max_pos = 131072, .rms_eps = 1e-5,     \
+     .rope_theta = 500000.0, .tie_embeddings = 1, .rope_factor = 32.0, .rope_low_freq = 1.0,                    \
+     .rope_high_freq = 4.0, .rope_orig_max_pos = 8192, .bos_id = 128000, .eos_id = 128001}
+
+/* In the order of g_preset_names. */
+static const ss_model_config g_presets[] = {
+    /* bitnet-2b: microsoft/bitnet-b1.58-2B-4T */
+    {.arch = SS_ARCH_BITNET, .act = SS_ACT_RELU2, .hidden = 2560, .intermediate = 6912, .n_layers = 30,
+     .n_heads = 20, .n_kv_heads = 5, .head_dim = 128, .vocab = 128256, .max_pos = 4096, .rms_eps = 1e-5,
+     .rope_theta = 500000.0, .tie_embeddings = 1, .sub_norms = 1, .bos_id = 128000, .eos_id = 128001},
+    LLAMA32(2048, 32, 16, 64),  /* llama-3.2-1b */
+    LLAMA32(3072, 24, 28, 128), /* llama-3.2-3b */
+    /* qwen2.5-7b */
+    {.arch = SS_ARCH_QWEN2, .act = SS_ACT_SILU, .hidden = 3584, .intermediate = 18944, .n_layers = 28,
+     .n_heads = 28, .n_kv_heads = 4, .head_dim = 128, .vocab = 152064, .max_pos = 32768, .rms_eps = 1e-6,
+     .rope_theta = 1000000.0, .tie_embeddings = 0, .qkv_bias = 1, .bos_id = 151643, .eos_id = 151643},
+    /* qwen2.5-14b */
+    {.arch = SS_ARCH_QWEN2, .act = SS_ACT_SILU, .hidden = 5120, .intermediate = 13824, .n_layers = 48,
+     .n_heads = 40, .n_kv_heads = 8, .head_dim = 128, .vocab = 152064, .max_pos = 32768, .rms_eps = 1e-5,
+     .rope_theta = 1000000.0, .tie_embeddings = 0, .qkv_bias = 1, .bos_id = 151643, .eos_id = 151643},
+    /* tiny: BitNet structure, small enough for the CPU reference backend */
+    {.arch = SS_ARCH_BITNET, .act = SS_ACT_RELU2, .hidden = 512, .intermediate = 1376, .n_layers = 4,
+     .n_heads = 8, .n_kv_heads = 2, .head_dim = 64, .vocab = 4096, .max_pos = 4096, .rms_eps = 1e-5,
+     .rope_theta = 500000.0, .tie_embeddings = 1, .sub_norms = 1, .bos_id = 1, .eos_id = 2},
+};
+#undef LLAMA32
+
+#define N_PRESETS ((int)(sizeof g_presets / sizeof g_presets[0]))
+
+static const char *const g_preset_names[N_PRESETS + 1] = {"bitnet-2b",  "llama-3.2-1b", "llama-3.2-3b", "qwen2.5-7b",
+                                                          "qwen2.5-14b", "tiny",         NULL};
+
+const char *const *ss_config_preset_names(void) { return g_preset_names; }
+
+ss_status ss_config_preset(const char *name, ss_model_config *c) {
+    for (int i = 0; i < N_PRESETS; i++)
+        if (!strcmp(name, g_preset_names[i])) {
+            *c = g_presets[i];
+            return SS_OK;
+        }
+    char list[256] = "";
+    for (int i = 0; i < N_PRESETS; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, g_preset_names[i], sizeof list - strlen(list) - 1);
+    }
+    return ss_fail(SS_ERR_ARG, "unknown architecture preset '%s' (known: %s)", name, list);
+}
+
+int64_t ss_config_param_count(const ss_model_config *c) {
+    int64_t h = c->hidden, ff = c->intermediate, q = (int64_t)c->n_heads * c->head_dim,
+            kv = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t attn = h * q + 2 * h * kv + q * h;  /* q, k, v, o weights */
+    if (c->qkv_bias) attn += q + 2 * kv;
+    int64_t mlp = 3 * h * ff;                   /* gate, up, down */
+    int64_t norms = 2 * h;                      /* input_layernorm, post_attention_layernorm */
+    if (c->sub_norms) norms += h + ff;          /* attn_sub_norm, ffn_sub_norm (BitNet: RMSNorm(hidden), RMSNorm(intermediate)) */
+    int64_t embed = (int64_t)c->vocab * h;
+    return embed + (int64_t)c->n_layers * (attn + mlp + norms) + h + (c->tie_embeddings ? 0 : embed);
+}

@@ -5,6 +5,8 @@
 #ifndef SS_IO_CONFIG_H
 #define SS_IO_CONFIG_H
 
+#include <stdint.h>
+
 #include "core/status.h"
 
 typedef enum ss_arch { SS_ARCH_BITNET = 0, SS_ARCH_LLAMA, SS_ARCH_QWEN2 } ss_arch;
