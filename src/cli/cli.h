@@ -1,0 +1,34 @@
+/* The `slidesparse` command line: one handler per subcommand. Handlers parse
+ * their own options (getopt_long), call one library function per step, and
+ * return an ss_status; main prints a failure as one `error:` line. */
+#ifndef SS_CLI_CLI_H
+#define SS_CLI_CLI_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct ss_command {
+    const char *name;
+    const char *synopsis;
+    ss_status (*run)(int argc, char **argv);
+} ss_command;
+
+ss_status cmd_download(int argc, char **argv);
+ss_status cmd_synth(int argc, char **argv);
+ss_status cmd_quantize(int argc, char **argv);
+ss_status cmd_prune(int argc, char **argv);
+ss_status cmd_convert(int argc, char **argv);
+ss_status cmd_generate(int argc, char **argv);
+ss_status cmd_info(int argc, char **argv);
+
+/* Option helpers: parse or fail with a message naming the option. */
+ss_status cli_parse_i64(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out);
+ss_status cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* Comma-separated integers ("1,2,3"), malloc'd. */
+ss_status cli_parse_int_list(const char *opt, const char *s, int64_t min, int64_t max, int64_t **out, int *n);
+ss_status cli_require(const char *cmd, const char *opt, const char *value);
+/* Reports an unknown option or a stray argument the way getopt left it. */
+ss_status cli_bad_usage(const char *cmd, int argc, char **argv);
+
+#endif

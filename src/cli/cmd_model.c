@@ -1,0 +1,145 @@
+/* Model preparation commands: download, synth, quantize, prune, convert, info. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "convert/convert.h"
+#include "convert/sparsity.h"
+#include "core/log.h"
+#include "core/timer.h"
+#include "io/checkpoint.h"
+#include "io/hub.h"
+
+/* Options shared by the conversion commands. */
+typedef struct model_opts {
+    const char *in, *out, *repo, *arch, *dtype, *scheme, *sparsity, *revision, *model;
+    uint64_t seed;
+} model_opts;
+
+enum { OPT_HELP = 'h' };
+
+static ss_status parse(const char *cmd, int argc, char **argv, const char *help, model_opts *o, int *want_help) {
+    static const struct option longopts[] = {
+        {"in", required_argument, 0, 'i'},     {"out", required_argument, 0, 'o'},
+        {"repo", required_argument, 0, 'r'},   {"arch", required_argument, 0, 'a'},
+        {"dtype", required_argument, 0, 'd'},  {"scheme", required_argument, 0, 'c'},
+        {"sparsity", required_argument, 0, 's'}, {"seed", required_argument, 0, 'S'},
+        {"revision", required_argument, 0, 'R'}, {"model", required_argument, 0, 'm'},
+        {"help", no_argument, 0, OPT_HELP},    {0, 0, 0, 0},
+    };
+    memset(o, 0, sizeof *o);
+    *want_help = 0;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o->in = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'r': o->repo = optarg; break;
+        case 'a': o->arch = optarg; break;
+        case 'd': o->dtype = optarg; break;
+        case 'c': o->scheme = optarg; break;
+        case 's': o->sparsity = optarg; break;
+        case 'R': o->revision = optarg; break;
+        case 'm': o->model = optarg; break;
+        case 'S': SS_TRY(cli_parse_u64("--seed", optarg, &o->seed)); break;
+        case OPT_HELP:
+            printf("usage: slidesparse %s %s\n", cmd, help);
+            *want_help = 1;
+            return SS_OK;
+        default: return cli_bad_usage(cmd, argc, argv);
+        }
+    }
+    if (optind < argc) return cli_bad_usage(cmd, argc, argv);
+    return SS_OK;
+}
+
+ss_status cmd_download(int argc, char **argv) {
+    model_opts o;
+    int help;
+    SS_TRY(parse("download", argc, argv, "--repo ID --out DIR [--revision R]", &o, &help));
+    if (help) return SS_OK;
+    SS_TRY(cli_require("download", "--repo", o.repo));
+    SS_TRY(cli_require("download", "--out", o.out));
+    ss_hub_options hub = {.revision = o.revision, .quiet = ss_log_get_level() == SS_LOG_QUIET};
+    double t0 = ss_now();
+    SS_TRY(ss_hub_download(o.repo, o.out, &hub));
+    ss_info("downloaded %s into %s in %.1f s", o.repo, o.out, ss_now() - t0);
+    return SS_OK;
+}
+
+ss_status cmd_synth(int argc, char **argv) {
+    model_opts o;
+    int help;
+    SS_TRY(parse("synth", argc, argv, "--arch NAME --out DIR [--seed S]\n  NAME: bitnet-2b, llama-3.2-1b, llama-3.2-3b, qwen2.5-7b, qwen2.5-14b, tiny", &o, &help));
+    if (help) return SS_OK;
+    SS_TRY(cli_require("synth", "--arch", o.arch));
+    SS_TRY(cli_require("synth", "--out", o.out));
+    double t0 = ss_now();
+    SS_TRY(ss_synth(o.arch, o.out, o.seed));
+    ss_info("synthesised %s (seed %llu) into %s in %.1f s", o.arch, (unsigned long long)o.seed, o.out, ss_now() - t0);
+    return SS_OK;
+}
+
+ss_status cmd_quantize(int argc, char **argv) {
+    model_opts o;
+    int help;
+    SS_TRY(parse("quantize", argc, argv, "--in DIR --out DIR --dtype int8|fp8 [--scheme ternary|absmax]", &o, &help));
+    if (help) return SS_OK;
+    SS_TRY(cli_require("quantize", "--in", o.in));
+    SS_TRY(cli_require("quantize", "--out", o.out));
+    SS_TRY(cli_require("quantize", "--dtype", o.dtype));
+    ss_quant q;
+    SS_TRY(ss_quant_parse(o.dtype, &q));
+    if (q == SS_QUANT_NONE) return ss_fail(SS_ERR_ARG, "quantize: --dtype must be int8 or fp8");
+    int scheme = -1;
+    if (o.scheme) {
+        ss_qscheme s;
+        SS_TRY(ss_qscheme_parse(o.scheme, &s));
+        scheme = (int)s;
+    }
+    double t0 = ss_now();
+    SS_TRY(ss_quantize_checkpoint(o.in, o.out, q, scheme));
+    ss_info("quantized %s -> %s (%s) in %.1f s", o.in, o.out, ss_quant_name(q), ss_now() - t0);
+    return SS_OK;
+}
+
+static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int slide) {
+    model_opts o;
+    int help, L;
+    SS_TRY(parse(cmd, argc, argv, slide ? "--in DIR --out DIR --sparsity 2_L|2_inf" : "--in DIR --out DIR --sparsity 2_L",
+                 &o, &help));
+    if (help) return SS_OK;
+    SS_TRY(cli_require(cmd, "--in", o.in));
+    SS_TRY(cli_require(cmd, "--out", o.out));
+    SS_TRY(cli_require(cmd, "--sparsity", o.sparsity));
+    SS_TRY(ss_sparsity_parse(o.sparsity, slide, &L));
+    double t0 = ss_now();
+    SS_TRY(slide ? ss_convert_checkpoint(o.in, o.out, L) : ss_prune_checkpoint(o.in, o.out, L));
+    ss_info("%s %s -> %s (%s) in %.1f s", slide ? "converted" : "pruned", o.in, o.out, o.sparsity, ss_now() - t0);
+    return SS_OK;
+}
+
+ss_status cmd_prune(int argc, char **argv) { return prune_or_convert("prune", argc, argv, 0); }
+ss_status cmd_convert(int argc, char **argv) { return prune_or_convert("convert", argc, argv, 1); }
+
+ss_status cmd_info(int argc, char **argv) {
+    model_opts o;
+    int help;
+    SS_TRY(parse("info", argc, argv, "--model DIR", &o, &help));
+    if (help) return SS_OK;
+    SS_TRY(cli_require("info", "--model", o.model));
+    ss_checkpoint c;
+    SS_TRY(ss_ckpt_open(o.model, &c));
+    const ss_model_config *m = &c.cfg;
+    printf("model      %s\narch       %s (%d layers, hidden %d, intermediate %d, heads %d/%d, vocab %d)\n", o.model,
+           ss_arch_name(m->arch), m->n_layers, m->hidden, m->intermediate, m->n_heads, m->n_kv_heads, m->vocab);
+    printf("params     %lld\nsource     %s%s\nquant      %s%s%s\nsparsity   %s%s\ntensors    %d in %d file(s)\n",
+           (long long)ss_config_param_count(m), c.meta.source, c.meta.synthetic ? " (synthetic weights)" : "",
+           ss_quant_name(c.meta.quant), c.meta.scheme[0] ? ", scheme " : "", c.meta.scheme,
+           c.meta.sparsity[0] ? c.meta.sparsity : "none", c.meta.slid ? " (slid)" : "", c.st.ntensors, c.st.nfiles);
+    ss_ckpt_close(&c);
+    return SS_OK;
+}
