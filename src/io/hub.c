@@ -54,7 +54,7 @@ typedef struct hub {
     int max_retries;
     long backoff_ms;
     int quiet;
-    int tty;             /* stderr is a terminal: live progress lines */
+    int tty; /* stderr is a terminal: live progress lines */
     char errbuf[CURL_ERROR_SIZE];
 } hub;
 
@@ -63,7 +63,7 @@ typedef struct hub {
  * final response. */
 typedef struct resp {
     long status;
-    int64_t content_length;          /* -1 if absent */
+    int64_t content_length;           /* -1 if absent */
     int64_t range_start, range_total; /* from Content-Range; -1 if absent */
     int retry_after_s;
     char link[8192];
@@ -139,7 +139,8 @@ static void url_origin(const char *url, char *out, size_t cap) {
 
 /* One GET. The token goes only to the endpoint's own origin (an explicit
  * next-page URL could name another host; redirects are libcurl's business). */
-static CURLcode hub_get(hub *h, const char *url, const char *range, curl_write_callback on_body, void *body_ud, resp *r) {
+static CURLcode hub_get(hub *h, const char *url, const char *range, curl_write_callback on_body, void *body_ud,
+                        resp *r) {
     char want[1100], have[1100];
     url_origin(h->endpoint, want, sizeof want);
     url_origin(url, have, sizeof have);
@@ -212,29 +213,37 @@ static ss_status request_error(const hub *h, const char *url, CURLcode rc, const
         url_origin(h->endpoint, ep, sizeof ep);
         const char *shown = strcmp(origin, ep) == 0 ? h->endpoint : origin;
         if (curl_unreachable(rc))
-            return ss_fail(SS_ERR_NET, "cannot reach %s (%s): no network? use `slidesparse synth` for synthetic weights",
-                           shown, h->errbuf);
+            return ss_fail(SS_ERR_NET,
+                           "cannot reach %s (%s): no network? use `slidesparse synth` for synthetic weights", shown,
+                           h->errbuf);
         return ss_fail(SS_ERR_NET, "%s: transfer from %s failed (%s)", what, shown, h->errbuf);
     }
     const char *detail = r->err_msg[0] ? r->err_msg : "";
     const char *sep = r->err_msg[0] ? ": " : "";
+    /* " for <repo>/<file>" when a file failed; the repo is named first anyway. */
+    char for_what[4200] = "";
+    if (strcmp(what, h->repo) != 0) snprintf(for_what, sizeof for_what, " for %s", what);
     if (r->status == 401 || r->status == 403) {
         if (strcasecmp(r->err_code, "RepoNotFound") == 0)
-            return ss_fail(SS_ERR_NET, "%s: no such repo on %s (or it is private and needs a token: set HF_TOKEN) (HTTP %ld%s%s)",
+            return ss_fail(SS_ERR_NET,
+                           "%s: no such repo on %s, or it is private and needs a token (set HF_TOKEN) (HTTP %ld%s%s)",
                            h->repo, h->endpoint, r->status, sep, detail);
         if (!h->auth[0])
-            return ss_fail(SS_ERR_NET, "%s: needs a token (set HF_TOKEN): HTTP %ld for %s%s%s", h->repo, r->status, what,
-                           sep, detail);
+            return ss_fail(SS_ERR_NET, "%s: needs a token (set HF_TOKEN) (HTTP %ld%s%s%s)", h->repo, r->status,
+                           for_what, sep, detail);
         return ss_fail(SS_ERR_NET,
-                       "%s: access denied with the given token (HTTP %ld for %s%s%s); gated repos need their terms accepted "
-                       "on the hub",
-                       h->repo, r->status, what, sep, detail);
+                       "%s: access denied with the given HF_TOKEN (HTTP %ld%s%s%s); a gated repo also needs its terms "
+                       "accepted on the hub",
+                       h->repo, r->status, for_what, sep, detail);
     }
     if (r->status == 404) {
         if (strcasecmp(r->err_code, "RevisionNotFound") == 0)
             return ss_fail(SS_ERR_NET, "%s: no such revision '%s' (HTTP 404%s%s)", h->repo, h->revision, sep, detail);
-        if (strcmp(what, h->repo) == 0 || strcasecmp(r->err_code, "RepoNotFound") == 0)
-            return ss_fail(SS_ERR_NET, "%s: no such repo/revision on %s (HTTP 404%s%s)", h->repo, h->endpoint, sep, detail);
+        if (strcasecmp(r->err_code, "RepoNotFound") == 0)
+            return ss_fail(SS_ERR_NET, "%s: no such repo on %s (HTTP 404%s%s)", h->repo, h->endpoint, sep, detail);
+        if (strcmp(what, h->repo) == 0)
+            return ss_fail(SS_ERR_NET, "%s: no such repo or revision '%s' on %s (HTTP 404%s%s)", h->repo, h->revision,
+                           h->endpoint, sep, detail);
         return ss_fail(SS_ERR_NET, "%s: no such file at revision '%s' (HTTP 404%s%s)", what, h->revision, sep, detail);
     }
     return ss_fail(SS_ERR_NET, "%s: HTTP %ld from %s%s%s", what, r->status, url, sep, detail);
@@ -289,7 +298,8 @@ static void link_next(const char *link, const char *base, char *out, size_t cap)
             CURLU *u = curl_url();
             char *full = NULL;
             if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-                curl_url_set(u, CURLUPART_URL, rel, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK)
+                curl_url_set(u, CURLUPART_URL, rel, 0) == CURLUE_OK &&
+                curl_url_get(u, CURLUPART_URL, &full, 0) == CURLUE_OK)
                 snprintf(out, cap, "%s", full);
             curl_free(full);
             curl_url_cleanup(u);
@@ -309,14 +319,18 @@ static ss_status get_page(hub *h, const char *url, json_t **out, char *next, siz
         m.overflow = 0;
         CURLcode rc = hub_get(h, url, NULL, on_body_mem, &m, &r);
         if (m.overflow) {
-            st = ss_fail(SS_ERR_FORMAT, "%s: listing page larger than %zu MB (or out of memory)", url, MAX_LISTING_BYTES >> 20);
+            st = ss_fail(SS_ERR_FORMAT, "%s: listing page larger than %zu MB (or out of memory)", url,
+                         MAX_LISTING_BYTES >> 20);
             break;
         }
         if (rc == CURLE_OK && r.status == 200) {
             json_error_t jerr;
             *out = json_loadb(m.data ? m.data : "", m.len, 0, &jerr);
-            if (!*out) st = ss_fail(SS_ERR_FORMAT, "%s: listing is not JSON (%d:%d: %s)", url, jerr.line, jerr.column, jerr.text);
-            else link_next(r.link, url, next, next_cap);
+            if (!*out)
+                st = ss_fail(SS_ERR_FORMAT, "%s: listing is not JSON (%d:%d: %s)", url, jerr.line, jerr.column,
+                             jerr.text);
+            else
+                link_next(r.link, url, next, next_cap);
             break;
         }
         int retry = rc != CURLE_OK ? curl_retryable(rc) : http_retryable(r.status);
@@ -325,7 +339,8 @@ static ss_status get_page(hub *h, const char *url, json_t **out, char *next, siz
             break;
         }
         if (!h->quiet)
-            ss_warn("%s: %s; retry %d/%d", h->repo, rc != CURLE_OK ? h->errbuf : "server busy", attempt + 1, h->max_retries);
+            ss_warn("%s: %s; retry %d/%d", h->repo, rc != CURLE_OK ? h->errbuf : "server busy", attempt + 1,
+                    h->max_retries);
         backoff_sleep(h, attempt, &r);
     }
     free(m.data);
@@ -374,7 +389,8 @@ static ss_status add_entry(ss_hub_listing *l, int *cap, const json_t *e, const c
     if (json_is_object(lfs)) {
         sha = json_string_value(json_object_get(lfs, "oid"));
         if (sha && strncmp(sha, "sha256:", 7) == 0) sha += 7;
-        if (sha && !is_hex(sha, 64)) return ss_fail(SS_ERR_FORMAT, "%s: '%s' has a malformed lfs.oid '%s'", where, path, sha);
+        if (sha && !is_hex(sha, 64))
+            return ss_fail(SS_ERR_FORMAT, "%s: '%s' has a malformed lfs.oid '%s'", where, path, sha);
         SS_TRY(ss_json_int_opt(lfs, "size", path, &size));
         oid = NULL; /* the pointer file's blob id, not the content's */
     }
@@ -462,8 +478,10 @@ static int valid_repo_id(const char *id) {
     int slashes = 0;
     if (!id[0] || id[0] == '/' || id[strlen(id) - 1] == '/' || strstr(id, "..")) return 0;
     for (const char *p = id; *p; p++) {
-        if (*p == '/') slashes++;
-        else if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p)) return 0;
+        if (*p == '/')
+            slashes++;
+        else if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p))
+            return 0;
     }
     return slashes <= 1;
 }
@@ -506,7 +524,6 @@ static ss_status hub_open(hub *h, const char *repo_id, const ss_hub_options *opt
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "slidesparse/0.1 libcurl");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     /* A stalled transfer (under 1 KB/s for a minute) is aborted and resumed. */
@@ -542,9 +559,9 @@ ss_status ss_hub_list(const char *repo_id, const ss_hub_options *opt, ss_hub_lis
 typedef struct fsink {
     const ss_hub_file *file;
     const char *disk_path;
-    const hub *h;
-    FILE *fp;              /* opened for appending */
-    EVP_MD_CTX *md;        /* SHA-256 (LFS) or git blob SHA-1; NULL: size only */
+    hub *h;
+    FILE *fp;       /* opened for appending */
+    EVP_MD_CTX *md; /* SHA-256 (LFS) or git blob SHA-1; NULL: size only */
     int64_t have;
     int64_t attempt_start; /* `have` when this request was sent */
     const resp *r;         /* the response being received */
@@ -570,9 +587,23 @@ static ss_status hash_restart(fsink *s) {
 
 /* Empties the file and the hash: the next bytes are the file's first. */
 static ss_status sink_truncate(fsink *s) {
-    if (fflush(s->fp) != 0 || ftruncate(fileno(s->fp), 0) != 0) return ss_fail_errno("cannot truncate %s", s->disk_path);
+    if (fflush(s->fp) != 0 || ftruncate(fileno(s->fp), 0) != 0)
+        return ss_fail_errno("cannot truncate %s", s->disk_path);
     s->have = 0;
     return hash_restart(s);
+}
+
+/* "512 B", "12.3 KB", "4.5 MB", "1.23 GB" */
+static const char *human(double bytes, char *buf, size_t cap) {
+    if (bytes < 1e3)
+        snprintf(buf, cap, "%.0f B", bytes);
+    else if (bytes < 1e6)
+        snprintf(buf, cap, "%.1f KB", bytes / 1e3);
+    else if (bytes < 1e9)
+        snprintf(buf, cap, "%.1f MB", bytes / 1e6);
+    else
+        snprintf(buf, cap, "%.2f GB", bytes / 1e9);
+    return buf;
 }
 
 static void print_progress(fsink *s, int final) {
@@ -580,20 +611,21 @@ static void print_progress(fsink *s, int final) {
     if (h->quiet) return;
     double now = ss_now(), dt = now - s->t0;
     double mbps = dt > 0 ? (double)s->bytes_this_run / dt / 1e6 : 0.0;
-    double total = (double)(s->file->size >= 0 ? s->file->size : s->have) / 1e6;
+    char done[32], total[32];
+    human((double)s->have, done, sizeof done);
+    human((double)(s->file->size >= 0 ? s->file->size : s->have), total, sizeof total);
     if (!final) {
         if (!h->tty || now - s->last_print < PROGRESS_PERIOD_S) return;
         s->last_print = now;
-        fprintf(stderr, "\r  %s  %.1f / %.1f MB  %.1f MB/s\033[K", s->file->path, (double)s->have / 1e6, total, mbps);
+        fprintf(stderr, "\r  %s  %s / %s  %.1f MB/s\033[K", s->file->path, done, total, mbps);
         fflush(stderr);
         return;
     }
     if (h->tty) fprintf(stderr, "\r\033[K");
     if (s->bytes_this_run == 0)
-        ss_info("  %s  %.1f MB  already here, verified", s->file->path, total);
+        ss_info("  %s  %s  already here, verified", s->file->path, total);
     else
-        ss_info("  %s  %.1f MB  %.1f MB/s%s", s->file->path, total, mbps,
-                s->bytes_this_run < s->have ? "  (resumed)" : "");
+        ss_info("  %s  %s  %.1f MB/s%s", s->file->path, total, mbps, s->bytes_this_run < s->have ? "  (resumed)" : "");
 }
 
 static size_t on_body_file(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -602,6 +634,12 @@ static size_t on_body_file(char *ptr, size_t size, size_t nmemb, void *userdata)
     if (!s->body_started) {
         s->body_started = 1;
         long status = s->r->status;
+        int64_t total = status == 206 ? s->r->range_total : status == 200 ? s->r->content_length : -1;
+        if (total >= 0 && s->file->size >= 0 && total != s->file->size) {
+            s->err = ss_fail(SS_ERR_NET, "%s/%s: the listing says %lld bytes but the server sends %lld", s->h->repo,
+                             s->file->path, (long long)s->file->size, (long long)total);
+            return 0;
+        }
         if (status == 206) {
             if (s->r->range_start != s->have) { /* not the range we asked for: start over */
                 if (s->r->range_start != 0 || (s->err = sink_truncate(s)) != SS_OK) {
@@ -619,7 +657,8 @@ static size_t on_body_file(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     if (!s->writing) return n; /* an error page: its headers say enough */
     if (s->file->size >= 0 && s->have + (int64_t)n > s->file->size) {
-        s->err = ss_fail(SS_ERR_NET, "%s: server sent more than the listed %lld bytes", s->file->path, (long long)s->file->size);
+        s->err = ss_fail(SS_ERR_NET, "%s: server sent more than the listed %lld bytes", s->file->path,
+                         (long long)s->file->size);
         return 0;
     }
     if (fwrite(ptr, 1, n, s->fp) != n) {
@@ -677,7 +716,7 @@ static int hash_matches(fsink *s, char *got, size_t cap) {
 /* Transfers until the file on disk is complete (size known) or the server
  * says it sent everything; retries network failures, resuming with Range. */
 static ss_status transfer(fsink *s, const char *url) {
-    const hub *h = s->h;
+    hub *h = s->h;
     int failures = 0;
     int64_t best = s->have;
     for (;;) {
@@ -688,7 +727,7 @@ static ss_status transfer(fsink *s, const char *url) {
         s->r = &r;
         s->body_started = s->writing = 0;
         s->attempt_start = s->have;
-        CURLcode rc = hub_get((hub *)h, url, range[0] ? range : NULL, on_body_file, s, &r);
+        CURLcode rc = hub_get(h, url, range[0] ? range : NULL, on_body_file, s, &r);
         if (fflush(s->fp) != 0) return ss_fail_errno("cannot write %s", s->disk_path);
         if (s->err != SS_OK) return s->err;
         if (rc == CURLE_OK && r.status == 416 && s->have > 0) {
@@ -701,8 +740,8 @@ static ss_status transfer(fsink *s, const char *url) {
             if (s->file->size < 0) return SS_OK; /* unknown size: curl checked Content-Length */
             if (s->have == s->file->size) return SS_OK;
             rc = CURLE_PARTIAL_FILE; /* a clean end, but short: treat as a broken transfer */
-            snprintf(((hub *)h)->errbuf, sizeof h->errbuf, "server ended the file at %lld of %lld bytes",
-                     (long long)s->have, (long long)s->file->size);
+            snprintf(h->errbuf, sizeof h->errbuf, "server ended the file at %lld of %lld bytes", (long long)s->have,
+                     (long long)s->file->size);
         }
         int retry = rc != CURLE_OK ? curl_retryable(rc) : http_retryable(r.status);
         /* Progress earns the transfer fresh retries; the file is finite, so
@@ -716,8 +755,8 @@ static ss_status transfer(fsink *s, const char *url) {
         if (!retry || failures >= h->max_retries) return request_error(h, url, rc, &r, what);
         if (!h->quiet) {
             if (h->tty) fprintf(stderr, "\r\033[K");
-            ss_warn("%s: %s; retry %d/%d from byte %lld", s->file->path,
-                    rc != CURLE_OK ? h->errbuf : "server busy", failures + 1, h->max_retries, (long long)s->have);
+            ss_warn("%s: %s; retry %d/%d from byte %lld", s->file->path, rc != CURLE_OK ? h->errbuf : "server busy",
+                    failures + 1, h->max_retries, (long long)s->have);
         }
         backoff_sleep(h, failures, &r);
         failures++;
@@ -757,11 +796,14 @@ static ss_status fetch_file(hub *h, const ss_hub_file *f, const char *folder) {
         if (resumed_from > 0) {
             /* The bytes kept from an earlier run may be what is wrong (a
              * different revision, a corrupted disk): fetch it all once more. */
-            if (!h->quiet) ss_warn("%s: checksum mismatch after resuming; downloading it again from the start", f->path);
+            if (!h->quiet)
+                ss_warn("%s: checksum mismatch after resuming; downloading it again from the start", f->path);
             st = sink_truncate(&s);
             if (st == SS_OK) st = transfer(&s, url);
-            if (st == SS_OK && !hash_matches(&s, got, sizeof got)) resumed_from = -1;
-            else resumed_from = 0;
+            if (st == SS_OK && !hash_matches(&s, got, sizeof got))
+                resumed_from = -1;
+            else
+                resumed_from = 0;
         } else {
             resumed_from = -1;
         }
@@ -793,8 +835,8 @@ static json_t *manifest_json(const hub *h, const ss_hub_listing *l) {
         if (f->git_oid) json_object_set_new(e, "git_oid", json_string(f->git_oid));
         json_array_append_new(files, e);
     }
-    return json_pack("{s:i, s:s, s:s, s:s, s:o}", "format_version", 1, "repo", h->repo, "revision", h->revision, "endpoint",
-                     h->endpoint, "files", files);
+    return json_pack("{s:i, s:s, s:s, s:s, s:o}", "format_version", 1, "repo", h->repo, "revision", h->revision,
+                     "endpoint", h->endpoint, "files", files);
 }
 
 /* Does a manifest (NULL if absent) say this folder is h's repo at h's revision? */
@@ -817,8 +859,8 @@ static ss_status check_existing(hub *h, const char *out_dir) {
         if (!manifest_is_ours(h, m)) {
             const char *repo = json_string_value(json_object_get(m, "repo"));
             const char *rev = json_string_value(json_object_get(m, "revision"));
-            ss_status st = ss_fail(SS_ERR_ARG, "%s already holds %s@%s, not %s@%s; remove it or choose another folder", out_dir,
-                                   repo ? repo : "?", rev ? rev : "?", h->repo, h->revision);
+            ss_status st = ss_fail(SS_ERR_ARG, "%s already holds %s@%s, not %s@%s; remove it or choose another folder",
+                                   out_dir, repo ? repo : "?", rev ? rev : "?", h->repo, h->revision);
             json_decref(m);
             return st;
         }
@@ -826,12 +868,13 @@ static ss_status check_existing(hub *h, const char *out_dir) {
         size_t i;
         json_t *e;
         int cap = 0;
-        ss_status st = json_is_array(json_object_get(m, "files")) ? SS_OK
-                                                                    : ss_fail(SS_ERR_FORMAT, "%s: no 'files' array", mpath);
+        ss_status st =
+            json_is_array(json_object_get(m, "files")) ? SS_OK : ss_fail(SS_ERR_FORMAT, "%s: no 'files' array", mpath);
         json_array_foreach(json_object_get(m, "files"), i, e) {
             json_t *entry = json_pack("{s:s, s:O?, s:O?}", "type", "file", "path", json_object_get(e, "path"), "size",
                                       json_object_get(e, "size"));
-            if (st == SS_OK) st = entry ? add_entry(&l, &cap, entry, mpath) : ss_fail(SS_ERR_FORMAT, "%s: bad entry", mpath);
+            if (st == SS_OK)
+                st = entry ? add_entry(&l, &cap, entry, mpath) : ss_fail(SS_ERR_FORMAT, "%s: bad entry", mpath);
             json_decref(entry);
         }
         json_decref(m);
@@ -848,10 +891,12 @@ static ss_status check_existing(hub *h, const char *out_dir) {
         st = ss_path_join(p, sizeof p, out_dir, l.files[i].path);
         int64_t sz = ss_file_size(p);
         if (st == SS_OK && (sz < 0 || (l.files[i].size >= 0 && sz != l.files[i].size)))
-            st = ss_fail(SS_ERR_IO, "%s exists but is not a complete download of %s: %s is %s; remove it to download again",
+            st = ss_fail(SS_ERR_IO,
+                         "%s exists but is not a complete download of %s: %s is %s; remove it to download again",
                          out_dir, h->repo, l.files[i].path, sz < 0 ? "missing" : "the wrong size");
     }
-    if (st == SS_OK && !h->quiet) ss_info("%s: already complete (%s, %d files)", out_dir, h->repo, l.n);
+    if (st == SS_OK && !h->quiet)
+        ss_info("%s: already complete (%s, %d file%s)", out_dir, h->repo, l.n, l.n == 1 ? "" : "s");
     ss_hub_listing_free(&l);
     return st;
 }
@@ -877,18 +922,22 @@ ss_status ss_hub_download(const char *repo_id, const char *out_dir, const ss_hub
         return st;
     }
     st = list_files(&h, &l);
-    if (st == SS_OK && l.n == 0) st = ss_fail(SS_ERR_NET, "%s: the hub lists no files at revision '%s'", h.repo, h.revision);
+    if (st == SS_OK && l.n == 0)
+        st = ss_fail(SS_ERR_NET, "%s: the hub lists no files at revision '%s'", h.repo, h.revision);
 
-    /* Resume only a partial folder of this repo and revision. */
+    /* Resume a partial folder unless its manifest says it holds another repo
+     * or revision (without one, the files are kept: each is verified anyway). */
+    int resuming = 0;
     if (st == SS_OK && ss_is_dir(partial)) {
         json_t *old = NULL;
-        if (ss_path_exists(mpath) && ss_json_load(mpath, &old) == SS_OK && manifest_is_ours(&h, old)) {
-            if (!h.quiet) ss_info("resuming the download in %s", partial);
-        } else {
+        int other = ss_path_exists(mpath) && (ss_json_load(mpath, &old) != SS_OK || !manifest_is_ours(&h, old));
+        json_decref(old);
+        if (other) {
             if (!h.quiet) ss_warn("%s holds another download; starting afresh", partial);
             st = ss_rm_rf(partial);
+        } else {
+            resuming = 1;
         }
-        json_decref(old);
     }
     if (st == SS_OK) st = ss_mkdir_p(partial);
     if (st == SS_OK) {
@@ -898,12 +947,19 @@ ss_status ss_hub_download(const char *repo_id, const char *out_dir, const ss_hub
     }
     int64_t total = 0;
     for (int i = 0; i < l.n; i++) total += l.files[i].size > 0 ? l.files[i].size : 0;
-    if (st == SS_OK && !h.quiet)
-        ss_info("downloading %s@%s (%d files, %.1f MB) from %s", h.repo, h.revision, l.n, (double)total / 1e6, h.endpoint);
+    if (st == SS_OK && !h.quiet) {
+        char size[32];
+        ss_info("downloading %s@%s (%d file%s, %s) from %s%s%s", h.repo, h.revision, l.n, l.n == 1 ? "" : "s",
+                human((double)total, size, sizeof size), h.endpoint, resuming ? ", resuming in " : "",
+                resuming ? partial : "");
+    }
     double t0 = ss_now();
     for (int i = 0; i < l.n && st == SS_OK; i++) st = fetch_file(&h, &l.files[i], partial);
     if (st == SS_OK) st = ss_dir_commit(partial, out);
-    if (st == SS_OK && !h.quiet) ss_info("%s: complete, %d files verified in %.1f s", out, l.n, ss_now() - t0);
+    if (st == SS_OK && !h.quiet)
+        ss_info("%s: complete, %d file%s verified in %.1f s", out, l.n, l.n == 1 ? "" : "s", ss_now() - t0);
+    if (st != SS_OK && !h.quiet && ss_is_dir(partial))
+        ss_info("(what was fetched is kept in %s; the same command resumes from it)", partial);
     ss_hub_listing_free(&l);
     hub_close(&h);
     return st;

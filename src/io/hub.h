@@ -27,10 +27,10 @@ typedef struct ss_hub_options {
 
 /* One file of a repository listing. */
 typedef struct ss_hub_file {
-    char *path;        /* relative path inside the repo, '/'-separated */
-    int64_t size;      /* bytes; -1 if the listing did not say */
-    char *git_oid;     /* git blob SHA-1 (hex) of a non-LFS file, or NULL */
-    char *lfs_sha256;  /* SHA-256 (hex) of an LFS file's content, or NULL */
+    char *path;       /* relative path inside the repo, '/'-separated */
+    int64_t size;     /* bytes; -1 if the listing did not say */
+    char *git_oid;    /* git blob SHA-1 (hex) of a non-LFS file, or NULL */
+    char *lfs_sha256; /* SHA-256 (hex) of an LFS file's content, or NULL */
 } ss_hub_file;
 
 typedef struct ss_hub_listing {
