@@ -371,7 +371,9 @@ ss_status ss_ckpt_writer_begin(ss_ckpt_writer **out, const char *out_dir, const 
         free(w);
         return ss_fail(SS_ERR_ARG, "%s: path too long", out_dir);
     }
-    ss_status st = ss_tmpdir_for(out_dir, w->tmp, sizeof w->tmp);
+    /* "models/x/" must become "models/x": the temp folder is a sibling, "<out>.tmp.<pid>" */
+    for (size_t len = strlen(w->out); len > 1 && w->out[len - 1] == '/'; len--) w->out[len - 1] = '\0';
+    ss_status st = ss_tmpdir_for(w->out, w->tmp, sizeof w->tmp);
     if (st != SS_OK) {
         free(w);
         return st;
