@@ -35,8 +35,6 @@ void ss_rope_inv_freq(const ss_model_config *cfg, double *inv_freq) {
 ss_status ss_model_init(ss_model *m, const ss_model_config *cfg) {
     memset(m, 0, sizeof *m);
     SS_TRY(ss_config_validate(cfg, "model"));
-    if (cfg->head_dim % 2)
-        return ss_fail(SS_ERR_ARG, "model: head_dim %d is odd; RoPE rotates pairs (i, i + head_dim/2)", cfg->head_dim);
     m->cfg = *cfg;
     m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
     if (!m->layers) return ss_fail(SS_ERR_NOMEM, "model: no memory for %d layers", cfg->n_layers);
