@@ -563,7 +563,6 @@ typedef struct fsink {
     FILE *fp;       /* opened for appending */
     EVP_MD_CTX *md; /* SHA-256 (LFS) or git blob SHA-1; NULL: size only */
     int64_t have;
-    int64_t attempt_start; /* `have` when this request was sent */
     const resp *r;         /* the response being received */
     int body_started;      /* first body bytes of this response seen */
     int writing;           /* this response's body goes to the file */
@@ -640,15 +639,16 @@ static size_t on_body_file(char *ptr, size_t size, size_t nmemb, void *userdata)
                              s->file->path, (long long)s->file->size, (long long)total);
             return 0;
         }
-        if (status == 206) {
-            if (s->r->range_start != s->have) { /* not the range we asked for: start over */
-                if (s->r->range_start != 0 || (s->err = sink_truncate(s)) != SS_OK) {
-                    if (s->err == SS_OK)
-                        s->err = ss_fail(SS_ERR_NET, "%s: server sent bytes from %lld, asked for %lld", s->file->path,
-                                         (long long)s->r->range_start, (long long)s->have);
-                    return 0;
-                }
+        if (status == 206 && s->r->range_start != s->have) {
+            /* Not the range asked for: usable only if it starts the file over. */
+            if (s->r->range_start != 0) {
+                s->err = ss_fail(SS_ERR_NET, "%s/%s: server sent bytes from %lld, asked for %lld", s->h->repo,
+                                 s->file->path, (long long)s->r->range_start, (long long)s->have);
+                return 0;
             }
+            if ((s->err = sink_truncate(s)) != SS_OK) return 0;
+        }
+        if (status == 206) {
             s->writing = 1;
         } else if (status == 200) {
             if (s->have > 0 && (s->err = sink_truncate(s)) != SS_OK) return 0; /* no Range support: restart */
@@ -726,7 +726,6 @@ static ss_status transfer(fsink *s, const char *url) {
         resp r;
         s->r = &r;
         s->body_started = s->writing = 0;
-        s->attempt_start = s->have;
         CURLcode rc = hub_get(h, url, range[0] ? range : NULL, on_body_file, s, &r);
         if (fflush(s->fp) != 0) return ss_fail_errno("cannot write %s", s->disk_path);
         if (s->err != SS_OK) return s->err;
@@ -791,35 +790,27 @@ static ss_status fetch_file(hub *h, const ss_hub_file *f, const char *folder) {
     int64_t resumed_from = s.have;
     if (st == SS_OK) st = transfer(&s, url);
     char got[2 * EVP_MAX_MD_SIZE + 1] = "";
-    int bad_hash = 0;
-    if (st == SS_OK && !hash_matches(&s, got, sizeof got)) {
-        if (resumed_from > 0) {
-            /* The bytes kept from an earlier run may be what is wrong (a
-             * different revision, a corrupted disk): fetch it all once more. */
-            if (!h->quiet)
-                ss_warn("%s: checksum mismatch after resuming; downloading it again from the start", f->path);
-            st = sink_truncate(&s);
-            if (st == SS_OK) st = transfer(&s, url);
-            if (st == SS_OK && !hash_matches(&s, got, sizeof got))
-                resumed_from = -1;
-            else
-                resumed_from = 0;
-        } else {
-            resumed_from = -1;
-        }
-        if (resumed_from < 0) {
-            bad_hash = 1;
-            const int lfs = f->lfs_sha256 != NULL;
-            st = ss_fail(SS_ERR_NET, "%s/%s: %s mismatch: listed %s, downloaded %s (%lld bytes)", h->repo, f->path,
-                         lfs ? "SHA-256" : "git blob SHA-1", lfs ? f->lfs_sha256 : f->git_oid, got, (long long)s.have);
-        }
+    int hash_ok = st == SS_OK && hash_matches(&s, got, sizeof got);
+    if (st == SS_OK && !hash_ok && resumed_from > 0) {
+        /* The bytes kept from an earlier run may be what is wrong (another
+         * revision, a damaged disk): fetch the whole file once more. */
+        if (!h->quiet) ss_warn("%s: checksum mismatch after resuming; downloading it again from the start", f->path);
+        st = sink_truncate(&s);
+        if (st == SS_OK) st = transfer(&s, url);
+        hash_ok = st == SS_OK && hash_matches(&s, got, sizeof got);
+    }
+    int mismatch = st == SS_OK && !hash_ok;
+    if (mismatch) {
+        const int lfs = f->lfs_sha256 != NULL;
+        st = ss_fail(SS_ERR_NET, "%s/%s: %s mismatch: listed %s, downloaded %s (%lld bytes)", h->repo, f->path,
+                     lfs ? "SHA-256" : "git blob SHA-1", lfs ? f->lfs_sha256 : f->git_oid, got, (long long)s.have);
     }
     if (s.fp && fclose(s.fp) != 0 && st == SS_OK) st = ss_fail_errno("cannot write %s", disk);
     EVP_MD_CTX_free(s.md);
     if (st == SS_OK) {
         print_progress(&s, 1);
-    } else if (bad_hash) {
-        unlink(disk); /* wrong bytes must not be resumed from */
+    } else if (mismatch) {
+        unlink(disk); /* complete but wrong: must not be resumed from */
     }
     return st;
 }
