@@ -4,7 +4,7 @@
     python3 tests/hub_server.py --port 0 --portfile /tmp/x/port
 
 Binds 127.0.0.1, writes the chosen port to --portfile (atomically), serves
-until killed. It speaks the two hub endpoints the client uses:
+until killed (or until its parent process exits). It speaks the two hub endpoints the client uses:
 
     GET /api/models/<repo>/tree/<rev>?recursive=true[&cursor=N]
         JSON list of {"type", "path", "size", "oid", "lfs": {"oid", "size"}},
@@ -30,6 +30,7 @@ import json
 import os
 import socketserver
 import threading
+import time
 import urllib.parse
 
 TOKEN = "secret-token"
@@ -290,6 +291,14 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+def exit_with_parent():
+    """Stop when the test that started us is gone (even if it crashed)."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
@@ -302,6 +311,7 @@ def main():
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])
     os.replace(tmp, args.portfile)
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
