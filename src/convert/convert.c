@@ -1,1 +1,348 @@
-/* (to be written) */
+/* quantize / prune / convert at checkpoint level (see convert.h).
+ *
+ * All three are one streaming pass over the input's tensors, in file order:
+ * a block linear weight (ss_is_block_linear) is transformed in memory (one
+ * tensor at a time, OpenMP inside), every other tensor is copied byte for
+ * byte from the input's mapping. The output is built in "<out>.tmp.<pid>"
+ * and renamed into place only when complete (ss_ckpt_writer), so any error,
+ * a full disk included, leaves no output folder behind.
+ *
+ * Block linears are checked against the config before anything is written:
+ * each one the architecture has must be present with shape [N, K] (the
+ * shapes of ss_synth_specs), and none may be extra.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "convert/convert.h"
+#include "convert/prune.h"
+#include "convert/slide.h"
+#include "convert/sparsity.h"
+#include "core/fsutil.h"
+
+typedef enum op_kind { OP_QUANTIZE, OP_PRUNE, OP_CONVERT } op_kind;
+
+typedef struct op {
+    op_kind kind;
+    ss_quant quant;    /* OP_QUANTIZE */
+    ss_qscheme scheme; /* OP_QUANTIZE */
+    int L;             /* OP_PRUNE / OP_CONVERT: 4..SS_L_MAX, or SS_L_INF (convert only) */
+} op;
+
+/* What one block linear becomes. */
+typedef struct linear_plan {
+    const ss_st_tensor *in;
+    int64_t N, K;
+    ss_slide_geom geom; /* OP_CONVERT */
+    ss_ckpt_linear meta;
+    ss_dtype out_dtype;
+    char scale_name[300]; /* OP_QUANTIZE: "<prefix>.weight_scale" */
+} linear_plan;
+
+typedef struct job {
+    const char *in_dir, *out_dir;
+    op op;
+    ss_checkpoint ck;
+    linear_plan *plans; /* indexed like ck.st.tensors; plans[i].in == NULL for copied tensors */
+    ss_st_spec *out_specs;
+    int n_out;
+} job;
+
+/* ---- checks ---- */
+
+static ss_status check_paths(const char *in_dir, const char *out_dir) {
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!out_dir || !*out_dir) return ss_fail(SS_ERR_ARG, "no output folder given");
+    if (realpath(in_dir, a) && realpath(out_dir, b) && !strcmp(a, b))
+        return ss_fail(SS_ERR_ARG, "%s: output folder is the input folder; write to a new folder", out_dir);
+    return SS_OK;
+}
+
+static ss_status check_input_state(const job *j) {
+    const ss_ckpt_meta *m = &j->ck.meta;
+    if (j->op.kind == OP_QUANTIZE && m->quant != SS_QUANT_NONE)
+        return ss_fail(SS_ERR_ARG, "%s is already quantized (%s%s%s); quantize an unquantized (BF16/F16/F32) checkpoint",
+                       j->in_dir, ss_quant_name(m->quant), m->scheme[0] ? ", " : "", m->scheme);
+    if (m->slid)
+        return ss_fail(SS_ERR_ARG, "%s is already slid (sparsity %s); %s an unslid checkpoint", j->in_dir,
+                       m->sparsity[0] ? m->sparsity : "?",
+                       j->op.kind == OP_QUANTIZE ? "quantize" : j->op.kind == OP_PRUNE ? "prune" : "convert");
+    return SS_OK;
+}
+
+/* Every block linear the config implies is present with shape [N, K], and
+ * the input holds no other block linear. */
+static ss_status check_linears_against_config(const job *j) {
+    ss_st_spec *want;
+    int n;
+    SS_TRY_CTX(ss_synth_specs(&j->ck.cfg, &want, &n), "%s/config.json", j->in_dir);
+    ss_status st = SS_OK;
+    int expected = 0;
+    for (int i = 0; i < n && st == SS_OK; i++) {
+        if (!ss_is_block_linear(want[i].name)) continue;
+        expected++;
+        st = ss_ckpt_tensor(&j->ck, want[i].name, SS_DT_UNKNOWN, 2, want[i].shape, NULL);
+        if (st != SS_OK) st = ss_context(st, "block linear does not match config.json");
+    }
+    int present = 0;
+    for (int i = 0; i < j->ck.st.ntensors; i++) present += ss_is_block_linear(j->ck.st.tensors[i].name);
+    if (st == SS_OK && present != expected) {
+        for (int i = 0; i < j->ck.st.ntensors; i++) {
+            const char *name = j->ck.st.tensors[i].name;
+            int known = 0;
+            for (int k = 0; k < n && !known; k++) known = !strcmp(want[k].name, name);
+            if (ss_is_block_linear(name) && !known) {
+                st = ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' is not part of the architecture in config.json (%d layers)",
+                             j->in_dir, name, j->ck.cfg.n_layers);
+                break;
+            }
+        }
+    }
+    ss_synth_specs_free(want, n);
+    return st;
+}
+
+static int float_dtype(ss_dtype t) { return t == SS_DT_BF16 || t == SS_DT_F16 || t == SS_DT_F32; }
+
+/* ---- planning ---- */
+
+static ss_status plan_linear(job *j, const ss_st_tensor *t, linear_plan *p) {
+    const ss_ckpt_meta *m = &j->ck.meta;
+    p->in = t;
+    p->N = t->shape[0];
+    p->K = t->shape[1];
+    snprintf(p->meta.name, sizeof p->meta.name, "%s", t->name);
+    p->meta.N = p->N;
+    p->meta.K = p->K;
+    p->meta.K_padded = p->meta.K_slid = p->K;
+    const ss_ckpt_linear *prev = ss_ckpt_find_linear(&j->ck, t->name);
+    if (m->quant != SS_QUANT_NONE) {
+        if (!prev)
+            return ss_fail(SS_ERR_FORMAT, "%s: quantized checkpoint, but slidesparse.json does not list '%s'", j->in_dir,
+                           t->name);
+        if (t->dtype != ss_quant_dtype(m->quant))
+            return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' is %s in a %s checkpoint", j->in_dir, t->name,
+                           ss_dtype_name(t->dtype), ss_quant_name(m->quant));
+    } else if (!float_dtype(t->dtype)) {
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s; expected BF16, F16 or F32 (or a quantized "
+                       "checkpoint with slidesparse.json)", j->in_dir, t->name, ss_dtype_name(t->dtype));
+    }
+
+    switch (j->op.kind) {
+    case OP_QUANTIZE:
+        p->out_dtype = ss_quant_dtype(j->op.quant);
+        if (prev) p->meta.K_padded = prev->K_padded; /* a pruned input stays pruned: zeros quantize to 0 */
+        if ((size_t)snprintf(p->scale_name, sizeof p->scale_name, "%s_scale", t->name) >= sizeof p->scale_name)
+            return ss_fail(SS_ERR_FORMAT, "%s: tensor name too long: %s", j->in_dir, t->name);
+        break;
+    case OP_PRUNE:
+        p->out_dtype = t->dtype;
+        p->meta.K_padded = (p->K + j->op.L - 1) / j->op.L * j->op.L;
+        break;
+    case OP_CONVERT:
+        p->out_dtype = t->dtype;
+        SS_TRY_CTX(ss_slide_geometry(p->K, j->op.L, &p->geom), "%s: tensor '%s'", j->in_dir, t->name);
+        p->meta.K_padded = p->geom.K_padded;
+        p->meta.K_slid = p->geom.K_slid;
+        break;
+    }
+    return SS_OK;
+}
+
+static ss_status plan(job *j) {
+    const ss_tensors *st = &j->ck.st;
+    j->plans = calloc((size_t)st->ntensors + 1, sizeof *j->plans);
+    j->out_specs = calloc(2 * (size_t)st->ntensors + 1, sizeof *j->out_specs);
+    if (!j->plans || !j->out_specs) return ss_fail(SS_ERR_NOMEM, "%s: out of memory", j->in_dir);
+    for (int i = 0; i < st->ntensors; i++) {
+        const ss_st_tensor *t = &st->tensors[i];
+        ss_st_spec *s = &j->out_specs[j->n_out++];
+        s->name = t->name;
+        s->dtype = t->dtype;
+        s->ndim = t->ndim;
+        memcpy(s->shape, t->shape, sizeof s->shape);
+        if (!ss_is_block_linear(t->name)) continue;
+        linear_plan *p = &j->plans[i];
+        SS_TRY(plan_linear(j, t, p));
+        s->dtype = p->out_dtype;
+        s->shape[1] = p->meta.K_slid;
+        if (j->op.kind == OP_QUANTIZE) {
+            ss_st_spec *sc = &j->out_specs[j->n_out++];
+            sc->name = p->scale_name;
+            sc->dtype = SS_DT_F32;
+            sc->ndim = 1;
+            sc->shape[0] = p->N;
+        }
+    }
+    return SS_OK;
+}
+
+/* slidesparse.json of the output. */
+static ss_status build_meta(const job *j, ss_ckpt_meta *m) {
+    const ss_ckpt_meta *in = &j->ck.meta;
+    memset(m, 0, sizeof *m);
+    m->format_version = 1;
+    memcpy(m->source, in->source, sizeof m->source);
+    m->synthetic = in->synthetic;
+    m->quant = in->quant;
+    memcpy(m->scheme, in->scheme, sizeof m->scheme);
+    memcpy(m->sparsity, in->sparsity, sizeof m->sparsity);
+    if (j->op.kind == OP_QUANTIZE) {
+        m->quant = j->op.quant;
+        snprintf(m->scheme, sizeof m->scheme, "%s", ss_qscheme_name(j->op.scheme));
+    } else {
+        ss_sparsity_name(j->op.L, m->sparsity, sizeof m->sparsity);
+        m->slid = j->op.kind == OP_CONVERT;
+    }
+    for (int i = 0; i < j->ck.st.ntensors; i++)
+        if (j->plans[i].in) SS_TRY(ss_ckpt_meta_add_linear(m, &j->plans[i].meta));
+    return SS_OK;
+}
+
+/* ---- streaming ---- */
+
+/* Drops the pages of an input tensor from this process once it has been
+ * used, so resident memory stays at one tensor instead of growing to the
+ * whole mapped model (the page cache keeps them; nothing is re-read unless
+ * touched again). Only for data inside the read-only file mapping: an
+ * aligned heap copy must not be madvised. */
+static void release_pages(const ss_tensors *st, const ss_st_tensor *t) {
+    const ss_st_mapping *f = &st->files[t->file];
+    const uintptr_t map = (uintptr_t)f->map, map_end = map + f->size, data = (uintptr_t)t->data;
+    if (!f->map || data < map || data + t->nbytes > map_end || t->nbytes == 0) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t begin = data / page * page, end = (data + t->nbytes + page - 1) / page * page;
+    if (begin < map) begin = map;
+    if (end > map_end) end = map_end;
+    if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
+static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_writer *w) {
+    const ss_st_tensor *t = p->in;
+    const size_t in_es = ss_dtype_size(t->dtype), out_es = ss_dtype_size(p->out_dtype);
+    const size_t out_bytes = (size_t)(p->N * p->meta.K_slid) * out_es;
+    void *out = malloc(out_bytes ? out_bytes : 1), *work = NULL;
+    float *scale = NULL;
+    ss_status st = SS_OK;
+    if (!out) {
+        st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %zu bytes", t->name, out_bytes);
+        goto done;
+    }
+    switch (j->op.kind) {
+    case OP_QUANTIZE:
+        scale = malloc((size_t)p->N * sizeof *scale);
+        if (!scale) {
+            st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld scales", t->name, (long long)p->N);
+            break;
+        }
+        st = ss_quantize_weight(t->data, t->dtype, p->N, p->K, j->op.scheme, p->out_dtype, out, scale, t->name);
+        break;
+    case OP_PRUNE:
+        memcpy(out, t->data, out_bytes);
+        st = ss_prune_matrix(out, t->dtype, p->N, p->K, j->op.L, t->name);
+        break;
+    case OP_CONVERT: {
+        const void *src = t->data;
+        if (j->op.L != SS_L_INF) {
+            work = malloc(t->nbytes ? t->nbytes : 1);
+            if (!work) {
+                st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %llu bytes", t->name, (unsigned long long)t->nbytes);
+                break;
+            }
+            memcpy(work, t->data, t->nbytes);
+            st = ss_prune_matrix(work, t->dtype, p->N, p->K, j->op.L, t->name);
+            src = work;
+        }
+        if (st == SS_OK) st = ss_slide_matrix(&p->geom, src, p->N, in_es, out, t->name);
+        break;
+    }
+    }
+    if (st == SS_OK) st = ss_ckpt_writer_append(w, out, out_bytes);
+    if (st == SS_OK && scale) st = ss_ckpt_writer_append(w, scale, (size_t)p->N * sizeof *scale);
+done:
+    free(out);
+    free(work);
+    free(scale);
+    return st;
+}
+
+static ss_status stream(const job *j, ss_ckpt_writer *w) {
+    const ss_tensors *st = &j->ck.st;
+    for (int i = 0; i < st->ntensors; i++) {
+        const ss_st_tensor *t = &st->tensors[i];
+        if (j->plans[i].in) SS_TRY(transform_linear(j, &j->plans[i], w));
+        else SS_TRY(ss_ckpt_writer_append(w, t->data, (size_t)t->nbytes));
+        release_pages(st, t);
+    }
+    return SS_OK;
+}
+
+static ss_status run_job(job *j) {
+    SS_TRY(check_paths(j->in_dir, j->out_dir));
+    SS_TRY(ss_ckpt_open(j->in_dir, &j->ck));
+    SS_TRY(check_input_state(j));
+    SS_TRY(check_linears_against_config(j));
+    SS_TRY(plan(j));
+    ss_ckpt_meta meta;
+    ss_status st = build_meta(j, &meta);
+    ss_ckpt_writer *w = NULL;
+    if (st == SS_OK) st = ss_ckpt_writer_begin(&w, j->out_dir, j->in_dir, &j->ck.cfg, j->out_specs, j->n_out);
+    if (st == SS_OK) st = stream(j, w);
+    if (w) {
+        if (st == SS_OK) {
+            st = ss_ckpt_writer_finish(w, &meta);
+        } else { /* abort may touch the error buffer: keep the cause */
+            char saved[2048];
+            snprintf(saved, sizeof saved, "%s", ss_errmsg());
+            ss_ckpt_writer_abort(w);
+            st = ss_fail(st, "writing checkpoint %s: %s", j->out_dir, saved);
+        }
+    }
+    ss_ckpt_meta_free(&meta);
+    return st;
+}
+
+static ss_status run(const char *in_dir, const char *out_dir, op o) {
+    job j = {.in_dir = in_dir, .out_dir = out_dir, .op = o};
+    ss_status st = run_job(&j);
+    free(j.plans);
+    free(j.out_specs);
+    ss_ckpt_close(&j.ck);
+    return st;
+}
+
+/* ---- entry points ---- */
+
+ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_quant q, int scheme) {
+    if (q != SS_QUANT_INT8 && q != SS_QUANT_FP8)
+        return ss_fail(SS_ERR_ARG, "quantize: target must be int8 or fp8_e4m3, not %s", ss_quant_name(q));
+    if (scheme >= 0 && scheme != SS_SCHEME_TERNARY && scheme != SS_SCHEME_ABSMAX)
+        return ss_fail(SS_ERR_ARG, "quantize: unknown scheme %d", scheme);
+    op o = {.kind = OP_QUANTIZE, .quant = q, .scheme = (ss_qscheme)scheme};
+    if (scheme < 0) { /* the architecture's default: ternary is what BitNet b1.58 weights mean */
+        ss_model_config cfg;
+        char path[4200];
+        SS_TRY(ss_path_join(path, sizeof path, in_dir, "config.json"));
+        if (ss_is_dir(in_dir)) SS_TRY(ss_config_load(path, &cfg));
+        else return ss_fail(SS_ERR_IO, "%s: no such checkpoint folder", in_dir);
+        o.scheme = cfg.arch == SS_ARCH_BITNET ? SS_SCHEME_TERNARY : SS_SCHEME_ABSMAX;
+    }
+    return run(in_dir, out_dir, o);
+}
+
+ss_status ss_prune_checkpoint(const char *in_dir, const char *out_dir, int L) {
+    if (L < 4 || L > SS_L_MAX || L % 2)
+        return ss_fail(SS_ERR_ARG, "prune: sparsity 2_%d is not 2_L with L even in 4..%d%s", L, SS_L_MAX,
+                       L == SS_L_INF ? " (2_inf means no pruning: use convert)" : "");
+    return run(in_dir, out_dir, (op){.kind = OP_PRUNE, .L = L});
+}
+
+ss_status ss_convert_checkpoint(const char *in_dir, const char *out_dir, int L) {
+    if (L != SS_L_INF && (L < 4 || L > SS_L_MAX || L % 2))
+        return ss_fail(SS_ERR_ARG, "convert: sparsity 2_%d is not 2_L with L even in 4..%d, or 2_inf", L, SS_L_MAX);
+    return run(in_dir, out_dir, (op){.kind = OP_CONVERT, .L = L});
+}

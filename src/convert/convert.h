@@ -13,6 +13,13 @@
 /* BF16 checkpoint with the exact architecture of a preset (ss_config_preset),
  * deterministic from seed; slidesparse.json says source "synthetic:<seed>". */
 ss_status ss_synth(const char *arch, const char *out_dir, uint64_t seed);
+/* The tensors of an architecture in the Hugging Face layout, as synth writes
+ * them (all BF16, in file order): embeddings, per layer norms, q/k/v(+bias),
+ * sub-norms, o, gate/up/down, final norm, lm_head unless tied. Also the
+ * shapes quantize/prune/convert check block linears against. Names are
+ * malloc'd: release with ss_synth_specs_free. */
+ss_status ss_synth_specs(const ss_model_config *c, ss_st_spec **specs, int *n);
+void ss_synth_specs_free(ss_st_spec *specs, int n);
 
 /* quantize: qdtype SS_QUANT_INT8 / SS_QUANT_FP8; scheme < 0 picks the
  * architecture's default (ternary for BitNet, absmax otherwise). */
