@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert/convert.h"
 #include "convert/quantize.h"
 #include "core/fsutil.h"
 #include "core/rng.h"
@@ -728,6 +729,109 @@ static void test_load_rejects_mismatch(void **state) {
     micro_free(&mc);
 }
 
+/* ------------------------------------------------------------------------
+ * The tiny preset through the real conversion chain: synth (fixed seed) ->
+ * quantize -> prune 2_8 / convert (prune + slide) 2_8. The slid model must
+ * compute bit-identical logits to its pruned twin, hence the same tokens.
+ * ------------------------------------------------------------------------ */
+
+enum { TINY_PROMPT = 6, TINY_NEW = 8 };
+static const int32_t TINY_IDS[TINY_PROMPT] = {1, 517, 2048, 33, 4000, 9};
+
+static void tiny_dir(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_tmp, name); }
+
+static void tiny_bf16(char *dir, size_t cap) {
+    tiny_dir(dir, cap, "tiny-bf16");
+    if (!ss_is_dir(dir)) OK(ss_synth("tiny", dir, 2024));
+}
+
+/* Logits of every prompt position, in one prefill. */
+static float *tiny_logits(const ss_model *m) {
+    float *logits = malloc((size_t)TINY_PROMPT * (size_t)m->cfg.vocab * sizeof(float));
+    assert_non_null(logits);
+    engine_prefill(m, TINY_IDS, TINY_PROMPT, logits);
+    return logits;
+}
+
+static void check_pruned_vs_slid(ss_quant q) {
+    char bf16[300], quant[300], pruned[300], slid[300];
+    tiny_bf16(bf16, sizeof bf16);
+    const char *tag = q == SS_QUANT_INT8 ? "int8" : "fp8";
+    snprintf(quant, sizeof quant, "%s/tiny-%s", g_tmp, tag);
+    snprintf(pruned, sizeof pruned, "%s/tiny-%s-pruned-2_8", g_tmp, tag);
+    snprintf(slid, sizeof slid, "%s/tiny-%s-slid-2_8", g_tmp, tag);
+    OK(ss_quantize_checkpoint(bf16, quant, q, -1));
+    OK(ss_prune_checkpoint(quant, pruned, 8));
+    OK(ss_convert_checkpoint(quant, slid, 8));
+
+    ss_model mq, mp, ms;
+    OK(ss_model_load(quant, &mq));
+    OK(ss_model_load(pruned, &mp));
+    OK(ss_model_load(slid, &ms));
+    assert_int_equal(mp.quant, q);
+    assert_int_equal(ms.quant, q);
+    assert_int_equal(mp.slid, 0);
+    assert_int_equal(ms.slid, 1);
+    /* 2_8 slides K=512 onto 64 groups x 3 windows x 4 = 768 columns. */
+    assert_int_equal(ms.layers[0].q.slide.K_slid, 768);
+    assert_int_equal(ms.layers[0].down.K, 1376);
+
+    float *lq = tiny_logits(&mq), *lp = tiny_logits(&mp), *ls = tiny_logits(&ms);
+    size_t bytes = (size_t)TINY_PROMPT * (size_t)mp.cfg.vocab * sizeof(float);
+    assert_memory_equal(ls, lp, bytes);
+    assert_memory_not_equal(lq, lp, bytes); /* pruning changed the model: the comparison is not vacuous */
+
+    int32_t ids_p[TINY_NEW], ids_s[TINY_NEW];
+    int np, ns;
+    ss_gen_stats stats;
+    OK(ss_generate_cpu_stats(&mp, TINY_IDS, TINY_PROMPT, TINY_NEW, 0, ids_p, &np, &stats));
+    printf("tiny %s pruned 2_8: prefill %.0f tok/s, decode %.0f tok/s (sanitized build)\n", tag,
+           TINY_PROMPT / stats.prefill_s, (stats.n_new - 1) / stats.decode_s);
+    OK(ss_generate_cpu_stats(&ms, TINY_IDS, TINY_PROMPT, TINY_NEW, 0, ids_s, &ns, &stats));
+    printf("tiny %s slid 2_8:   prefill %.0f tok/s, decode %.0f tok/s (sanitized build)\n", tag,
+           TINY_PROMPT / stats.prefill_s, (stats.n_new - 1) / stats.decode_s);
+    assert_int_equal(np, TINY_NEW);
+    assert_int_equal(ns, TINY_NEW);
+    assert_memory_equal(ids_s, ids_p, sizeof ids_p);
+    printf("tiny %s ids:", tag);
+    for (int i = 0; i < np; i++) printf(" %d", ids_p[i]);
+    printf("\n");
+
+    free(lq), free(lp), free(ls);
+    ss_model_free(&mq);
+    ss_model_free(&mp);
+    ss_model_free(&ms);
+    OK(ss_rm_rf(quant));
+    OK(ss_rm_rf(pruned));
+    OK(ss_rm_rf(slid));
+}
+
+static void test_tiny_int8_pruned_equals_slid(void **state) {
+    (void)state;
+    check_pruned_vs_slid(SS_QUANT_INT8);
+}
+
+static void test_tiny_fp8_pruned_equals_slid(void **state) {
+    (void)state;
+    check_pruned_vs_slid(SS_QUANT_FP8);
+}
+
+static void test_tiny_bf16_generates(void **state) {
+    (void)state;
+    char dir[300];
+    tiny_bf16(dir, sizeof dir);
+    ss_model m;
+    OK(ss_model_load(dir, &m));
+    assert_int_equal(m.quant, SS_QUANT_NONE);
+    assert_int_equal(m.lm_head.dtype, SS_DT_BF16);
+    int32_t ids[TINY_NEW];
+    int n;
+    OK(ss_generate_cpu(&m, TINY_IDS, TINY_PROMPT, TINY_NEW, 0, ids, &n));
+    assert_int_equal(n, TINY_NEW);
+    for (int i = 0; i < n; i++) assert_in_range(ids[i], 0, m.cfg.vocab - 1);
+    ss_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bitnet_matches_double_reference),
@@ -741,6 +845,9 @@ int main(void) {
         cmocka_unit_test(test_generate_matches_recompute),
         cmocka_unit_test(test_load_checkpoint_roundtrip),
         cmocka_unit_test(test_load_rejects_mismatch),
+        cmocka_unit_test(test_tiny_bf16_generates),
+        cmocka_unit_test(test_tiny_int8_pruned_equals_slid),
+        cmocka_unit_test(test_tiny_fp8_pruned_equals_slid),
     };
     return cmocka_run_group_tests(tests, make_tmp, remove_tmp);
 }
