@@ -320,6 +320,7 @@ static ss_status head(const ss_model *m, const ss_batch *b, scratch *sc, float *
 ss_status ss_cpu_forward(ss_cpu_state *s, const ss_batch *b, float *logits) {
     const ss_model *m = s->model;
     SS_TRY(check_batch(s, b));
+    if (b->n_logits > 0 && !logits) return ss_fail(SS_ERR_ARG, "forward: %d logit rows asked but no output", b->n_logits);
     if (b->n == 0) return SS_OK;
     scratch sc;
     SS_TRY(scratch_alloc(&sc, m, b->n));

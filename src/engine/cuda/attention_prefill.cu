@@ -1,0 +1,258 @@
+// Causal prefill attention, flash-attention style (FA2's loop): one block
+// per (query head, tile of up to 64 query rows of one sequence), 4 warps of
+// 16 rows each. K/V tiles of 64 positions stream from the BF16 KV cache into
+// shared memory (cp.async, double-buffered); S = Q K^T and O += P V run on
+// the tensor cores (mma.sync m16n8k16 BF16, FP32 accumulate); the softmax is
+// online (running max and sum per row), so no M x M matrix ever exists.
+//
+// Shared-memory rows are head_dim BF16 wide; 16-byte chunks are XOR-swizzled
+// by (row & 7) so that ldmatrix's 8 row addresses hit 8 different bank groups.
+//
+// Precision: q is rotated in double like the CPU reference, then rounded to
+// BF16 for the tensor cores; P is rounded to BF16 for P V; the running max,
+// sum and O are FP32. (The CPU keeps q and P in float: differences are at
+// BF16 rounding level, see the engine tests' tolerance.)
+#include <math.h>
+
+#include "engine/cuda/common.cuh"
+
+namespace {
+
+constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per block
+constexpr int BN = 64;                // keys per tile
+constexpr int THREADS = 128;          // 4 warps x 16 rows
+
+template <int D> __device__ __forceinline__ int swz(int r, int c) {
+    return r * D + ((((c >> 3) ^ (r & 7))) << 3) + (c & 7);
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+// d (16x8 FP32) += a (16x16 BF16, row) * b (16x8 BF16, col)
+__device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *(uint32_t *)&v;
+}
+
+// Issues the cp.async loads of keys [key0, key0 + BN) of one KV head into a
+// swizzled [BN, D] tile; keys past `last` are zero-filled.
+template <int D>
+__device__ __forceinline__ void load_kv_tile(uint16_t *tile, const uint16_t *head_base, int key0, int last) {
+    constexpr int CH = D / 8; // 16-byte chunks per row
+    for (int c = threadIdx.x; c < BN * CH; c += THREADS) {
+        const int r = c / CH, ch = c - r * CH, key = key0 + r;
+        const bool ok = key <= last;
+        const uint16_t *src = head_base + (int64_t)(ok ? key : 0) * D + ch * 8;
+        cp_async16(smem_u32(tile + swz<D>(r, ch * 8)), src, ok ? 16 : 0);
+    }
+}
+
+template <int D>
+__global__ void __launch_bounds__(THREADS, 2)
+    flash_prefill_kernel(ss_yview qkv, const ss_attn_tile *tiles, const double *rope, ss_attn_geom g,
+                         const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
+    extern __shared__ float4 smem4[];
+    uint16_t *Qs = (uint16_t *)smem4;  // [BM, D]
+    uint16_t *Ks = Qs + BM * D;        // [2][BN, D]
+    uint16_t *Vs = Ks + 2 * BN * D;    // [2][BN, D]
+
+    const int head = blockIdx.x;
+    const ss_attn_tile tile = tiles[blockIdx.y];
+    const int kvh = head / (g.n_heads / g.n_kv_heads);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int last = tile.pos0 + tile.n - 1; // last key any row of the tile sees
+    const int n_kt = last / BN + 1;
+    const int64_t kv_off = ((int64_t)tile.seq * g.n_kv_heads + kvh) * g.max_len * D;
+    const uint16_t *kbase = k_cache + kv_off, *vbase = v_cache + kv_off;
+
+    // First K/V tile in flight while q is rotated.
+    load_kv_tile<D>(Ks, kbase, 0, last);
+    load_kv_tile<D>(Vs, vbase, 0, last);
+    cp_async_commit();
+
+    // q: rotate pairs (j, j + D/2) in double, round to BF16, store swizzled.
+    constexpr int HALF = D / 2;
+    for (int t = threadIdx.x; t < BM * HALF; t += THREADS) {
+        const int r = t / HALF, j = t - r * HALF;
+        float x0 = 0.0f, x1 = 0.0f;
+        if (r < tile.n) {
+            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j;
+            const double a = yview_load(qkv, row, col), b = yview_load(qkv, row, col + HALF);
+            const double2 cs = *(const double2 *)(rope + ((int64_t)(tile.pos0 + r) * HALF + j) * 2);
+            x0 = (float)__dsub_rn(__dmul_rn(a, cs.x), __dmul_rn(b, cs.y));
+            x1 = (float)__dadd_rn(__dmul_rn(b, cs.x), __dmul_rn(a, cs.y));
+        }
+        Qs[swz<D>(r, j)] = f32_to_bf16_bits(x0);
+        Qs[swz<D>(r, j + HALF)] = f32_to_bf16_bits(x1);
+    }
+    __syncthreads();
+
+    // Q fragments of this warp's 16 rows, all of D.
+    uint32_t qf[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        ldmatrix_x4(qf[kk], smem_u32(Qs + swz<D>(warp * 16 + (lane & 15), kk * 16 + (lane >> 4) * 8)));
+
+    const int g4 = lane >> 2, t4 = lane & 3; // fragment row group and column pair
+    const int qpos0 = tile.pos0 + warp * 16 + g4, qpos1 = qpos0 + 8;
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    float o[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+
+    for (int kt = 0; kt < n_kt; kt++) {
+        cp_async_wait_all();
+        __syncthreads(); // tile kt visible; everyone is done with tile kt-1's buffer
+        if (kt + 1 < n_kt) {
+            const int nb = (kt + 1) & 1;
+            load_kv_tile<D>(Ks + nb * BN * D, kbase, (kt + 1) * BN, last);
+            load_kv_tile<D>(Vs + nb * BN * D, vbase, (kt + 1) * BN, last);
+            cp_async_commit();
+        }
+        const uint16_t *Kt = Ks + (kt & 1) * BN * D, *Vt = Vs + (kt & 1) * BN * D;
+
+        // S = Q K^T for 64 keys: 8 n-tiles of 8 keys.
+        float s[8][4];
+#pragma unroll
+        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+            for (int np = 0; np < 4; np++) {
+                uint32_t b[4];
+                const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
+                const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
+                ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
+                mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
+                mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
+            }
+        }
+
+        // Causal mask (only the tiles that reach past some row's position)
+        // and the online softmax update, rows g4 and g4 + 8.
+        const int key0 = kt * BN;
+        const bool need_mask = key0 + BN - 1 > tile.pos0;
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int key = key0 + nt * 8 + 2 * t4 + e;
+                float v0 = s[nt][e] * scale_log2, v1 = s[nt][2 + e] * scale_log2;
+                if (need_mask) {
+                    if (key > qpos0) v0 = -INFINITY;
+                    if (key > qpos1) v1 = -INFINITY;
+                }
+                s[nt][e] = v0;
+                s[nt][2 + e] = v1;
+                mx0 = fmaxf(mx0, v0);
+                mx1 = fmaxf(mx1, v1);
+            }
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+        // mn is finite: every row sees key 0 in the first tile
+        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
+        m0 = mn0, m1 = mn1;
+        float rs0 = 0.0f, rs1 = 0.0f;
+        uint32_t pa[4][4]; // P as A fragments of the 4 k-steps of P V
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+            const float p0 = exp2f(s[nt][0] - mn0), p1 = exp2f(s[nt][1] - mn0);
+            const float p2 = exp2f(s[nt][2] - mn1), p3 = exp2f(s[nt][3] - mn1);
+            rs0 += p0 + p1;
+            rs1 += p2 + p3;
+            pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
+            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
+        }
+        l0 = l0 * al0 + rs0;
+        l1 = l1 * al1 + rs1;
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) o[i][0] *= al0, o[i][1] *= al0, o[i][2] *= al1, o[i][3] *= al1;
+
+        // O += P V: V tiles as col-major B through ldmatrix.trans.
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < D / 16; dp++) {
+                uint32_t b[4];
+                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+                const int dim = dp * 16 + (lane >> 4) * 8;
+                ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(key, dim)));
+                mma_bf16(o[2 * dp], pa[kk], b[0], b[1]);
+                mma_bf16(o[2 * dp + 1], pa[kk], b[2], b[3]);
+            }
+        }
+    }
+
+    // Row sums over the quad, normalise, store float pairs.
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+    const int r0 = warp * 16 + g4, r1 = r0 + 8;
+    const int64_t ld = (int64_t)g.n_heads * D;
+    float *out0 = att + (tile.row0 + r0) * ld + (int64_t)head * D + 2 * t4;
+    float *out1 = att + (tile.row0 + r1) * ld + (int64_t)head * D + 2 * t4;
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) {
+        if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[i][0] * inv0, o[i][1] * inv0);
+        if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[i][2] * inv1, o[i][3] * inv1);
+    }
+}
+
+template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const double *rope,
+                                  const ss_attn_geom *g, const uint16_t *kc, const uint16_t *vc, float *att,
+                                  void *stream) {
+    const size_t smem = (size_t)(BM + 4 * BN) * D * sizeof(uint16_t);
+    cudaFuncSetAttribute(flash_prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    dim3 grid((unsigned)g->n_heads, (unsigned)n_tiles);
+    flash_prefill_kernel<D><<<grid, THREADS, smem, ss_stream(stream)>>>(*qkv, tiles, rope, *g, kc, vc, att);
+    return ss_launch_status("attention_prefill");
+}
+
+} // namespace
+
+extern "C" ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
+                                            const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
+                                            const uint16_t *v_cache, float *att, void *stream) {
+    if (g->n_heads % g->n_kv_heads)
+        return ss_fail(SS_ERR_ARG, "attention: %d heads do not divide into %d KV heads", g->n_heads, g->n_kv_heads);
+    if (n_tiles <= 0) return SS_OK;
+    switch (g->head_dim) {
+    case 64: return launch<64>(qkv, tiles, n_tiles, rope, g, k_cache, v_cache, att, stream);
+    case 128: return launch<128>(qkv, tiles, n_tiles, rope, g, k_cache, v_cache, att, stream);
+    default:
+        return ss_fail(SS_ERR_UNSUPPORTED, "attention: head_dim %d is not supported on the GPU (64 or 128)",
+                       g->head_dim);
+    }
+}
