@@ -205,20 +205,32 @@ static ss_status build_meta(const job *j, ss_ckpt_meta *m) {
 
 /* ---- streaming ---- */
 
-/* Drops the pages of an input tensor from this process once it has been
- * used, so resident memory stays at one tensor instead of growing to the
- * whole mapped model (the page cache keeps them; nothing is re-read unless
- * touched again). Only for data inside the read-only file mapping: an
- * aligned heap copy must not be madvised. */
-static void release_pages(const ss_tensors *st, const ss_st_tensor *t) {
+/* Drops the pages of [p, p + n) of an input tensor from this process once
+ * they have been used, so resident memory stays at about one tensor instead
+ * of growing to the whole mapped model (the pages stay in the page cache).
+ * Only for data inside the read-only file mapping: an aligned heap copy
+ * (safetensors.c makes one for misaligned data) must not be madvised. */
+static void release_pages(const ss_tensors *st, const ss_st_tensor *t, const void *p, size_t n) {
     const ss_st_mapping *f = &st->files[t->file];
-    const uintptr_t map = (uintptr_t)f->map, map_end = map + f->size, data = (uintptr_t)t->data;
-    if (!f->map || data < map || data + t->nbytes > map_end || t->nbytes == 0) return;
+    const uintptr_t map = (uintptr_t)f->map, map_end = map + f->size, data = (uintptr_t)p;
+    if (!f->map || data < map || data + n > map_end || n == 0) return;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t begin = data / page * page, end = (data + t->nbytes + page - 1) / page * page;
+    uintptr_t begin = data / page * page, end = (data + n + page - 1) / page * page;
     if (begin < map) begin = map;
     if (end > map_end) end = map_end;
     if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
+/* A tensor copied as is, in pieces so that its pages can be released as it goes. */
+#define COPY_PIECE ((size_t)64 << 20)
+static ss_status copy_tensor(const ss_tensors *st, const ss_st_tensor *t, ss_ckpt_writer *w) {
+    const unsigned char *p = t->data;
+    for (size_t off = 0; off < t->nbytes; off += COPY_PIECE) {
+        const size_t n = t->nbytes - off < COPY_PIECE ? (size_t)t->nbytes - off : COPY_PIECE;
+        SS_TRY(ss_ckpt_writer_append(w, p + off, n));
+        release_pages(st, t, p + off, n);
+    }
+    return SS_OK;
 }
 
 static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_writer *w) {
@@ -274,9 +286,12 @@ static ss_status stream(const job *j, ss_ckpt_writer *w) {
     const ss_tensors *st = &j->ck.st;
     for (int i = 0; i < st->ntensors; i++) {
         const ss_st_tensor *t = &st->tensors[i];
-        if (j->plans[i].in) SS_TRY(transform_linear(j, &j->plans[i], w));
-        else SS_TRY(ss_ckpt_writer_append(w, t->data, (size_t)t->nbytes));
-        release_pages(st, t);
+        if (j->plans[i].in) {
+            SS_TRY(transform_linear(j, &j->plans[i], w));
+            release_pages(st, t, t->data, (size_t)t->nbytes);
+        } else {
+            SS_TRY(copy_tensor(st, t, w));
+        }
     }
     return SS_OK;
 }

@@ -1,7 +1,7 @@
 /* Magnitude pruning to 2:L (SPEC section 1).
  *
- * Keeping the L-2 largest |w| of a group is zeroing its 2 smallest, so one
- * pass per group finds the two smallest magnitudes (no sort). Order of
+ * Keeping the L-2 largest |w| of a group is zeroing its 2 smallest, so two
+ * branch-free min passes per group find them (no sort). Order of
  * "smallest": by |w|, and among equal |w| the HIGHER index goes first, so
  * the lower index is kept. Padding columns beyond K are zeros with the
  * highest indices: they are always dropped first and stay zero. Ternary
@@ -21,66 +21,63 @@
  */
 #include "convert/prune.h"
 
-#include "convert/sparsity.h"
-
+#include <stdlib.h>
 #include <string.h>
+
+#include "convert/sparsity.h"
 
 static int prunable(ss_dtype t) {
     return t == SS_DT_BF16 || t == SS_DT_F16 || t == SS_DT_F32 || t == SS_DT_I8 || t == SS_DT_F8_E4M3;
 }
 
-/* Magnitude keys of n elements of a row starting at column k0. */
-static void load_keys(const void *row, ss_dtype t, int64_t k0, int n, uint32_t *key) {
-    switch (t) {
-    case SS_DT_BF16:
-    case SS_DT_F16: {
-        const uint16_t *r = (const uint16_t *)row + k0;
-        for (int i = 0; i < n; i++) key[i] = r[i] & 0x7fffu;
-        break;
-    }
-    case SS_DT_F32: {
-        const uint32_t *r = (const uint32_t *)row + k0;
-        for (int i = 0; i < n; i++) key[i] = r[i] & 0x7fffffffu;
-        break;
-    }
-    case SS_DT_F8_E4M3: {
-        const uint8_t *r = (const uint8_t *)row + k0;
-        for (int i = 0; i < n; i++) key[i] = r[i] & 0x7fu;
-        break;
-    }
-    case SS_DT_I8: {
-        const int8_t *r = (const int8_t *)row + k0;
-        for (int i = 0; i < n; i++) key[i] = (uint32_t)(r[i] < 0 ? -(int)r[i] : r[i]);
-        break;
-    }
-    default: break;
-    }
-}
+/* Magnitude keys (see the top of the file) of the stored bit patterns. */
+#define KEY_I8(v) ((uint32_t)abs((int)(v))) /* branch-free; -128 -> 128 */
+#define KEY_FP8(v) ((uint32_t)((v) & 0x7fu))
+#define KEY_16(v) ((uint32_t)((v) & 0x7fffu))
+#define KEY_32(v) ((uint32_t)((v) & 0x7fffffffu))
 
-static void prune_row(unsigned char *row, ss_dtype t, size_t esize, int64_t K, int L) {
-    uint32_t key[SS_L_MAX];
-    for (int64_t k0 = 0; k0 < K; k0 += L) {
-        const int n = K - k0 < L ? (int)(K - k0) : L; /* real columns; L - n padding zeros follow */
-        load_keys(row, t, k0, n, key);
-        /* The two smallest (key, -index), scanning up: "<=" lets a later
-         * equal key win, so ties drop the higher index. Padding comes last
-         * with key 0, so with >= 2 padding columns nothing real is dropped. */
-        uint32_t k1 = UINT32_MAX, k2 = UINT32_MAX;
-        int i1 = -1, i2 = -1;
-        for (int i = 0; i < L; i++) {
-            uint32_t v = i < n ? key[i] : 0;
-            if (v <= k1) {
-                k2 = k1, i2 = i1;
-                k1 = v, i1 = i;
-            } else if (v <= k2) {
-                k2 = v, i2 = i;
-            }
-        }
-        unsigned char *g = row + k0 * (int64_t)esize;
-        if (i1 < n) memset(g + (size_t)i1 * esize, 0, esize);
-        if (i2 < n) memset(g + (size_t)i2 * esize, 0, esize);
-        for (int i = 0; i < n; i++) /* canonical zeros: -0 -> +0 */
-            if (key[i] == 0) memset(g + (size_t)i * esize, 0, esize);
+/* One typed, branch-free instance per dtype. In a group, each column gets
+ * a rank code (key << 6) | (63 - i): the smallest code is the smallest |w|
+ * and, among equal |w|, the highest index (L <= 64). Padding columns i >= n
+ * have key 0. The two smallest codes are the two columns to drop; then every
+ * zero left is written as +0. */
+#define DEFINE_PRUNE_ROW(NAME, T, KEY)                                                         \
+    static void NAME(T *row, int64_t K, int L) {                                               \
+        uint64_t code[SS_L_MAX];                                                               \
+        for (int64_t k0 = 0; k0 < K; k0 += L) {                                                \
+            T *x = row + k0;                                                                   \
+            const int n = K - k0 < L ? (int)(K - k0) : L; /* real columns, then padding */     \
+            uint64_t m1 = UINT64_MAX, m2 = UINT64_MAX;                                         \
+            for (int i = 0; i < L; i++) {                                                      \
+                const uint64_t c = (uint64_t)(i < n ? KEY(x[i]) : 0) << 6 | (uint64_t)(63 - i); \
+                code[i] = c;                                                                   \
+                m1 = c < m1 ? c : m1;                                                          \
+            }                                                                                  \
+            for (int i = 0; i < L; i++) {                                                      \
+                const uint64_t c = code[i] == m1 ? UINT64_MAX : code[i];                       \
+                m2 = c < m2 ? c : m2;                                                          \
+            }                                                                                  \
+            const int i1 = 63 - (int)(m1 & 63), i2 = 63 - (int)(m2 & 63);                      \
+            if (i1 < n) x[i1] = 0;                                                             \
+            if (i2 < n) x[i2] = 0;                                                             \
+            for (int i = 0; i < n; i++) x[i] = KEY(x[i]) ? x[i] : (T)0; /* -0 -> +0 */         \
+        }                                                                                      \
+    }
+
+DEFINE_PRUNE_ROW(prune_row_i8, int8_t, KEY_I8)
+DEFINE_PRUNE_ROW(prune_row_fp8, uint8_t, KEY_FP8)
+DEFINE_PRUNE_ROW(prune_row_16, uint16_t, KEY_16)
+DEFINE_PRUNE_ROW(prune_row_32, uint32_t, KEY_32)
+#undef DEFINE_PRUNE_ROW
+
+static void prune_row(void *row, ss_dtype t, int64_t K, int L) {
+    switch (t) {
+    case SS_DT_I8: prune_row_i8(row, K, L); break;
+    case SS_DT_F8_E4M3: prune_row_fp8(row, K, L); break;
+    case SS_DT_BF16:
+    case SS_DT_F16: prune_row_16(row, K, L); break;
+    case SS_DT_F32: prune_row_32(row, K, L); break;
+    default: break;
     }
 }
 
@@ -96,7 +93,7 @@ ss_status ss_prune_matrix(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, 
     const size_t esize = ss_dtype_size(dtype);
     unsigned char *base = w;
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < N; r++) prune_row(base + r * K * (int64_t)esize, dtype, esize, K, L);
+    for (int64_t r = 0; r < N; r++) prune_row(base + r * K * (int64_t)esize, dtype, K, L);
     return SS_OK;
 }
 

@@ -7,8 +7,8 @@
  *   that sits exactly on a rounding tie is treated the same on both sides.
  * - ternary: mean|W| is summed in double, row by row in parallel and then
  *   over rows in order, so the scale does not depend on the thread count;
- *   s = max((float)mean, 1e-5). round() is round-half-to-even (nearbyintf),
- *   as torch.round.
+ *   s = max((float)mean, 1e-5). round() is round-half-to-even, as
+ *   torch.round (for a clamp to [-1, 1] that is two comparisons, below).
  * - absmax: s = max|w_row| / qmax. An all-zero row gets s = 1 (its codes are
  *   all 0 and any scale dequantizes them exactly; never a division by zero).
  *   A row so tiny that max|w|/qmax underflows below FLT_MIN uses FLT_MIN:
@@ -47,10 +47,11 @@ static inline void store_code(void *out, ss_dtype qdtype, int64_t i, float v) {
     }
 }
 
-/* Ternary value q in {-1, 0, 1} as a code. */
+/* Ternary value q in {-1, 0, 1} as a code (E4M3: -1.0 = 0xb8, +1.0 = 0x38). */
 static inline void store_ternary(void *out, ss_dtype qdtype, int64_t i, int q) {
+    static const uint8_t fp8_ternary[3] = {0xb8, 0x00, 0x38};
     if (qdtype == SS_DT_I8) ((int8_t *)out)[i] = (int8_t)q;
-    else ((uint8_t *)out)[i] = q == 0 ? 0 : ss_f32_to_fp8e4m3((float)q); /* +-1.0: 0x38 / 0xb8 */
+    else ((uint8_t *)out)[i] = fp8_ternary[q + 1];
 }
 
 /* Row n of a [N, K] BF16/F16/F32 matrix as floats (exact: all widen to f32). */
@@ -98,16 +99,17 @@ ss_status ss_quantize_weight(const void *w, ss_dtype src, int64_t N, int64_t K, 
         for (int64_t n = 0; n < N; n++) {
             if (!row) continue;
             load_row(w, src, n, K, row);
-            double sum = 0;
+            /* four partial sums: a fixed order (per K), so still deterministic */
+            double sum[4] = {0, 0, 0, 0};
             float amax = 0.0f;
             int finite = 1;
             for (int64_t k = 0; k < K; k++) {
                 float a = fabsf(row[k]);
                 finite &= a <= FLT_MAX; /* false for inf and NaN */
-                sum += a;
-                amax = fmaxf(amax, a);
+                sum[k & 3] += a;
+                amax = a > amax ? a : amax; /* not fmaxf: a libm call per element */
             }
-            row_sum[n] = sum;
+            row_sum[n] = (sum[0] + sum[1]) + (sum[2] + sum[3]);
             if (!finite) {
 #pragma omp critical(ss_quant_error)
                 if (bad_row < 0 || n < bad_row) bad_row = n;
@@ -146,9 +148,11 @@ ss_status ss_quantize_weight(const void *w, ss_dtype src, int64_t N, int64_t K, 
             if (!row) continue;
             load_row(w, src, n, K, row);
             scale[n] = s;
+            /* clamp(round_half_even(x), -1, 1) is 1 for x > 0.5, -1 for
+             * x < -0.5, else 0 (0.5 is a tie that rounds to even 0). */
             for (int64_t k = 0; k < K; k++) {
-                float q = nearbyintf(row[k] / s);
-                store_ternary(out, qdtype, n * K + k, q >= 1.0f ? 1 : q <= -1.0f ? -1 : 0);
+                const float x = row[k] / s;
+                store_ternary(out, qdtype, n * K + k, (x > 0.5f) - (x < -0.5f));
             }
         }
         free(row);

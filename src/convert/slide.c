@@ -53,43 +53,59 @@ static int is_zero(const unsigned char *p, size_t esize) {
 }
 
 /* Slides one row; returns -1 on success or the first group that overflows.
- * out must be zero-filled [K_slid]. */
-static int64_t slide_row(const ss_slide_geom *g, const unsigned char *row, size_t esize, unsigned char *out) {
-    const int64_t K = g->K, per = 4 * (int64_t)g->windows;
-    for (int64_t grp = 0; grp < g->groups; grp++) {
-        const int64_t base = grp * g->L;
-        if (base >= K) break; /* only padding left: zeros */
-        /* pending[j]: the column at lane j of the current window is a
-         * nonzero not placed yet. Lanes 0,1 of window w are lanes 2,3 of
-         * window w-1 (the shared pair); for window 0 they are fresh. */
-        int pending[2];
-        for (int j = 0; j < 2; j++) pending[j] = base + j < K && !is_zero(row + (base + j) * esize, esize);
-        for (int w = 0; w < g->windows; w++) {
-            int held = 0;
-            for (int j = 0; j < 4; j++) {
-                const int64_t src = base + 2 * w + j;
-                int nonzero;
-                if (j < 2) nonzero = pending[j];
-                else nonzero = src < K && !is_zero(row + src * esize, esize);
-                if (!nonzero) {
-                    if (j >= 2) pending[j - 2] = 0;
-                    continue;
-                }
-                if (held < 2) {
-                    memcpy(out + (grp * per + 4 * w + j) * esize, row + src * esize, esize);
-                    held++;
-                    if (j >= 2) pending[j - 2] = 0;
-                } else if (j < 2) {
-                    return grp; /* unreachable by (a) above; a guard */
-                } else {
-                    pending[j - 2] = 1; /* try the next window */
-                }
-            }
-        }
-        if (pending[0] || pending[1]) return grp; /* the last pair found no room */
+ * out must be zero-filled [K_slid]. One instance per element size, with
+ * typed loads and stores (the rows are aligned: safetensors data and
+ * malloc'd buffers), branch-free on the data (ternary weights would defeat
+ * the branch predictor). Per window: what is pending from the shared pair
+ * (lanes 0,1; values a0, a1) always fits, by (a) of the proof; lanes 2,3
+ * take the room left, and what does not fit stays pending for the next
+ * window. */
+#define DEFINE_SLIDE_ROW(NAME, T)                                                         \
+    static int64_t NAME(const ss_slide_geom *g, const T *row, T *out) {                   \
+        const int64_t K = g->K, per = 4 * (int64_t)g->windows;                           \
+        for (int64_t grp = 0; grp < g->groups; grp++) {                                  \
+            const int64_t base = grp * g->L;                                             \
+            if (base >= K) break; /* only padding left: zeros */                         \
+            const T *x = row + base;                                                     \
+            T *o = out + grp * per;                                                      \
+            const int64_t n = K - base < g->L ? K - base : g->L; /* real columns */      \
+            T a0 = x[0], a1 = n > 1 ? x[1] : (T)0;                                       \
+            int pend0 = a0 != 0, pend1 = a1 != 0;                                        \
+            for (int64_t w = 0; w < g->windows; w++) {                                   \
+                const int64_t c = 2 * w;                                                 \
+                const T v2 = c + 2 < n ? x[c + 2] : (T)0, v3 = c + 3 < n ? x[c + 3] : (T)0; \
+                o[4 * w] = pend0 ? a0 : (T)0;                                            \
+                o[4 * w + 1] = pend1 ? a1 : (T)0;                                        \
+                const int take2 = (v2 != 0) & (pend0 + pend1 < 2);                       \
+                const int take3 = (v3 != 0) & (pend0 + pend1 + take2 < 2);               \
+                o[4 * w + 2] = take2 ? v2 : (T)0;                                        \
+                o[4 * w + 3] = take3 ? v3 : (T)0;                                        \
+                pend0 = (v2 != 0) & !take2;                                              \
+                pend1 = (v3 != 0) & !take3;                                              \
+                a0 = v2;                                                                 \
+                a1 = v3;                                                                 \
+            }                                                                            \
+            if (pend0 | pend1) return grp; /* the last pair found no room */             \
+        }                                                                                \
+        return -1;                                                                       \
     }
-    return -1;
+
+DEFINE_SLIDE_ROW(slide_row_u8, uint8_t)
+DEFINE_SLIDE_ROW(slide_row_u16, uint16_t)
+DEFINE_SLIDE_ROW(slide_row_u32, uint32_t)
+DEFINE_SLIDE_ROW(slide_row_u64, uint64_t)
+#undef DEFINE_SLIDE_ROW
+
+static int64_t slide_row(const ss_slide_geom *g, const void *row, size_t esize, void *out) {
+    switch (esize) {
+    case 1: return slide_row_u8(g, row, out);
+    case 2: return slide_row_u16(g, row, out);
+    case 4: return slide_row_u32(g, row, out);
+    default: return slide_row_u64(g, row, out); /* esize 8; others are refused by the callers */
+    }
 }
+
+static int supported_esize(size_t esize) { return esize == 1 || esize == 2 || esize == 4 || esize == 8; }
 
 /* Nonzeros in group grp of the row (for the error message). */
 static int count_group_nonzeros(const ss_slide_geom *g, const unsigned char *row, size_t esize, int64_t grp) {
@@ -99,6 +115,7 @@ static int count_group_nonzeros(const ss_slide_geom *g, const unsigned char *row
 }
 
 ss_status ss_slide_row(const ss_slide_geom *g, const void *row, size_t esize, void *out) {
+    if (!supported_esize(esize)) return ss_fail(SS_ERR_ARG, "cannot slide elements of %zu bytes", esize);
     memset(out, 0, (size_t)g->K_slid * esize);
     int64_t bad = slide_row(g, row, esize, out);
     if (bad >= 0)
@@ -113,6 +130,8 @@ ss_status ss_slide_matrix(const ss_slide_geom *g, const void *w, int64_t N, size
                           const char *what) {
     const unsigned char *src = w;
     unsigned char *dst = out;
+    if (!supported_esize(esize))
+        return ss_fail(SS_ERR_ARG, "%s: cannot slide elements of %zu bytes", what ? what : "weight", esize);
     /* ss_fail's message is thread-local: workers only record the first bad
      * (row, group), in row order so the report does not depend on threads. */
     int64_t bad_row = -1, bad_group = -1;

@@ -10,8 +10,8 @@
 #include "core/dtype.h"
 #include "core/status.h"
 
-/* Slides one row of K weights (element size esize, zero = all-zero bytes) into
- * K_slid columns. Fails (SS_ERR_FORMAT) if some group holds more than L-2
+/* Slides one row of K weights (element size esize: 1, 2, 4 or 8, arrays
+ * aligned to it; zero = all-zero bytes) into K_slid columns. Fails (SS_ERR_FORMAT) if some group holds more than L-2
  * nonzeros, i.e. the row was not pruned to 2:L; the greedy assignment never
  * fails otherwise (proof in slide.c). */
 ss_status ss_slide_row(const ss_slide_geom *g, const void *row, size_t esize, void *out);
