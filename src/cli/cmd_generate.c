@@ -1,8 +1,74 @@
-/* generate: greedy decoding on the CPU reference engine or the CUDA engine. */
+/* generate: greedy decoding; prints the new token ids on one line (stdout). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "core/log.h"
+#include "engine/generate.h"
+#include "engine/model.h"
+
+static const char *g_help =
+    "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda] [--ignore-eos]\n"
+    "  Greedy decoding. Prints the generated ids, comma-separated, on one line;\n"
+    "  timings go to stderr. Stops at the model's eos token unless --ignore-eos.";
 
 ss_status cmd_generate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return ss_fail(SS_ERR_UNSUPPORTED, "generate: the inference engine is not built yet");
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},    {"prompt-ids", required_argument, 0, 'p'},
+        {"max-new", required_argument, 0, 'n'},  {"backend", required_argument, 0, 'b'},
+        {"ignore-eos", no_argument, 0, 'e'},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *model_dir = NULL, *prompt = NULL, *backend = "cpu";
+    int64_t max_new = -1;
+    int ignore_eos = 0, c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'p': prompt = optarg; break;
+        case 'n': SS_TRY(cli_parse_i64("--max-new", optarg, 1, 1 << 20, &max_new)); break;
+        case 'b': backend = optarg; break;
+        case 'e': ignore_eos = 1; break;
+        case 'h': printf("usage: slidesparse generate %s\n", g_help); return SS_OK;
+        default: return cli_bad_usage("generate", argc, argv);
+        }
+    }
+    if (optind < argc) return cli_bad_usage("generate", argc, argv);
+    SS_TRY(cli_require("generate", "--model", model_dir));
+    SS_TRY(cli_require("generate", "--prompt-ids", prompt));
+    if (max_new < 0) return ss_fail(SS_ERR_ARG, "generate: missing --max-new (see slidesparse generate --help)");
+    if (strcmp(backend, "cpu") != 0 && strcmp(backend, "cuda") != 0)
+        return ss_fail(SS_ERR_ARG, "generate: unknown backend '%s' (cpu or cuda)", backend);
+    if (strcmp(backend, "cuda") == 0)
+        return ss_fail(SS_ERR_UNSUPPORTED, "generate: the CUDA engine is not built yet");
+
+    int64_t *ids64;
+    int n_prompt;
+    SS_TRY(cli_parse_int_list("--prompt-ids", prompt, 0, INT32_MAX, &ids64, &n_prompt));
+    int32_t *ids = malloc((size_t)n_prompt * sizeof *ids), *out = malloc((size_t)max_new * sizeof *out);
+    ss_model m;
+    ss_status st = (ids && out) ? SS_OK : ss_fail(SS_ERR_NOMEM, "generate: out of memory");
+    for (int i = 0; st == SS_OK && i < n_prompt; i++) ids[i] = (int32_t)ids64[i];
+    free(ids64);
+    if (st == SS_OK) st = ss_model_load(model_dir, &m);
+    if (st == SS_OK) {
+        int n_out = 0;
+        ss_gen_stats gs;
+        st = ss_generate_cpu_stats(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs);
+        if (st == SS_OK) {
+            for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
+            printf("\n");
+            ss_info("cpu: prefill %d tokens %.3f s, decode %d tokens %.3f s (%.1f tok/s)", gs.n_prompt, gs.prefill_s,
+                    gs.n_new > 0 ? gs.n_new - 1 : 0, gs.decode_s,
+                    gs.decode_s > 0 ? (gs.n_new - 1) / gs.decode_s : 0.0);
+        }
+        ss_model_free(&m);
+    }
+    free(ids);
+    free(out);
+    return st;
 }

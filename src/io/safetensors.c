@@ -529,8 +529,8 @@ static ss_status open_shard(ss_st_writer *w, int s, const json_t *metadata) {
     writer_shard *sh = &w->shards[s];
     char path[4096];
     SS_TRY(ss_path_join(path, sizeof path, w->dir, sh->name));
-    char *header;
-    size_t hlen;
+    char *header = NULL;
+    size_t hlen = 0;
     SS_TRY(shard_header(w, s, metadata, &header, &hlen));
     if (hlen > SS_ST_MAX_HEADER) {
         free(header);
