@@ -45,6 +45,62 @@ void ss_quant_slide_act_ref(const float *x, int64_t M, const ss_slide_geom *g, s
     }
 }
 
+/* Decodes row n of the weight into floats (one switch per row, not per element). */
+static void decode_row(const ss_linear_weight *w, int64_t n, int64_t Kw, float *out) {
+    const size_t base = (size_t)(n * Kw);
+    switch (w->dtype) {
+    case SS_DT_F32: memcpy(out, (const float *)w->w + base, (size_t)Kw * sizeof(float)); break;
+    case SS_DT_BF16: {
+        const uint16_t *r = (const uint16_t *)w->w + base;
+        for (int64_t k = 0; k < Kw; k++) out[k] = ss_bf16_to_f32(r[k]);
+        break;
+    }
+    case SS_DT_F8_E4M3: {
+        const uint8_t *r = (const uint8_t *)w->w + base;
+        for (int64_t k = 0; k < Kw; k++) out[k] = ss_fp8e4m3_to_f32(r[k]);
+        break;
+    }
+    default:
+        for (int64_t k = 0; k < Kw; k++) out[k] = ss_load_f32(w->w, w->dtype, base + (size_t)k);
+    }
+}
+
+/* Dot products with 8 independent partial sums, combined in a fixed order:
+ * deterministic, and vectorisable without -ffast-math. The INT8 and FP8
+ * sums are exact, so their order cannot change the result; the float sum is
+ * the reference's own (tests of float paths use tolerances). */
+#define SS_LANES 8
+static int32_t dot_i8(const int8_t *a, const int8_t *b, int64_t n) {
+    int32_t acc[SS_LANES] = {0};
+    int64_t k = 0;
+    for (; k + SS_LANES <= n; k += SS_LANES)
+        for (int l = 0; l < SS_LANES; l++) acc[l] += (int32_t)a[k + l] * b[k + l];
+    for (; k < n; k++) acc[0] += (int32_t)a[k] * b[k];
+    int32_t s = 0;
+    for (int l = 0; l < SS_LANES; l++) s += acc[l];
+    return s;
+}
+static double dot_f64(const float *a, const float *b, int64_t n) {
+    double acc[SS_LANES] = {0};
+    int64_t k = 0;
+    for (; k + SS_LANES <= n; k += SS_LANES)
+        for (int l = 0; l < SS_LANES; l++) acc[l] += (double)a[k + l] * b[k + l];
+    for (; k < n; k++) acc[0] += (double)a[k] * b[k];
+    double s = 0;
+    for (int l = 0; l < SS_LANES; l++) s += acc[l];
+    return s;
+}
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float acc[SS_LANES] = {0};
+    int64_t k = 0;
+    for (; k + SS_LANES <= n; k += SS_LANES)
+        for (int l = 0; l < SS_LANES; l++) acc[l] += a[k + l] * b[k + l];
+    for (; k < n; k++) acc[0] += a[k] * b[k];
+    float s = 0;
+    for (int l = 0; l < SS_LANES; l++) s += acc[l];
+    return s;
+}
+
 /* Unquantized activation, slid if the weight is: xs[m, Kw]. */
 static void expand_float(const ss_linear_weight *w, const float *x, int64_t M, float *xs) {
     if (!w->slid) {
@@ -91,25 +147,15 @@ ss_status ss_linear_ref(const ss_linear_weight *w, const float *x, int64_t M, fl
         for (int64_t n = 0; n < N; n++) {
             if (!wrow) continue;
             const int8_t *wi8 = (const int8_t *)w->w + n * Kw;
-            if (w->dtype != SS_DT_I8)
-                for (int64_t k = 0; k < Kw; k++) wrow[k] = ss_load_f32(w->w, w->dtype, (size_t)(n * Kw + k));
+            if (w->dtype != SS_DT_I8) decode_row(w, n, Kw, wrow);
             for (int64_t m = 0; m < M; m++) {
                 float v;
                 if (w->dtype == SS_DT_I8) { /* exact: |acc| <= 127^2 K fits int32 for K < 133000 */
-                    const int8_t *xr = xi8 + m * Kw;
-                    int32_t acc = 0;
-                    for (int64_t k = 0; k < Kw; k++) acc += (int32_t)xr[k] * wi8[k];
-                    v = (float)acc * sx[m] * w->scale[n];
+                    v = (float)dot_i8(xi8 + m * Kw, wi8, Kw) * sx[m] * w->scale[n];
                 } else if (w->dtype == SS_DT_F8_E4M3) { /* exact: products need 8 bits, sums < 53 */
-                    const float *xr = xf + m * Kw;
-                    double acc = 0;
-                    for (int64_t k = 0; k < Kw; k++) acc += (double)xr[k] * wrow[k];
-                    v = (float)acc * sx[m] * w->scale[n];
+                    v = (float)dot_f64(xf + m * Kw, wrow, Kw) * sx[m] * w->scale[n];
                 } else {
-                    const float *xr = xf + m * Kw;
-                    float acc = 0;
-                    for (int64_t k = 0; k < Kw; k++) acc += xr[k] * wrow[k];
-                    v = acc;
+                    v = dot_f32(xf + m * Kw, wrow, Kw);
                 }
                 if (w->bias) v += w->bias[n];
                 y[m * N + n] = ss_round_bf16(v);
