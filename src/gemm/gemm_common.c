@@ -1,0 +1,136 @@
+/* Host-side rules of the GPU linear layer: names, dtype mapping, which
+ * backend x dtype x output mode exists and where it is fused. No CUDA here,
+ * so the CLI, the benchmarks' skip logic and the CPU tests share it. */
+#include <string.h>
+
+#include "gemm/gemm.h"
+
+static const char *const backend_names[SS_BACKEND_COUNT] = {"cublaslt", "cusparselt"};
+static const char *const dtype_names[SS_GEMM_DTYPE_COUNT] = {"bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1"};
+static const char *const out_names[SS_GEMM_OUT_COUNT] = {"acc", "bf16_channel", "bf16"};
+
+const char *ss_backend_name(ss_backend b) { return (unsigned)b < SS_BACKEND_COUNT ? backend_names[b] : "?"; }
+const char *ss_gemm_dtype_name(ss_gemm_dtype d) { return (unsigned)d < SS_GEMM_DTYPE_COUNT ? dtype_names[d] : "?"; }
+const char *ss_gemm_out_name(ss_gemm_out o) { return (unsigned)o < SS_GEMM_OUT_COUNT ? out_names[o] : "?"; }
+
+ss_status ss_backend_parse(const char *s, ss_backend *b) {
+    for (int i = 0; i < SS_BACKEND_COUNT; i++)
+        if (s && strcmp(s, backend_names[i]) == 0) {
+            *b = (ss_backend)i;
+            return SS_OK;
+        }
+    return ss_fail(SS_ERR_ARG, "unknown GEMM backend '%s': expected cublaslt or cusparselt", s ? s : "(null)");
+}
+
+ss_status ss_gemm_dtype_parse(const char *s, ss_gemm_dtype *d) {
+    for (int i = 0; i < SS_GEMM_DTYPE_COUNT; i++)
+        if (s && strcmp(s, dtype_names[i]) == 0) {
+            *d = (ss_gemm_dtype)i;
+            return SS_OK;
+        }
+    /* the spellings users reach for first */
+    if (s && (strcmp(s, "fp8") == 0 || strcmp(s, "e4m3") == 0)) return *d = SS_GEMM_FP8E4M3, SS_OK;
+    if (s && strcmp(s, "f16") == 0) return *d = SS_GEMM_FP16, SS_OK;
+    return ss_fail(SS_ERR_ARG, "unknown GEMM dtype '%s': expected bf16, fp16, int8, fp8e4m3 or fp4e2m1",
+                   s ? s : "(null)");
+}
+
+ss_status ss_gemm_dtype_of_weight(ss_dtype w, ss_gemm_dtype *d) {
+    switch (w) {
+    case SS_DT_BF16: *d = SS_GEMM_BF16; return SS_OK;
+    case SS_DT_F16: *d = SS_GEMM_FP16; return SS_OK;
+    case SS_DT_I8: *d = SS_GEMM_INT8; return SS_OK;
+    case SS_DT_F8_E4M3: *d = SS_GEMM_FP8E4M3; return SS_OK;
+    default:
+        return ss_fail(SS_ERR_UNSUPPORTED, "weights of dtype %s have no GPU GEMM: quantize to I8/F8_E4M3 or cast to BF16",
+                       ss_dtype_name(w));
+    }
+}
+
+ss_dtype ss_gemm_act_dtype(ss_gemm_dtype d) {
+    switch (d) {
+    case SS_GEMM_BF16: return SS_DT_BF16;
+    case SS_GEMM_FP16: return SS_DT_F16;
+    case SS_GEMM_INT8: return SS_DT_I8;
+    case SS_GEMM_FP8E4M3: return SS_DT_F8_E4M3;
+    default: return SS_DT_UNKNOWN;
+    }
+}
+
+ss_dtype ss_gemm_acc_dtype(ss_backend b, ss_gemm_dtype d) {
+    switch (d) {
+    case SS_GEMM_INT8: return SS_DT_I32;
+    case SS_GEMM_FP8E4M3: return SS_DT_F32;
+    case SS_GEMM_BF16: return b == SS_BACKEND_CUSPARSELT ? SS_DT_BF16 : SS_DT_F32;
+    case SS_GEMM_FP16: return b == SS_BACKEND_CUSPARSELT ? SS_DT_F16 : SS_DT_F32;
+    default: return SS_DT_UNKNOWN;
+    }
+}
+
+ss_status ss_gemm_out_supported(ss_backend b, ss_gemm_dtype d, ss_gemm_out o) {
+    if ((unsigned)b >= SS_BACKEND_COUNT || (unsigned)d >= SS_GEMM_DTYPE_COUNT || (unsigned)o >= SS_GEMM_OUT_COUNT)
+        return ss_fail(SS_ERR_ARG, "bad GEMM backend/dtype/output mode (%d, %d, %d)", (int)b, (int)d, (int)o);
+    if (d == SS_GEMM_FP4E2M1)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: not implemented in this build", ss_backend_name(b));
+    if (o != SS_GEMM_OUT_BF16_CHANNEL) return SS_OK;
+    if (d == SS_GEMM_BF16 || d == SS_GEMM_FP16)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: output mode bf16_channel needs a quantized (int8/fp8e4m3) weight",
+                       ss_backend_name(b), ss_gemm_dtype_name(d));
+    if (b == SS_BACKEND_CUBLASLT && d == SS_GEMM_INT8)
+        return ss_fail(SS_ERR_UNSUPPORTED,
+                       "cublaslt int8: output mode bf16_channel is unsupported (cuBLASLt's INT8 kernels on Hopper "
+                       "take INT32 scales and give INT32 output only); use acc");
+    return SS_OK;
+}
+
+int ss_gemm_out_fused(ss_backend b, ss_gemm_dtype d, ss_gemm_out o, int has_bias) {
+    if (ss_gemm_out_supported(b, d, o) != SS_OK) {
+        ss_clear_error();
+        return 0;
+    }
+    switch (o) {
+    case SS_GEMM_OUT_ACC:
+    case SS_GEMM_OUT_BF16_CHANNEL: return 1;
+    case SS_GEMM_OUT_BF16:
+        if (has_bias) return 0;
+        if (d == SS_GEMM_BF16) return 1;
+        return b == SS_BACKEND_CUBLASLT && d == SS_GEMM_FP8E4M3;
+    default: return 0;
+    }
+}
+
+void ss_gemm_options_default(ss_gemm_options *o) {
+    o->cublaslt_candidates = 32;
+    o->cusparselt_search = 1;
+    o->workspace_limit = (size_t)64 << 20;
+}
+
+ss_status ss_gemm_supported(const ss_gpu_info *gpu, ss_backend b, ss_gemm_dtype d) {
+    const char *bn = ss_backend_name(b), *dn = ss_gemm_dtype_name(d);
+    int cc = gpu->cc_major * 10 + gpu->cc_minor;
+    if ((unsigned)b >= SS_BACKEND_COUNT || (unsigned)d >= SS_GEMM_DTYPE_COUNT)
+        return ss_fail(SS_ERR_ARG, "bad GEMM backend/dtype (%d, %d)", (int)b, (int)d);
+    if (d == SS_GEMM_FP4E2M1) {
+        if (cc < 100)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: needs compute capability >= 10.0 (Blackwell); %s is %d.%d",
+                           bn, gpu->name, gpu->cc_major, gpu->cc_minor);
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: not implemented in this build (on %s, cc %d.%d)", bn,
+                       gpu->name, gpu->cc_major, gpu->cc_minor);
+    }
+    if (d == SS_GEMM_FP8E4M3 && cc < 89)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s fp8e4m3: needs compute capability >= 8.9; %s is %d.%d", bn, gpu->name,
+                       gpu->cc_major, gpu->cc_minor);
+    if (b == SS_BACKEND_CUSPARSELT) {
+        if (cc < 80)
+            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: sparse tensor cores need compute capability >= 8.0; %s is %d.%d",
+                           dn, gpu->name, gpu->cc_major, gpu->cc_minor);
+        if (gpu->cusparselt_version <= 0)
+            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: the cuSPARSELt library did not initialise on %s", dn,
+                           gpu->name);
+        if (cc >= 90 && gpu->cusparselt_version < 600)
+            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: cuSPARSELt %d.%d.%d predates Hopper support (0.6.0)", dn,
+                           gpu->cusparselt_version / 1000, gpu->cusparselt_version / 100 % 10,
+                           gpu->cusparselt_version % 100);
+    }
+    return SS_OK;
+}

@@ -1,0 +1,200 @@
+/* Per-token quantization and sliding as __device__ building blocks, so that
+ * a kernel that produces an activation row (RMSNorm, the gated activation)
+ * can quantize and slide it in the same kernel instead of writing BF16 and
+ * reading it back. quant.cu builds its standalone kernels from these.
+ *
+ * The arithmetic is the CPU reference's (gemm/linear.h) exactly:
+ *   s = max(absmax / qmax, SS_ACT_SCALE_FLOOR)       IEEE division
+ *   q = sat(round_to_nearest_even(x / s))            IEEE division
+ * INT8 saturates to [-127, 127]; FP8 E4M3 to +-448 (cvt.rn.satfinite).
+ * Sliding (convert/sparsity.h): x'[g*4W + 4w + j] = x[g*L + 2w + j].
+ *
+ * Use from a kernel with one block per token row (blockDim a multiple of 32):
+ *
+ *   __shared__ float red[32];
+ *   float amax = ss_block_max(local_amax, red);   // also a __syncthreads
+ *   float s = ss_act_scale(amax, ss_q_int8::qmax);
+ *   // not slid: 16-byte stores straight to global memory
+ *   ss_block_quant_row<ss_q_int8>(load, K, K_out, s, out_row);
+ *   // slid: codes to shared memory first, then the 16-byte gather
+ *   ss_block_quant_codes<ss_q_int8>(load, K, g.K_padded, s, codes_smem);
+ *   __syncthreads();
+ *   ss_block_slide_row<ss_q_int8>(codes_smem, g, out_row);
+ *
+ * `load(k)` returns the row's element k as a float (k < K).
+ */
+#ifndef SS_GEMM_QUANT_DEVICE_CUH
+#define SS_GEMM_QUANT_DEVICE_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+extern "C" {
+#include "convert/sparsity.h"
+#include "gemm/linear.h"
+}
+
+/* ---- element types of the activation operand ---- */
+
+/* Each has: store (the element as stored), scaled (per-token scale or a
+ * plain conversion), qmax, and quant(x, s). */
+struct ss_q_int8 {
+    typedef int8_t store;
+    static constexpr bool scaled = true;
+    static constexpr float qmax = 127.0f;
+    static __device__ __forceinline__ store quant(float x, float s) {
+        int q = __float2int_rn(__fdiv_rn(x, s)); /* ties to even; NaN -> 0 */
+        return (store)max(-127, min(127, q));
+    }
+};
+
+struct ss_q_fp8e4m3 {
+    typedef uint8_t store; /* OCP E4M3 code */
+    static constexpr bool scaled = true;
+    static constexpr float qmax = 448.0f;
+    static __device__ __forceinline__ store quant(float x, float s) {
+        return (store)__nv_cvt_float_to_fp8(__fdiv_rn(x, s), __NV_SATFINITE, __NV_E4M3);
+    }
+};
+
+struct ss_q_bf16 { /* no quantization: the BF16 GEMM's operand */
+    typedef uint16_t store;
+    static constexpr bool scaled = false;
+    static constexpr float qmax = 1.0f;
+    static __device__ __forceinline__ store quant(float x, float) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+};
+
+struct ss_q_fp16 {
+    typedef uint16_t store;
+    static constexpr bool scaled = false;
+    static constexpr float qmax = 1.0f;
+    static __device__ __forceinline__ store quant(float x, float) { return __half_as_ushort(__float2half_rn(x)); }
+};
+
+/* ---- the slide geometry in a kernel-argument-friendly form ---- */
+
+struct ss_slide_params {
+    int L;            /* group length */
+    int out_group;    /* 4 * windows: slid columns per group */
+    int64_t groups;
+    int64_t K, K_padded, K_slid;
+};
+
+static inline ss_slide_params ss_slide_params_of(const ss_slide_geom *g) {
+    ss_slide_params p;
+    p.L = g->L;
+    p.out_group = 4 * g->windows;
+    p.groups = g->groups;
+    p.K = g->K;
+    p.K_padded = g->K_padded;
+    p.K_slid = g->K_slid;
+    return p;
+}
+
+/* ---- scalar pieces ---- */
+
+static __device__ __forceinline__ float ss_act_scale(float amax, float qmax) {
+    return fmaxf(__fdiv_rn(amax, qmax), SS_ACT_SCALE_FLOOR);
+}
+
+/* Source column of slid column p, -1 in padding (== ss_slide_src). */
+static __device__ __forceinline__ int64_t ss_dev_slide_src(const ss_slide_params &g, int64_t p) {
+    int64_t grp = p / g.out_group, r = p - grp * g.out_group;
+    if (grp >= g.groups) return -1;
+    int64_t src = grp * g.L + 2 * (r >> 2) + (r & 3);
+    return src < g.K ? src : -1;
+}
+
+/* ---- block-wide pieces (every thread of the block must call them) ---- */
+
+/* Maximum of v over the block, returned to every thread. red: 32 floats of
+ * shared memory. Starts and ends with a barrier, so it also publishes shared
+ * memory written before it. */
+static __device__ __forceinline__ float ss_block_max(float v, float *red) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads(); /* red may still be read by a previous call */
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float w = lane < nwarps ? red[lane] : 0.0f;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) w = fmaxf(w, __shfl_xor_sync(0xffffffffu, w, o));
+        if (lane == 0) red[0] = w;
+    }
+    __syncthreads();
+    return red[0];
+}
+
+/* 16 bytes of elements, for vector stores. */
+template <class Q> union ss_pack16 {
+    typename Q::store e[16 / sizeof(typename Q::store)];
+    uint4 u;
+};
+
+/* out[0, K_out) = quant(load(k)) for k < K, 0 beyond; out 16-byte aligned and
+ * K_out a multiple of 16 bytes' worth of elements. */
+template <class Q, class Load>
+static __device__ __forceinline__ void ss_block_quant_row(Load load, int64_t K, int64_t K_out, float s,
+                                                          typename Q::store *out) {
+    constexpr int NE = 16 / sizeof(typename Q::store);
+    for (int64_t c = threadIdx.x; c < K_out / NE; c += blockDim.x) {
+        ss_pack16<Q> v;
+#pragma unroll
+        for (int e = 0; e < NE; e++) {
+            int64_t k = c * NE + e;
+            v.e[e] = k < K ? Q::quant(load(k), s) : (typename Q::store)0;
+        }
+        reinterpret_cast<uint4 *>(out)[c] = v.u;
+    }
+}
+
+/* codes[0, n) = quant(load(k)) for k < K, 0 beyond (n = K_padded for a slide). */
+template <class Q, class Load>
+static __device__ __forceinline__ void ss_block_quant_codes(Load load, int64_t K, int64_t n, float s,
+                                                            typename Q::store *codes) {
+    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) codes[k] = k < K ? Q::quant(load(k), s) : (typename Q::store)0;
+}
+
+/* Four consecutive elements starting at an even index, as one word. */
+static __device__ __forceinline__ uint32_t ss_load4(const uint8_t *c, int64_t i) {
+    const uint16_t *h = reinterpret_cast<const uint16_t *>(c + i); /* i even: 2-byte aligned */
+    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+static __device__ __forceinline__ uint2 ss_load4(const uint16_t *c, int64_t i) {
+    const uint32_t *w = reinterpret_cast<const uint32_t *>(c + i); /* i even: 4-byte aligned */
+    return make_uint2(w[0], w[1]);
+}
+
+/* Writes the slid row out[0, g.K_slid) from the quantized row codes[0,
+ * g.K_padded) (zero in [K, K_padded)), in 16-byte stores: each store holds
+ * 16/(4*elem) whole windows, so each window is one aligned load pair. */
+template <class Q>
+static __device__ __forceinline__ void ss_block_slide_row(const typename Q::store *codes, const ss_slide_params &g,
+                                                          typename Q::store *out) {
+    typedef typename Q::store T;
+    constexpr int NE = 16 / sizeof(T), NW = NE / 4;
+    const uint8_t *cb = reinterpret_cast<const uint8_t *>(codes);
+    for (int64_t c = threadIdx.x; c < g.K_slid / NE; c += blockDim.x) {
+        union {
+            uint4 u;
+            uint32_t w1[4];
+            uint2 w2[2];
+        } v;
+#pragma unroll
+        for (int t = 0; t < NW; t++) {
+            int64_t p = c * NE + 4 * t, grp = p / g.out_group, r = p - grp * g.out_group;
+            int64_t src = grp * g.L + (r >> 1); /* window r/4 starts at 2*(r/4) = r/2 */
+            if constexpr (sizeof(T) == 1) v.w1[t] = grp < g.groups ? ss_load4(cb, src) : 0u;
+            else v.w2[t] = grp < g.groups ? ss_load4(reinterpret_cast<const uint16_t *>(codes), src) : make_uint2(0, 0);
+        }
+        reinterpret_cast<uint4 *>(out)[c] = v.u;
+    }
+}
+
+#endif
