@@ -12,8 +12,8 @@
 #include "engine/cuda/kernels.h"
 #include "engine/forward_cpu.h"
 
-/* Most tiles a batch of n rows can need: every run of r rows takes
- * ceil(r / 64) tiles, at most n / 2 runs of two plus ... bounded by n. */
+/* Most tiles a batch of n rows can need: a run of r >= 2 rows takes
+ * ceil(r / 64) <= r / 2 tiles, so n bounds the total. */
 static inline int ss_attn_plan_max_tiles(int n) { return n > 0 ? n : 1; }
 
 /* tiles: room for ss_attn_plan_max_tiles(b->n); decode_rows: room for b->n.

@@ -1,0 +1,777 @@
+/* The GPU engine's host side: weights onto the device, memory planned once,
+ * one step = a fixed sequence of kernel launches and GEMMs on one stream.
+ *
+ * Per layer, for the n tokens of a step (M_pad = n rounded up to 16):
+ *   add_norm     x += down(l-1) (layer 0: x = embed[tok]); xq = quant(rmsnorm(x))   [fused]
+ *   GEMM qkv     y_qkv = xq . Wqkv^T                    (q, k, v fused: one GEMM)
+ *   rope_kv      k rotated, k and v -> BF16 KV cache at (seq, pos)
+ *   attention    flash kernel on prefill tiles, split-context kernel on decode rows;
+ *                q is read from y_qkv and rotated inside them
+ *   norm         xq = quant(attn_sub_norm(att))      (Llama/Qwen: quant(att))
+ *   GEMM o       y_h = xq . Wo^T
+ *   add_norm     x += y_h; xq = quant(rmsnorm(x))
+ *   GEMM gate_up y_gu = xq . Wgu^T                      (gate and up fused)
+ *   act_norm     xq = quant(ffn_sub_norm(act(gate) * up))
+ *   GEMM down    y_h = xq . Wd^T
+ * then for the logit rows only: x += y_h, final norm -> BF16, lm_head GEMM,
+ * argmax or a float copy of the logits.
+ * Every consumer dequantizes the GEMM output it reads (kernels.h, ss_yview),
+ * so no separate dequant pass runs in either dequant mode.
+ */
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/timer.h"
+#include "engine/cuda/engine_cuda.h"
+#include "engine/cuda/kernels.h"
+#include "engine/cuda/kernels_ref.h"
+#include "engine/cuda/plan.h"
+
+static ss_status cuda_ok(cudaError_t e, const char *call) {
+    if (e == cudaSuccess) return SS_OK;
+    return ss_fail(e == cudaErrorMemoryAllocation ? SS_ERR_NOMEM : SS_ERR_CUDA, "engine: %s failed: %s (%s)", call,
+                   cudaGetErrorName(e), cudaGetErrorString(e));
+}
+#define CU(call) SS_TRY(cuda_ok((call), #call))
+
+/* ---- the model on the device ---- */
+
+typedef struct dev_linear {
+    ss_gemm_weight *w;
+    ss_gemm_weight_info info;
+    ss_gemm_out mode;   /* output mode this engine asks for */
+    ss_dtype act_dtype; /* of the input operand (BF16, I8, F8_E4M3) */
+    ss_dtype acc_dtype; /* of the ACC output */
+    int quantized;
+    const float *sw, *bias; /* device [N_pad], [N] (owned by the GEMM layer) */
+} dev_linear;
+
+typedef struct dev_layer {
+    dev_linear qkv, o, gate_up, down;
+    const float *attn_norm, *mlp_norm, *attn_sub, *ffn_sub; /* device; sub-norms NULL unless BitNet */
+} dev_layer;
+
+struct ss_cuda_model {
+    const ss_model *m;
+    ss_cuda_model_opts o;
+    ss_gemm_ctx *gemm;
+    void *stream;
+    dev_layer *layers;
+    dev_linear lm_head;
+    uint16_t *embed;   /* [vocab, hidden] BF16 */
+    float *vectors;    /* every norm weight, one allocation */
+    const float *final_norm;
+    size_t weight_bytes;
+};
+
+static ss_status dev_alloc(void **p, size_t bytes, size_t *total) {
+    *p = NULL;
+    if (bytes == 0) bytes = 16;
+    SS_TRY(ss_gpu_alloc(bytes, p));
+    if (total) *total += bytes;
+    return SS_OK;
+}
+
+static int is_quantized(ss_dtype t) { return t == SS_DT_I8 || t == SS_DT_F8_E4M3; }
+
+/* The output mode a weight's GEMM is asked for (see ss_cuda_dequant). */
+static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, int has_bias, ss_cuda_dequant policy) {
+    const int quantized = d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3;
+    if (!quantized) return ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
+    if (policy == SS_DEQUANT_EXACT) return SS_GEMM_OUT_ACC;
+    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias)) return SS_GEMM_OUT_BF16;
+    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_CHANNEL, has_bias)) return SS_GEMM_OUT_BF16_CHANNEL;
+    return SS_GEMM_OUT_ACC;
+}
+
+static ss_status make_linear(ss_cuda_model *cm, const ss_linear_weight *w, ss_backend b, dev_linear *d) {
+    memset(d, 0, sizeof *d);
+    SS_TRY(ss_gemm_weight_create(cm->gemm, w, b, &d->w));
+    ss_gemm_weight_get_info(d->w, &d->info);
+    d->act_dtype = ss_gemm_act_dtype(d->info.dtype);
+    d->acc_dtype = ss_gemm_acc_dtype(b, d->info.dtype);
+    d->quantized = is_quantized(w->dtype);
+    d->sw = ss_gemm_weight_scale(d->w);
+    d->bias = ss_gemm_weight_bias(d->w);
+    d->mode = choose_mode(b, d->info.dtype, w->bias != NULL, cm->o.dequant);
+    if (d->act_dtype != SS_DT_BF16 && !d->quantized)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: the GPU engine runs BF16, INT8 and FP8 weights, not %s", w->name,
+                       ss_dtype_name(w->dtype));
+    if (d->mode == SS_GEMM_OUT_ACC && d->acc_dtype == SS_DT_F16)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: FP16 accumulators are not taken by the engine", w->name);
+    cm->weight_bytes += d->info.device_bytes;
+    return SS_OK;
+}
+
+/* Concatenates the rows of parts (same K, dtype and slide) into one weight:
+ * q/k/v -> qkv, gate/up -> gate_up. *storage owns the host arrays. */
+static ss_status fuse_rows(const ss_linear_weight *const *parts, int n, const char *name, ss_linear_weight *out,
+                           void **storage) {
+    const ss_linear_weight *p0 = parts[0];
+    const int64_t Ks = ss_linear_k_stored(p0);
+    const size_t es = ss_dtype_size(p0->dtype);
+    int64_t N = 0;
+    int any_bias = 0;
+    for (int i = 0; i < n; i++) {
+        const ss_linear_weight *p = parts[i];
+        if (p->dtype != p0->dtype || p->K != p0->K || p->slid != p0->slid || ss_linear_k_stored(p) != Ks ||
+            (!p->scale) != (!p0->scale))
+            return ss_fail(SS_ERR_FORMAT, "%s: cannot fuse '%s' with '%s' (dtype, K or slide differ)", name, p->name,
+                           p0->name);
+        N += p->N;
+        any_bias |= p->bias != NULL;
+    }
+    const size_t wbytes = (size_t)(N * Ks) * es, fl = (size_t)N * sizeof(float);
+    uint8_t *buf = malloc(wbytes + 2 * fl + 16);
+    if (!buf) return ss_fail(SS_ERR_NOMEM, "%s: no memory to fuse %lld x %lld weights", name, (long long)N, (long long)Ks);
+    float *scale = (float *)(buf + ((wbytes + 15) / 16) * 16), *bias = scale + N;
+    int64_t row = 0;
+    for (int i = 0; i < n; i++) {
+        const ss_linear_weight *p = parts[i];
+        memcpy(buf + (size_t)(row * Ks) * es, p->w, (size_t)(p->N * Ks) * es);
+        for (int64_t r = 0; r < p->N; r++) {
+            if (p0->scale) scale[row + r] = p->scale[r];
+            bias[row + r] = p->bias ? p->bias[r] : 0.0f;
+        }
+        row += p->N;
+    }
+    *out = *p0;
+    out->name = name;
+    out->N = N;
+    out->w = buf;
+    out->scale = p0->scale ? scale : NULL;
+    out->bias = any_bias ? bias : NULL;
+    *storage = buf;
+    return SS_OK;
+}
+
+static ss_status check_shapes(const ss_model *m) {
+    const ss_model_config *c = &m->cfg;
+    if (c->head_dim != 64 && c->head_dim != 128)
+        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: head_dim %d is not supported (64 or 128)", c->head_dim);
+    if (c->hidden % 4 || c->intermediate % 4)
+        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: hidden %d and intermediate %d must be multiples of 4",
+                       c->hidden, c->intermediate);
+    if (c->n_heads % c->n_kv_heads || c->n_heads / c->n_kv_heads > 8)
+        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: %d heads over %d KV heads (groups of at most 8)", c->n_heads,
+                       c->n_kv_heads);
+    if (m->embed_dtype != SS_DT_BF16 || m->lm_head.dtype != SS_DT_BF16)
+        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: embeddings and lm_head must be BF16 (got %s and %s)",
+                       ss_dtype_name(m->embed_dtype), ss_dtype_name(m->lm_head.dtype));
+    return SS_OK;
+}
+
+static ss_status upload_vector(ss_cuda_model *cm, float **next, const float *host, int64_t n, const float **out) {
+    *out = NULL;
+    if (!host) return SS_OK;
+    SS_TRY(ss_gpu_upload(*next, host, (size_t)n * sizeof(float)));
+    *out = *next;
+    *next += n;
+    (void)cm;
+    return SS_OK;
+}
+
+static ss_status load_layers(ss_cuda_model *cm) {
+    const ss_model *m = cm->m;
+    const ss_model_config *c = &m->cfg;
+    const int64_t H = c->hidden, Q = ss_model_q_dim(m), I = c->intermediate;
+    int64_t nvec = H; /* final norm */
+    for (int l = 0; l < c->n_layers; l++) nvec += 2 * H + (m->layers[l].attn_sub_norm ? Q : 0) + (m->layers[l].ffn_sub_norm ? I : 0);
+    SS_TRY(dev_alloc((void **)&cm->vectors, (size_t)nvec * sizeof(float), &cm->weight_bytes));
+    float *next = cm->vectors;
+    SS_TRY(upload_vector(cm, &next, m->final_norm, H, &cm->final_norm));
+    const ss_backend b = cm->o.backend;
+    for (int l = 0; l < c->n_layers; l++) {
+        const ss_layer_weights *lw = &m->layers[l];
+        dev_layer *dl = &cm->layers[l];
+        SS_TRY(upload_vector(cm, &next, lw->attn_norm, H, &dl->attn_norm));
+        SS_TRY(upload_vector(cm, &next, lw->mlp_norm, H, &dl->mlp_norm));
+        SS_TRY(upload_vector(cm, &next, lw->attn_sub_norm, Q, &dl->attn_sub));
+        SS_TRY(upload_vector(cm, &next, lw->ffn_sub_norm, I, &dl->ffn_sub));
+        char qkv_name[96], gu_name[96];
+        snprintf(qkv_name, sizeof qkv_name, "model.layers.%d.self_attn.qkv_proj.weight", l);
+        snprintf(gu_name, sizeof gu_name, "model.layers.%d.mlp.gate_up_proj.weight", l);
+        const ss_linear_weight *qkv_parts[3] = {&lw->q, &lw->k, &lw->v}, *gu_parts[2] = {&lw->gate, &lw->up};
+        ss_linear_weight fused;
+        void *storage = NULL;
+        SS_TRY(fuse_rows(qkv_parts, 3, qkv_name, &fused, &storage));
+        ss_status st = make_linear(cm, &fused, b, &dl->qkv);
+        free(storage);
+        SS_TRY(st);
+        SS_TRY(fuse_rows(gu_parts, 2, gu_name, &fused, &storage));
+        st = make_linear(cm, &fused, b, &dl->gate_up);
+        free(storage);
+        SS_TRY(st);
+        SS_TRY(make_linear(cm, &lw->o, b, &dl->o));
+        SS_TRY(make_linear(cm, &lw->down, b, &dl->down));
+    }
+    return SS_OK;
+}
+
+ss_status ss_cuda_model_load(const ss_model *m, const ss_cuda_model_opts *o, ss_cuda_model **out) {
+    *out = NULL;
+    SS_TRY(check_shapes(m));
+    ss_cuda_model *cm = calloc(1, sizeof *cm);
+    if (!cm) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the model");
+    cm->m = m;
+    if (o) cm->o = *o;
+    if (!o || !o->backend_set) cm->o.backend = m->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
+    if (!o || !o->gemm_set) ss_gemm_options_default(&cm->o.gemm);
+    ss_status st = ss_gemm_ctx_create(cm->o.device, NULL, &cm->o.gemm, &cm->gemm);
+    if (st == SS_OK) {
+        cm->stream = ss_gemm_ctx_stream(cm->gemm);
+        cm->layers = calloc((size_t)m->cfg.n_layers, sizeof *cm->layers);
+        if (!cm->layers) st = ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for %d layers", m->cfg.n_layers);
+    }
+    if (st == SS_OK) st = load_layers(cm);
+    if (st == SS_OK) st = make_linear(cm, &m->lm_head, SS_BACKEND_CUBLASLT, &cm->lm_head);
+    if (st == SS_OK) {
+        size_t eb = (size_t)m->cfg.vocab * (size_t)m->cfg.hidden * sizeof(uint16_t);
+        st = dev_alloc((void **)&cm->embed, eb, &cm->weight_bytes);
+        if (st == SS_OK) st = ss_gpu_upload(cm->embed, m->embed, eb);
+    }
+    if (st != SS_OK) {
+        ss_cuda_model_free(cm);
+        return ss_context(st, "loading the model onto the GPU");
+    }
+    *out = cm;
+    return SS_OK;
+}
+
+static void free_linear(dev_linear *d) {
+    if (d->w) ss_gemm_weight_destroy(d->w);
+    memset(d, 0, sizeof *d);
+}
+
+void ss_cuda_model_free(ss_cuda_model *cm) {
+    if (!cm) return;
+    if (cm->layers)
+        for (int l = 0; l < cm->m->cfg.n_layers; l++) {
+            free_linear(&cm->layers[l].qkv);
+            free_linear(&cm->layers[l].o);
+            free_linear(&cm->layers[l].gate_up);
+            free_linear(&cm->layers[l].down);
+        }
+    free_linear(&cm->lm_head);
+    free(cm->layers);
+    ss_gpu_free(cm->vectors);
+    ss_gpu_free(cm->embed);
+    if (cm->gemm) ss_gemm_ctx_destroy(cm->gemm);
+    free(cm);
+}
+
+const ss_model *ss_cuda_model_host(const ss_cuda_model *cm) { return cm->m; }
+ss_gemm_ctx *ss_cuda_model_gemm(ss_cuda_model *cm) { return cm->gemm; }
+ss_backend ss_cuda_model_backend(const ss_cuda_model *cm) { return cm->o.backend; }
+size_t ss_cuda_model_weight_bytes(const ss_cuda_model *cm) { return cm->weight_bytes; }
+
+/* ---- views of GEMM operands and outputs ---- */
+
+static size_t out_elem_size(const dev_linear *d) {
+    if (d->mode != SS_GEMM_OUT_ACC) return 2;
+    return ss_dtype_size(d->acc_dtype);
+}
+
+static ss_yview yview_of(const dev_linear *d, const void *buf, const float *sx) {
+    ss_yview y = {.kind = SS_Y_BF16, .data = buf, .ld = d->info.N_pad};
+    if (d->mode == SS_GEMM_OUT_BF16) return y;
+    if (d->mode == SS_GEMM_OUT_BF16_CHANNEL) {
+        y.kind = SS_Y_BF16_CHANNEL;
+        y.sx = sx;
+        y.bias = d->bias;
+        return y;
+    }
+    /* ACC */
+    y.bias = d->bias;
+    if (d->acc_dtype == SS_DT_BF16) { /* cuSPARSELt BF16: acc already rounded, bias left */
+        y.kind = SS_Y_BF16_CHANNEL;
+        return y;
+    }
+    y.kind = d->acc_dtype == SS_DT_I32 ? SS_Y_I32 : SS_Y_F32;
+    if (d->quantized) {
+        y.sx = sx;
+        y.sw = d->sw;
+    }
+    return y;
+}
+
+static ss_xview xview_of(const dev_linear *d, void *xq, float *sx) {
+    ss_xview x = {.dtype = d->act_dtype, .data = xq, .ld = d->info.K_act, .scale = d->quantized ? sx : NULL,
+                  .slid = d->info.slid};
+    if (d->info.slid) x.geom = d->info.slide;
+    return x;
+}
+
+/* ---- the engine ---- */
+
+enum { SX_QKV, SX_O, SX_GU, SX_DOWN, SX_COUNT };
+
+typedef struct graph_entry {
+    int n;
+    cudaGraphExec_t exec;
+} graph_entry;
+
+struct ss_cuda_engine {
+    ss_cuda_model *cm;
+    ss_cuda_engine_opts o;
+    ss_attn_geom geom;
+    int *seq_len;                 /* host [max_seqs] */
+    uint16_t *k_cache, *v_cache;  /* [n_layers][max_seqs][KVH][max_len][D] BF16 */
+    size_t layer_cache;           /* elements per layer */
+    double *rope;                 /* [max_len][D/2][2] */
+    float *x;                     /* [max_tokens, hidden] residual */
+    void *xq;                     /* [M_pad, widest K_act] GEMM input */
+    float *sx[SX_COUNT];          /* [M_pad] token scales per GEMM input */
+    void *y_qkv, *y_h, *y_gu;     /* GEMM outputs [M_pad, N_pad] */
+    float *att;                   /* [max_tokens, q_dim] */
+    float *partial;               /* decode attention split scratch */
+    void *xl;                     /* lm_head input [pad(max_logits), K_act] BF16 */
+    uint16_t *logits;             /* [pad(max_logits), vocab_pad] BF16 */
+    float *logits_f;              /* [max_logits, vocab] */
+    int32_t *ids;                 /* [max_logits] */
+    /* batch metadata: device and pinned host copies of the same layout */
+    int32_t *d_meta, *h_meta;
+    size_t meta_ints;
+    int32_t *m_tok, *m_seq, *m_pos, *m_logit, *m_dec; /* offsets into d_meta */
+    ss_attn_tile *m_tiles;
+    /* decode loop state (device): token, position, slot, identity rows */
+    int32_t *dec_tok, *dec_pos, *dec_seq, *dec_rows, *h_dec;
+    graph_entry *graphs;
+    int n_graphs;
+    size_t bytes;
+};
+
+static ss_status engine_alloc(ss_cuda_engine *e) {
+    const ss_model *m = e->cm->m;
+    const ss_model_config *c = &m->cfg;
+    const ss_cuda_model *cm = e->cm;
+    const int64_t M_pad = ss_gemm_pad_m(e->o.max_tokens), L_pad = ss_gemm_pad_m(e->o.max_logits);
+    const size_t D = (size_t)c->head_dim;
+    e->layer_cache = (size_t)e->o.max_seqs * (size_t)c->n_kv_heads * (size_t)e->o.max_len * D;
+    size_t *b = &e->bytes;
+    SS_TRY(dev_alloc((void **)&e->k_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+    SS_TRY(dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+
+    /* RoPE table, computed on the host as the CPU engine computes its angles */
+    size_t nrope = (size_t)e->o.max_len * D;
+    double *inv = malloc(D / 2 * sizeof(double) + 8), *rope = malloc(nrope * sizeof(double));
+    ss_status st = (inv && rope) ? SS_OK : ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the RoPE table");
+    if (st == SS_OK) {
+        ss_rope_inv_freq(c, inv);
+        ss_ref_rope_table(inv, c->head_dim, e->o.max_len, rope);
+        st = dev_alloc((void **)&e->rope, nrope * sizeof(double), b);
+    }
+    if (st == SS_OK) st = ss_gpu_upload(e->rope, rope, nrope * sizeof(double));
+    free(inv);
+    free(rope);
+    SS_TRY(st);
+
+    const dev_layer *dl = &cm->layers[0];
+    int64_t widest = 0;
+    const dev_linear *lins[4] = {&dl->qkv, &dl->o, &dl->gate_up, &dl->down};
+    for (int i = 0; i < 4; i++) {
+        int64_t bytes = lins[i]->info.K_act * (int64_t)ss_dtype_size(lins[i]->act_dtype);
+        if (bytes > widest) widest = bytes;
+    }
+    SS_TRY(dev_alloc((void **)&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * sizeof(float), b));
+    SS_TRY(dev_alloc(&e->xq, (size_t)(M_pad * widest), b));
+    for (int i = 0; i < SX_COUNT; i++) SS_TRY(dev_alloc((void **)&e->sx[i], (size_t)M_pad * sizeof(float), b));
+    SS_TRY(dev_alloc(&e->y_qkv, (size_t)(M_pad * dl->qkv.info.N_pad) * out_elem_size(&dl->qkv), b));
+    SS_TRY(dev_alloc(&e->y_gu, (size_t)(M_pad * dl->gate_up.info.N_pad) * out_elem_size(&dl->gate_up), b));
+    size_t yh_o = (size_t)(M_pad * dl->o.info.N_pad) * out_elem_size(&dl->o);
+    size_t yh_d = (size_t)(M_pad * dl->down.info.N_pad) * out_elem_size(&dl->down);
+    SS_TRY(dev_alloc(&e->y_h, yh_o > yh_d ? yh_o : yh_d, b));
+    SS_TRY(dev_alloc((void **)&e->att, (size_t)e->o.max_tokens * (size_t)ss_model_q_dim(m) * sizeof(float), b));
+    SS_TRY(dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_tokens, &e->geom) * sizeof(float), b));
+    SS_TRY(dev_alloc(&e->xl, (size_t)(L_pad * cm->lm_head.info.K_act) * 2, b));
+    SS_TRY(dev_alloc((void **)&e->logits, (size_t)(L_pad * cm->lm_head.info.N_pad) * 2, b));
+    SS_TRY(dev_alloc((void **)&e->logits_f, (size_t)e->o.max_logits * (size_t)c->vocab * sizeof(float), b));
+    SS_TRY(dev_alloc((void **)&e->ids, (size_t)e->o.max_logits * sizeof(int32_t), b));
+
+    /* metadata: tok, seq, pos [max_tokens], logit rows [max_logits], decode rows [max_tokens], tiles */
+    const size_t T = (size_t)e->o.max_tokens, tiles = (size_t)ss_attn_plan_max_tiles(e->o.max_tokens);
+    e->meta_ints = 4 * T + (size_t)e->o.max_logits + tiles * 4;
+    SS_TRY(dev_alloc((void **)&e->d_meta, e->meta_ints * sizeof(int32_t), b));
+    CU(cudaMallocHost((void **)&e->h_meta, e->meta_ints * sizeof(int32_t)));
+    e->m_tok = e->d_meta;
+    e->m_seq = e->m_tok + T;
+    e->m_pos = e->m_seq + T;
+    e->m_dec = e->m_pos + T;
+    e->m_logit = e->m_dec + T;
+    e->m_tiles = (ss_attn_tile *)(e->m_logit + e->o.max_logits);
+
+    const size_t S = (size_t)e->o.max_seqs;
+    SS_TRY(dev_alloc((void **)&e->dec_tok, 4 * S * sizeof(int32_t), b));
+    e->dec_pos = e->dec_tok + S;
+    e->dec_seq = e->dec_pos + S;
+    e->dec_rows = e->dec_seq + S;
+    CU(cudaMallocHost((void **)&e->h_dec, 4 * S * sizeof(int32_t)));
+    e->graphs = calloc(S, sizeof *e->graphs);
+    e->seq_len = calloc(S, sizeof(int));
+    if (!e->graphs || !e->seq_len) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for %zu sequence slots", S);
+    return SS_OK;
+}
+
+ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss_cuda_engine **out) {
+    *out = NULL;
+    if (o->max_seqs <= 0 || o->max_len <= 0 || o->max_tokens <= 0 || o->max_logits < 0)
+        return ss_fail(SS_ERR_ARG, "GPU engine: max_seqs=%d, max_len=%d, max_tokens=%d must be positive", o->max_seqs,
+                       o->max_len, o->max_tokens);
+    ss_cuda_engine *e = calloc(1, sizeof *e);
+    if (!e) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the engine");
+    e->cm = cm;
+    e->o = *o;
+    if (e->o.max_logits == 0) e->o.max_logits = o->max_seqs;
+    const ss_model_config *c = &cm->m->cfg;
+    const int64_t D = c->head_dim;
+    e->geom = (ss_attn_geom){.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+                             .max_seqs = o->max_seqs, .max_len = o->max_len, .q_col = 0,
+                             .k_col = c->n_heads * D, .v_col = (c->n_heads + c->n_kv_heads) * D};
+    ss_status st = engine_alloc(e);
+    if (st != SS_OK) {
+        ss_cuda_engine_free(e);
+        return ss_context(st, "GPU engine for %d sequences x %d positions, %d tokens per step", o->max_seqs,
+                          o->max_len, o->max_tokens);
+    }
+    *out = e;
+    return SS_OK;
+}
+
+void ss_cuda_engine_free(ss_cuda_engine *e) {
+    if (!e) return;
+    for (int i = 0; i < e->n_graphs; i++) cudaGraphExecDestroy(e->graphs[i].exec);
+    free(e->graphs);
+    free(e->seq_len);
+    void *dev[] = {e->k_cache, e->v_cache, e->rope, e->x, e->xq, e->y_qkv, e->y_h, e->y_gu, e->att, e->partial,
+                   e->xl, e->logits, e->logits_f, e->ids, e->d_meta, e->dec_tok};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ss_gpu_free(dev[i]);
+    for (int i = 0; i < SX_COUNT; i++) ss_gpu_free(e->sx[i]);
+    if (e->h_meta) cudaFreeHost(e->h_meta);
+    if (e->h_dec) cudaFreeHost(e->h_dec);
+    free(e);
+}
+
+void ss_cuda_engine_reset(ss_cuda_engine *e) { memset(e->seq_len, 0, (size_t)e->o.max_seqs * sizeof(int)); }
+int ss_cuda_engine_seq_len(const ss_cuda_engine *e, int s) {
+    return s >= 0 && s < e->o.max_seqs ? e->seq_len[s] : 0;
+}
+size_t ss_cuda_engine_bytes(const ss_cuda_engine *e) { return e->bytes; }
+
+ss_status ss_cuda_sync(ss_cuda_engine *e) {
+    CU(cudaStreamSynchronize((cudaStream_t)e->cm->stream));
+    return SS_OK;
+}
+
+/* ---- one step ---- */
+
+/* Where one step's inputs live on the device. */
+typedef struct step_io {
+    int n;                     /* tokens */
+    const int32_t *tok, *seq, *pos;
+    const ss_attn_tile *tiles; /* prefill tiles */
+    int n_tiles;
+    const int32_t *dec_rows;   /* single-token rows */
+    int n_dec;
+    const int32_t *logit_rows; /* NULL: rows 0..n_logits-1 */
+    int n_logits;
+} step_io;
+
+static ss_status gemm(ss_cuda_engine *e, const dev_linear *d, int n, const float *sx, void *out) {
+    return ss_gemm_matmul(e->cm->gemm, d->w, e->xq, d->quantized ? sx : NULL, n, d->mode, out);
+}
+
+static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
+    ss_cuda_model *cm = e->cm;
+    const ss_model_config *c = &cm->m->cfg;
+    void *st = cm->stream;
+    const int n = io->n, H = c->hidden, Q = ss_model_q_dim(cm->m), I = c->intermediate;
+    const double eps = c->rms_eps;
+    for (int l = 0; l < c->n_layers; l++) {
+        const dev_layer *dl = &cm->layers[l];
+        uint16_t *kc = e->k_cache + (size_t)l * e->layer_cache, *vc = e->v_cache + (size_t)l * e->layer_cache;
+
+        ss_xview xin = xview_of(&dl->qkv, e->xq, e->sx[SX_QKV]);
+        if (l == 0) {
+            SS_TRY(ss_k_embed_norm(io->tok, cm->embed, n, H, e->x, dl->attn_norm, eps, &xin, st));
+        } else {
+            ss_yview down = yview_of(&cm->layers[l - 1].down, e->y_h, e->sx[SX_DOWN]);
+            SS_TRY(ss_k_add_norm(e->x, &down, NULL, n, H, 1, dl->attn_norm, eps, &xin, st));
+        }
+        SS_TRY(gemm(e, &dl->qkv, n, e->sx[SX_QKV], e->y_qkv));
+        ss_yview qkv = yview_of(&dl->qkv, e->y_qkv, e->sx[SX_QKV]);
+        SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
+        SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope, &e->geom, kc, vc, e->att, st));
+        SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
+                                     e->partial, e->att, st));
+
+        ss_xview xo = xview_of(&dl->o, e->xq, e->sx[SX_O]);
+        SS_TRY(ss_k_norm(e->att, n, Q, dl->attn_sub, eps, &xo, st));
+        SS_TRY(gemm(e, &dl->o, n, e->sx[SX_O], e->y_h));
+
+        ss_yview o = yview_of(&dl->o, e->y_h, e->sx[SX_O]);
+        ss_xview xgu = xview_of(&dl->gate_up, e->xq, e->sx[SX_GU]);
+        SS_TRY(ss_k_add_norm(e->x, &o, NULL, n, H, 1, dl->mlp_norm, eps, &xgu, st));
+        SS_TRY(gemm(e, &dl->gate_up, n, e->sx[SX_GU], e->y_gu));
+
+        ss_yview gu = yview_of(&dl->gate_up, e->y_gu, e->sx[SX_GU]);
+        ss_xview xd = xview_of(&dl->down, e->xq, e->sx[SX_DOWN]);
+        SS_TRY(ss_k_act_norm(&gu, n, I, c->act == SS_ACT_SILU, dl->ffn_sub, eps, &xd, st));
+        SS_TRY(gemm(e, &dl->down, n, e->sx[SX_DOWN], e->y_h));
+    }
+    return SS_OK;
+}
+
+/* Final residual, norm and lm_head for the logit rows -> e->logits (BF16). */
+static ss_status enqueue_head(ss_cuda_engine *e, const step_io *io) {
+    ss_cuda_model *cm = e->cm;
+    const ss_model_config *c = &cm->m->cfg;
+    if (io->n_logits == 0) return SS_OK;
+    ss_yview down = yview_of(&cm->layers[c->n_layers - 1].down, e->y_h, e->sx[SX_DOWN]);
+    ss_xview xl = xview_of(&cm->lm_head, e->xl, NULL);
+    SS_TRY(ss_k_add_norm(e->x, &down, io->logit_rows, io->n_logits, c->hidden, 0, cm->final_norm, c->rms_eps, &xl,
+                         cm->stream));
+    return ss_gemm_matmul(cm->gemm, cm->lm_head.w, e->xl, NULL, io->n_logits, cm->lm_head.mode, e->logits);
+}
+
+/* The CPU engine's batch rules (forward_cpu.h), plus this engine's sizes. */
+static ss_status check_batch(const ss_cuda_engine *e, const ss_batch *b) {
+    const int vocab = e->cm->m->cfg.vocab;
+    if (b->n < 0 || b->n_logits < 0 || (b->n > 0 && (!b->token || !b->seq || !b->pos)) ||
+        (b->n_logits > 0 && !b->logit_rows))
+        return ss_fail(SS_ERR_ARG, "forward: malformed batch (n=%d, n_logits=%d)", b->n, b->n_logits);
+    if (b->n > e->o.max_tokens)
+        return ss_fail(SS_ERR_ARG, "forward: %d tokens exceed the engine's %d per step", b->n, e->o.max_tokens);
+    if (b->n_logits > e->o.max_logits)
+        return ss_fail(SS_ERR_ARG, "forward: %d logit rows exceed the engine's %d", b->n_logits, e->o.max_logits);
+    int *next = malloc((size_t)e->o.max_seqs * sizeof(int));
+    if (!next) return ss_fail(SS_ERR_NOMEM, "forward: no memory to check the batch");
+    for (int q = 0; q < e->o.max_seqs; q++) next[q] = -1;
+    ss_status st = SS_OK;
+    for (int i = 0; i < b->n && st == SS_OK; i++) {
+        int tok = b->token[i], q = b->seq[i], p = b->pos[i];
+        if (tok < 0 || tok >= vocab)
+            st = ss_fail(SS_ERR_ARG, "forward: token %d (batch row %d) is out of range [0, %d)", tok, i, vocab);
+        else if (q < 0 || q >= e->o.max_seqs)
+            st = ss_fail(SS_ERR_ARG, "forward: sequence %d (batch row %d) is out of range: the engine holds %d", q, i,
+                         e->o.max_seqs);
+        else if (p < 0 || p >= e->o.max_len)
+            st = ss_fail(SS_ERR_ARG, "forward: position %d (batch row %d) is beyond max_len %d", p, i, e->o.max_len);
+        else if (next[q] < 0 && p > e->seq_len[q])
+            st = ss_fail(SS_ERR_ARG, "forward: sequence %d has %d positions but batch row %d is at position %d", q,
+                         e->seq_len[q], i, p);
+        else if (next[q] >= 0 && p != next[q])
+            st = ss_fail(SS_ERR_ARG, "forward: sequence %d expects position %d at batch row %d, got %d", q, next[q], i,
+                         p);
+        else
+            next[q] = p + 1;
+    }
+    free(next);
+    if (st == SS_OK && b->n_logits > b->n)
+        st = ss_fail(SS_ERR_ARG, "forward: %d logit rows asked of a batch of %d tokens", b->n_logits, b->n);
+    for (int r = 0; r < b->n_logits && st == SS_OK; r++)
+        if (b->logit_rows[r] < 0 || b->logit_rows[r] >= b->n)
+            st = ss_fail(SS_ERR_ARG, "forward: logit row %d is not a batch row (n=%d)", b->logit_rows[r], b->n);
+    return st;
+}
+
+/* Copies the batch and its attention plan to the device (one transfer) and
+ * enqueues the step. */
+static ss_status run_batch(ss_cuda_engine *e, const ss_batch *b) {
+    SS_TRY(check_batch(e, b));
+    const size_t T = (size_t)e->o.max_tokens, n = (size_t)b->n;
+    int32_t *h = e->h_meta;
+    memcpy(h, b->token, n * 4);
+    memcpy(h + T, b->seq, n * 4);
+    memcpy(h + 2 * T, b->pos, n * 4);
+    int n_tiles = 0, n_dec = 0;
+    ss_attn_tile *tiles = (ss_attn_tile *)(h + 4 * T + e->o.max_logits);
+    ss_attn_plan(b, tiles, &n_tiles, h + 3 * T, &n_dec);
+    if (b->n_logits) memcpy(h + 4 * T, b->logit_rows, (size_t)b->n_logits * 4);
+    CU(cudaMemcpyAsync(e->d_meta, h, e->meta_ints * sizeof(int32_t), cudaMemcpyHostToDevice,
+                       (cudaStream_t)e->cm->stream));
+    step_io io = {.n = b->n, .tok = e->m_tok, .seq = e->m_seq, .pos = e->m_pos, .tiles = e->m_tiles,
+                  .n_tiles = n_tiles, .dec_rows = e->m_dec, .n_dec = n_dec, .logit_rows = e->m_logit,
+                  .n_logits = b->n_logits};
+    SS_TRY(enqueue_layers(e, &io));
+    SS_TRY(enqueue_head(e, &io));
+    for (int i = 0; i < b->n; i++) e->seq_len[b->seq[i]] = b->pos[i] + 1;
+    return SS_OK;
+}
+
+static ss_status finish(ss_cuda_engine *e, const char *what) {
+    cudaError_t err = cudaStreamSynchronize((cudaStream_t)e->cm->stream);
+    if (err != cudaSuccess)
+        return ss_fail(SS_ERR_CUDA, "%s: the GPU step failed: %s (%s)", what, cudaGetErrorName(err),
+                       cudaGetErrorString(err));
+    return SS_OK;
+}
+
+ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
+    if (b->n == 0) return check_batch(e, b);
+    SS_TRY(run_batch(e, b));
+    const int vocab = e->cm->m->cfg.vocab;
+    if (b->n_logits > 0) {
+        SS_TRY(ss_k_bf16_to_f32(e->logits, e->cm->lm_head.info.N_pad, b->n_logits, vocab, e->logits_f, e->cm->stream));
+        CU(cudaMemcpyAsync(logits, e->logits_f, (size_t)b->n_logits * (size_t)vocab * sizeof(float),
+                           cudaMemcpyDeviceToHost, (cudaStream_t)e->cm->stream));
+    }
+    return finish(e, "forward");
+}
+
+ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids) {
+    if (b->n == 0) return check_batch(e, b);
+    SS_TRY(run_batch(e, b));
+    if (b->n_logits > 0) {
+        SS_TRY(ss_k_argmax(e->logits, e->cm->lm_head.info.N_pad, b->n_logits, e->cm->m->cfg.vocab, e->ids,
+                           e->cm->stream));
+        CU(cudaMemcpyAsync(ids, e->ids, (size_t)b->n_logits * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                           (cudaStream_t)e->cm->stream));
+    }
+    return finish(e, "forward");
+}
+
+/* ---- decode loop with CUDA graphs ---- */
+
+/* One decode step of sequences 0..n-1 from the device-side loop state:
+ * forward, argmax into e->ids, then token <- ids, pos += 1. */
+static ss_status enqueue_decode_step(ss_cuda_engine *e, int n) {
+    step_io io = {.n = n, .tok = e->dec_tok, .seq = e->dec_seq, .pos = e->dec_pos, .tiles = NULL, .n_tiles = 0,
+                  .dec_rows = e->dec_rows, .n_dec = n, .logit_rows = NULL, .n_logits = n};
+    SS_TRY(enqueue_layers(e, &io));
+    SS_TRY(enqueue_head(e, &io));
+    SS_TRY(ss_k_argmax(e->logits, e->cm->lm_head.info.N_pad, n, e->cm->m->cfg.vocab, e->ids, e->cm->stream));
+    return ss_k_decode_advance(e->ids, n, e->dec_tok, e->dec_pos, e->cm->stream);
+}
+
+/* The graph of one decode step for batch size n, captured on first use. NULL
+ * (with a warning, once) when capture fails: the caller runs eagerly. */
+static cudaGraphExec_t decode_graph(ss_cuda_engine *e, int n) {
+    for (int i = 0; i < e->n_graphs; i++)
+        if (e->graphs[i].n == n) return e->graphs[i].exec;
+    cudaStream_t s = (cudaStream_t)e->cm->stream;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) goto fail;
+    ss_status st = enqueue_decode_step(e, n);
+    cudaError_t end = cudaStreamEndCapture(s, &graph);
+    if (st != SS_OK || end != cudaSuccess || !graph) goto fail;
+    if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) goto fail;
+    cudaGraphDestroy(graph);
+    e->graphs[e->n_graphs++] = (graph_entry){.n = n, .exec = exec};
+    return exec;
+fail:
+    ss_warn("GPU engine: capturing the decode step of batch %d as a CUDA graph failed (%s%s%s); decoding eagerly", n,
+            cudaGetErrorString(cudaGetLastError()), ss_errmsg()[0] ? ": " : "", ss_errmsg());
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError(); /* clear the capture's sticky-free error */
+    return NULL;
+}
+
+ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *first, int n_steps, int use_graph,
+                                int32_t *out_ids) {
+    const int n = n_seqs;
+    if (n <= 0 || n_steps <= 0) return SS_OK;
+    if (n > e->o.max_seqs || n > e->o.max_tokens || n > e->o.max_logits)
+        return ss_fail(SS_ERR_ARG, "decode: batch of %d exceeds the engine (%d sequences, %d tokens, %d logit rows)", n,
+                       e->o.max_seqs, e->o.max_tokens, e->o.max_logits);
+    const int vocab = e->cm->m->cfg.vocab;
+    for (int i = 0; i < n; i++) {
+        if (e->seq_len[i] <= 0) return ss_fail(SS_ERR_ARG, "decode: sequence %d has not been prefilled", i);
+        if (e->seq_len[i] + n_steps > e->o.max_len)
+            return ss_fail(SS_ERR_ARG, "decode: sequence %d at %d positions + %d steps exceeds max_len %d", i,
+                           e->seq_len[i], n_steps, e->o.max_len);
+        if (first[i] < 0 || first[i] >= vocab)
+            return ss_fail(SS_ERR_ARG, "decode: first token %d of sequence %d is out of range", first[i], i);
+    }
+    cudaStream_t s = (cudaStream_t)e->cm->stream;
+    const size_t S = (size_t)e->o.max_seqs;
+    for (int i = 0; i < n; i++) {
+        e->h_dec[i] = first[i];
+        e->h_dec[S + i] = e->seq_len[i];
+        e->h_dec[2 * S + i] = i;
+        e->h_dec[3 * S + i] = i;
+    }
+    CU(cudaMemcpyAsync(e->dec_tok, e->h_dec, 4 * S * sizeof(int32_t), cudaMemcpyHostToDevice, s));
+    int32_t *hist = NULL;
+    CU(cudaMallocHost((void **)&hist, (size_t)n * (size_t)n_steps * sizeof(int32_t)));
+    ss_status st = SS_OK;
+    cudaGraphExec_t exec = NULL;
+    for (int k = 0; k < n_steps && st == SS_OK; k++) {
+        if (k == 1 && use_graph) exec = decode_graph(e, n); /* plans exist after the eager first step */
+        if (exec) st = cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
+        else st = enqueue_decode_step(e, n);
+        if (st == SS_OK)
+            st = cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
+                                         cudaMemcpyDeviceToHost, s),
+                         "cudaMemcpyAsync(ids)");
+    }
+    if (st == SS_OK) st = finish(e, "decode");
+    if (st == SS_OK) {
+        memcpy(out_ids, hist, (size_t)n * (size_t)n_steps * sizeof(int32_t));
+        for (int i = 0; i < n; i++) e->seq_len[i] += n_steps;
+    }
+    cudaFreeHost(hist);
+    return st;
+}
+
+/* ---- greedy generation ---- */
+
+ss_status ss_generate_cuda_opts(const ss_model *m, const ss_cuda_gen_opts *o, const int32_t *prompt_ids,
+                                int n_prompt, int max_new, int stop_at_eos, int32_t *out_ids, int *n_out,
+                                ss_gen_stats *stats) {
+    *n_out = 0;
+    if (stats) memset(stats, 0, sizeof *stats);
+    if (n_prompt <= 0 || !prompt_ids) return ss_fail(SS_ERR_ARG, "generate: the prompt is empty");
+    if (max_new < 0) return ss_fail(SS_ERR_ARG, "generate: max_new=%d is negative", max_new);
+    if (max_new == 0) return SS_OK;
+    if (max_new > (1 << 30) - n_prompt)
+        return ss_fail(SS_ERR_ARG, "generate: %d prompt + %d new tokens is too long", n_prompt, max_new);
+    ss_cuda_gen_opts def = {.use_graph = 1};
+    if (!o) o = &def;
+
+    ss_cuda_model *cm = NULL;
+    ss_cuda_engine *e = NULL;
+    int32_t *seq = calloc((size_t)n_prompt, sizeof(int32_t)), *pos = malloc((size_t)n_prompt * sizeof(int32_t));
+    ss_status st = (seq && pos) ? SS_OK : ss_fail(SS_ERR_NOMEM, "generate: no memory for a prompt of %d", n_prompt);
+    if (st == SS_OK) st = ss_cuda_model_load(m, &o->model, &cm);
+    ss_cuda_engine_opts eo = {.max_seqs = 1, .max_len = n_prompt + max_new, .max_tokens = n_prompt, .max_logits = 1};
+    if (st == SS_OK) st = ss_cuda_engine_new(cm, &eo, &e);
+    if (st == SS_OK) {
+        for (int i = 0; i < n_prompt; i++) pos[i] = i;
+        int32_t last_row = n_prompt - 1;
+        ss_batch b = {.n = n_prompt, .token = prompt_ids, .seq = seq, .pos = pos, .n_logits = 1, .logit_rows = &last_row};
+        double t0 = ss_now();
+        st = ss_cuda_forward_ids(e, &b, out_ids);
+        if (stats) stats->prefill_s = ss_now() - t0;
+    }
+    if (st == SS_OK) {
+        double t0 = ss_now();
+        if (max_new > 1) st = ss_cuda_decode_greedy(e, 1, out_ids, max_new - 1, o->use_graph, out_ids + 1);
+        if (stats) stats->decode_s = ss_now() - t0;
+    }
+    if (st == SS_OK) {
+        *n_out = max_new;
+        if (stop_at_eos)
+            for (int i = 0; i < max_new; i++)
+                if (out_ids[i] == m->cfg.eos_id) {
+                    *n_out = i + 1;
+                    break;
+                }
+        if (stats) {
+            stats->n_prompt = n_prompt;
+            stats->n_new = *n_out;
+        }
+    }
+    ss_cuda_engine_free(e);
+    ss_cuda_model_free(cm);
+    free(seq);
+    free(pos);
+    return st;
+}
+
+ss_status ss_generate_cuda(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new, int stop_at_eos,
+                           int32_t *out_ids, int *n_out) {
+    return ss_generate_cuda_opts(m, NULL, prompt_ids, n_prompt, max_new, stop_at_eos, out_ids, n_out, NULL);
+}

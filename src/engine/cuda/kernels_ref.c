@@ -1,0 +1,140 @@
+/* CPU twins of the GPU engine's kernels (see kernels_ref.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/slide.h"
+#include "engine/cuda/kernels_ref.h"
+#include "gemm/gemm.h"
+#include "gemm/linear.h"
+
+void ss_ref_rmsnorm(float *out, const float *x, const float *w, int64_t M, int64_t n, double eps) {
+    for (int64_t m = 0; m < M; m++) {
+        const float *xr = x + m * n;
+        float *yr = out + m * n;
+        if (!w) {
+            memmove(yr, xr, (size_t)n * sizeof(float));
+            continue;
+        }
+        double ss = 0;
+        for (int64_t j = 0; j < n; j++) ss += (double)xr[j] * xr[j];
+        double inv = 1.0 / sqrt(ss / (double)n + eps);
+        for (int64_t j = 0; j < n; j++) yr[j] = (float)(xr[j] * inv) * w[j];
+    }
+}
+
+ss_status ss_ref_xview(const float *y, int64_t M, int64_t n, ss_dtype dtype, const ss_slide_geom *slide, int64_t ld,
+                       void *data, float *scale) {
+    const int64_t M_pad = ss_gemm_pad_m(M), width = slide ? slide->K_slid : n;
+    const size_t es = ss_dtype_size(dtype);
+    memset(data, 0, (size_t)(M_pad * ld) * es);
+    if (scale)
+        for (int64_t m = 0; m < M_pad; m++) scale[m] = 1.0f;
+    float *tmp = malloc((size_t)width * sizeof(float) + 4);
+    if (!tmp) return ss_fail(SS_ERR_NOMEM, "xview reference: no memory for a row of %lld", (long long)width);
+    for (int64_t m = 0; m < M; m++) {
+        uint8_t *dst = (uint8_t *)data + (size_t)(m * ld) * es;
+        if (dtype == SS_DT_BF16) {
+            if (slide) ss_slide_activation(slide, y + m * n, sizeof(float), tmp);
+            else memcpy(tmp, y + m * n, (size_t)n * sizeof(float));
+            for (int64_t j = 0; j < width; j++) ((uint16_t *)dst)[j] = ss_f32_to_bf16(tmp[j]);
+        } else if (slide) {
+            ss_quant_slide_act_ref(y + m * n, 1, slide, dtype, dst, &scale[m]);
+        } else {
+            ss_quant_act_ref(y + m * n, 1, n, dtype, dst, &scale[m]);
+        }
+    }
+    free(tmp);
+    return SS_OK;
+}
+
+static float silu(float x) { return x / (1.0f + expf(-x)); }
+static float relu2(float x) { return x > 0 ? x * x : 0.0f; }
+
+void ss_ref_act(const float *gate_up, int64_t M, int64_t I, int act, float *h) {
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < I; j++) {
+            float g = gate_up[m * 2 * I + j], u = gate_up[m * 2 * I + I + j];
+            h[m * I + j] = (act == 0 ? relu2(g) : silu(g)) * u;
+        }
+}
+
+void ss_ref_rope_table(const double *inv_freq, int head_dim, int max_len, double *rope) {
+    const int half = head_dim / 2;
+    for (int p = 0; p < max_len; p++)
+        for (int i = 0; i < half; i++) {
+            double angle = (double)p * inv_freq[i];
+            rope[((size_t)p * half + i) * 2] = cos(angle);
+            rope[((size_t)p * half + i) * 2 + 1] = sin(angle);
+        }
+}
+
+/* Rotates pairs (i, i + D/2) of one head vector in double, as forward_cpu.c. */
+static void rotate(float *x, int D, int pos, const double *rope) {
+    for (int i = 0; i < D / 2; i++) {
+        double c = rope[((size_t)pos * (D / 2) + i) * 2], s = rope[((size_t)pos * (D / 2) + i) * 2 + 1];
+        double a = x[i], b = x[i + D / 2];
+        x[i] = (float)(a * c - b * s);
+        x[i + D / 2] = (float)(b * c + a * s);
+    }
+}
+
+static size_t cache_at(const ss_attn_geom *g, int seq, int head, int pos) {
+    return (((size_t)seq * g->n_kv_heads + head) * g->max_len + pos) * g->head_dim;
+}
+
+ss_status ss_ref_rope_kv(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                         const double *rope, const ss_attn_geom *g, uint16_t *k_cache, uint16_t *v_cache) {
+    const int D = g->head_dim;
+    float k[SS_REF_MAX_HEAD_DIM];
+    if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "rope reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
+    for (int i = 0; i < M; i++)
+        for (int h = 0; h < g->n_kv_heads; h++) {
+            const float *row = qkv + (int64_t)i * ld;
+            memcpy(k, row + g->k_col + (int64_t)h * D, (size_t)D * sizeof(float));
+            rotate(k, D, pos[i], rope);
+            size_t at = cache_at(g, seq[i], h, pos[i]);
+            for (int d = 0; d < D; d++) {
+                k_cache[at + d] = ss_f32_to_bf16(k[d]);
+                v_cache[at + d] = ss_f32_to_bf16(row[g->v_col + (int64_t)h * D + d]);
+            }
+        }
+    return SS_OK;
+}
+
+ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                           const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
+                           const uint16_t *v_cache, float *att) {
+    const int D = g->head_dim, H = g->n_heads, group = g->n_heads / g->n_kv_heads;
+    const float scale = 1.0f / sqrtf((float)D);
+    float q[SS_REF_MAX_HEAD_DIM];
+    if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "attention reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
+    float *scores = malloc((size_t)g->max_len * sizeof(float));
+    if (!scores) return ss_fail(SS_ERR_NOMEM, "attention reference: no memory for %d scores", g->max_len);
+    for (int i = 0; i < M; i++)
+        for (int h = 0; h < H; h++) {
+            memcpy(q, qkv + (int64_t)i * ld + g->q_col + (int64_t)h * D, (size_t)D * sizeof(float));
+            rotate(q, D, pos[i], rope);
+            const uint16_t *K = k_cache + cache_at(g, seq[i], h / group, 0);
+            const uint16_t *V = v_cache + cache_at(g, seq[i], h / group, 0);
+            float mx = -INFINITY, sum = 0;
+            for (int t = 0; t <= pos[i]; t++) {
+                float dot = 0;
+                for (int d = 0; d < D; d++) dot += q[d] * ss_bf16_to_f32(K[(size_t)t * D + d]);
+                scores[t] = dot * scale;
+                mx = fmaxf(mx, scores[t]);
+            }
+            for (int t = 0; t <= pos[i]; t++) {
+                scores[t] = expf(scores[t] - mx);
+                sum += scores[t];
+            }
+            float *out = att + (int64_t)i * H * D + (int64_t)h * D;
+            for (int d = 0; d < D; d++) out[d] = 0;
+            for (int t = 0; t <= pos[i]; t++) {
+                float p = scores[t] / sum;
+                for (int d = 0; d < D; d++) out[d] += p * ss_bf16_to_f32(V[(size_t)t * D + d]);
+            }
+        }
+    free(scores);
+    return SS_OK;
+}
