@@ -13,13 +13,18 @@
  *   - BF16_CHANNEL output, finished on the host as the engine would
  *     (times s_x[m], plus bias): within the same tolerance, and for INT8
  *     without bias within 1 BF16 ulp (one extra rounding).
- * Tolerance for the float paths: |y - ref| <= ulp(ref) + ulp(pre) + 2^-12 S,
- * where pre is the exact value before the bias, S = sum_k |x_k w_k| (scaled).
+ * Tolerance for the float paths: |y - ref| <= ulp(ref) + ulp(pre) + r S,
+ * where pre is the exact value before the bias, S = sum_k |x_k w_k| (scaled),
+ * r = 2^-12 for BF16/FP16 and 2^-9 for FP8.
  * Why: the output rounding and at most one intermediate BF16/FP16 rounding
- * (cuSPARSELt's 16-bit output, the channel-scaled output) give the two ulps;
- * the tensor cores sum in another order, in FP32 (and for FP8 on Hopper with
- * ~14 significant bits inside each k-block before promotion), which stays
- * well under 2^-12 S for the K used here.
+ * (cuSPARSELt's 16-bit output, the channel-scaled output) give the two ulps.
+ * The tensor cores sum in another order: in FP32 for 16-bit inputs (error
+ * far below 2^-12 S for K < 1000); for FP8, Hopper's tensor cores keep only
+ * ~14 significant bits while accumulating, and a library that does not
+ * promote to FP32 every k-block (fast accumulation) reaches ~2% relative
+ * error at K = 4096 (DeepSeek-V3 report, section 3.3.2), i.e. ~2^-9 at the
+ * few hundred columns used here. The largest error seen, as a fraction of
+ * S, is printed for each case.
  * Plus: dequant kernel bit-exact against ss_dequant_ref for every input
  * type, cuSPARSELt compressed-weight round trip through an identity
  * activation, and the errors (non-2:4 weight, FP4 on Hopper, unsupported
@@ -51,6 +56,10 @@ static ss_gpu_info g_gpu;
         ss_status st_ = (expr);                                                  \
         if (st_ != SS_OK) fail_msg("%s -> %s: %s", #expr, ss_status_name(st_), ss_errmsg()); \
     } while (0)
+
+static double g_worst; /* largest |y - ref| / S of the current case */
+
+static double rel_tol(ss_gemm_dtype dt) { return dt == SS_GEMM_FP8E4M3 ? 0x1p-9 : 0x1p-12; }
 
 static float ulp_bf16(float v) {
     int e;
@@ -216,7 +225,9 @@ static int compare_bf16(const lcase *c, const char *what, const uint16_t *y, int
         for (int64_t n = 0; n < c->N; n++) {
             float got = ss_bf16_to_f32(y[m * ldy + n]), want = ref[m * c->N + n];
             double tol = exact ? 0.0
-                               : ulp_bf16(want) + ulp_bf16((float)pre[m * c->N + n]) + ldexp(S[m * c->N + n], -12);
+                               : ulp_bf16(want) + ulp_bf16((float)pre[m * c->N + n]) + rel_tol(c->dt) * S[m * c->N + n];
+            if (S[m * c->N + n] > 0 && fabs((double)got - want) / S[m * c->N + n] > g_worst)
+                g_worst = fabs((double)got - want) / S[m * c->N + n];
             if (isnan(got) || fabs((double)got - want) > tol) {
                 if (bad++ < 4)
                     print_error("%s %s: y[%lld,%lld] = %.9g, reference %.9g (tolerance %.3g)\n", case_str(c, cs, sizeof cs),
@@ -238,6 +249,7 @@ static void run_case(const lcase *c) {
     }
     prepared p;
     prepare(c, &p);
+    g_worst = 0;
     const int quant = c->dt == SS_GEMM_INT8 || c->dt == SS_GEMM_FP8E4M3;
     const int exact = c->dt == SS_GEMM_INT8;
     ss_gemm_weight *w = NULL;
@@ -316,7 +328,8 @@ static void run_case(const lcase *c) {
             if (acc_t == SS_DT_I32) got = ((int32_t *)hacc)[m * Np + n];
             else if (acc_t == SS_DT_F32) got = ((float *)hacc)[m * Np + n];
             else got = ss_load_f32(hacc, acc_t, (size_t)(m * Np + n));
-            double tol = acc_t == SS_DT_I32 ? 0.0 : ldexp(S[m * N + n] / f, -12) + 2 * ulp_bf16((float)want);
+            double tol = acc_t == SS_DT_I32 ? 0.0 : rel_tol(c->dt) * S[m * N + n] / f + 2 * ulp_bf16((float)want);
+            if (S[m * N + n] > 0 && fabs(got - want) * f / S[m * N + n] > g_worst) g_worst = fabs(got - want) * f / S[m * N + n];
             if (!(fabs(got - want) <= tol) && bad++ < 4)
                 print_error("%s: acc[%lld,%lld] = %.9g, exact %.9g\n", cs, (long long)m, (long long)n, got, want);
         }
@@ -365,8 +378,8 @@ static void run_case(const lcase *c) {
     assert_int_equal(compare_bf16(c, "linear", hb, N, yref, S, pre, exact), 0);
     ss_gemm_plan_info pi;
     if (ss_gemm_plan_get_info(g_ctx, w, M, SS_GEMM_OUT_BF16, &pi) == SS_OK)
-        print_message("ok %s: %s, alg %d split-k %d / candidate %d of %d\n", cs, pi.fused ? "fused" : "acc+dequant",
-                      pi.alg_id, pi.split_k, pi.candidate, pi.candidates);
+        print_message("ok %s: %s, alg %d split-k %d / candidate %d of %d, worst |err|/S %.2e\n", cs,
+                      pi.fused ? "fused" : "acc+dequant", pi.alg_id, pi.split_k, pi.candidate, pi.candidates, g_worst);
     else ss_clear_error();
 
     free(hb);

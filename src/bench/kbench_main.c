@@ -1,0 +1,153 @@
+/* ss_kbench: a developer's driver of the kernel benchmark library, for
+ * quick runs on the GPU machine (the CLI's `bench kernel` is the user's).
+ *
+ *   ss_kbench [--M 1024,4096,16384] [--dtypes int8,fp8e4m3]
+ *             [--sparsity dense,2_4,2_6,2_8,2_10,2_inf]
+ *             [--nk 3840x2560,2560x2560,13824x2560,2560x6912]
+ *             [--warmup 3] [--repeats 10] [--no-linear] [--csv FILE]
+ *
+ * dense runs on cuBLASLt, every 2_L on cuSPARSELt with the slid weight.
+ * Prints, per dtype and M, the latencies summed over the (N, K) pairs and
+ * the ratio dense / sparse (> 1: sparse is faster); --csv writes every point. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench_kernel.h"
+#include "core/timer.h"
+
+#define MAXL 32
+
+static int parse_list(const char *s, char items[][32], int max) {
+    int n = 0;
+    const char *p = s;
+    while (*p && n < max) {
+        size_t len = strcspn(p, ",");
+        if (len >= 32) len = 31;
+        memcpy(items[n], p, len);
+        items[n][len] = 0;
+        n++;
+        p += strcspn(p, ",");
+        if (*p == ',') p++;
+    }
+    return n;
+}
+
+static int usage(const char *msg) {
+    fprintf(stderr, "error: %s\nusage: ss_kbench [--M list] [--dtypes list] [--sparsity list] [--nk NxK,...] "
+                    "[--warmup n] [--repeats n] [--no-linear] [--csv FILE]\n", msg);
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    char Mstr[MAXL][32], dstr[MAXL][32], sstr[MAXL][32], nkstr[MAXL][32];
+    int nM = parse_list("1024,4096,16384", Mstr, MAXL), nd = parse_list("int8,fp8e4m3", dstr, MAXL);
+    int ns = parse_list("dense,2_4,2_6,2_8,2_10,2_inf", sstr, MAXL);
+    int nnk = parse_list("3840x2560,2560x2560,13824x2560,2560x6912", nkstr, MAXL);
+    const char *csv = NULL;
+    ss_kbench_opts o;
+    ss_kbench_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-linear")) { o.time_linear = 0; continue; }
+        if (!v) return usage("missing value");
+        if (!strcmp(a, "--M")) nM = parse_list(v, Mstr, MAXL);
+        else if (!strcmp(a, "--dtypes")) nd = parse_list(v, dstr, MAXL);
+        else if (!strcmp(a, "--sparsity")) ns = parse_list(v, sstr, MAXL);
+        else if (!strcmp(a, "--nk")) nnk = parse_list(v, nkstr, MAXL);
+        else if (!strcmp(a, "--warmup")) o.warmup = atoi(v);
+        else if (!strcmp(a, "--repeats")) o.repeats = atoi(v);
+        else if (!strcmp(a, "--csv")) csv = v;
+        else return usage(a);
+        i++;
+    }
+    int64_t Ms[MAXL], Ns[MAXL], Ks[MAXL];
+    int Ls[MAXL];
+    ss_gemm_dtype dts[MAXL];
+    for (int i = 0; i < nM; i++) Ms[i] = atoll(Mstr[i]);
+    for (int i = 0; i < nnk; i++)
+        if (sscanf(nkstr[i], "%lldx%lld", (long long *)&Ns[i], (long long *)&Ks[i]) != 2) return usage(nkstr[i]);
+    for (int i = 0; i < nd; i++)
+        if (ss_gemm_dtype_parse(dstr[i], &dts[i])) return usage(ss_errmsg());
+    for (int i = 0; i < ns; i++) {
+        if (!strcmp(sstr[i], "dense")) Ls[i] = 0;
+        else if (ss_sparsity_parse(sstr[i], 1, &Ls[i])) return usage(ss_errmsg());
+    }
+
+    ss_gpu_info gpu;
+    if (ss_gpu_info_get(0, &gpu)) {
+        printf("skipped: %s\n", ss_errmsg());
+        return 77;
+    }
+    printf("# %s, cc %d.%d, %d SMs, driver %d, runtime %d, cuBLASLt %zu, cuSPARSELt %d\n", gpu.name, gpu.cc_major,
+           gpu.cc_minor, gpu.sm_count, gpu.driver_version, gpu.runtime_version, gpu.cublaslt_version,
+           gpu.cusparselt_version);
+    ss_gemm_ctx *ctx;
+    if (ss_gemm_ctx_create(0, NULL, NULL, &ctx)) {
+        fprintf(stderr, "error: %s\n", ss_errmsg());
+        return 1;
+    }
+    size_t npts = (size_t)nd * ns * nnk * nM;
+    ss_kbench_point *pts = calloc(npts, sizeof *pts);
+#define PT(d, s, k, m) pts[(((size_t)(d) * ns + (s)) * nnk + (k)) * nM + (m)]
+    int rc = 0;
+    for (int d = 0; d < nd && !rc; d++)
+        for (int s = 0; s < ns && !rc; s++)
+            for (int k = 0; k < nnk && !rc; k++) {
+                double t0 = ss_now();
+                ss_backend be = Ls[s] ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
+                if (ss_kbench_run(ctx, be, dts[d], Ls[s], Ns[k], Ks[k], Ms, nM, &o, &PT(d, s, k, 0))) {
+                    fprintf(stderr, "error: %s (stopping: the CUDA context is broken)\n", ss_errmsg());
+                    rc = 1;
+                }
+                fprintf(stderr, "%s %s N=%lld K=%lld: %.1f s, %s\n", dstr[d], sstr[s], (long long)Ns[k], (long long)Ks[k],
+                        ss_now() - t0, PT(d, s, k, 0).status);
+            }
+
+    if (csv) {
+        FILE *f = fopen(csv, "w");
+        if (f) {
+            fprintf(f, "backend,dtype,sparsity,M,N,K,K_act,status,gemm_us,gemm_us_min,gemm_us_max,fused_us,linear_us,"
+                       "alg_id,split_k,candidate,candidates,sm_mhz,power_w\n");
+            for (size_t i = 0; i < npts; i++) {
+                const ss_kbench_point *p = &pts[i];
+                char sp[16];
+                fprintf(f, "%s,%s,%s,%lld,%lld,%lld,%lld,\"%s\",%.2f,%.2f,%.2f,%.2f,%.2f,%d,%d,%d,%d,%.0f,%.1f\n",
+                        ss_backend_name(p->backend), ss_gemm_dtype_name(p->dtype),
+                        ss_kbench_sparsity_name(p->L, sp, sizeof sp), (long long)p->M, (long long)p->N, (long long)p->K,
+                        (long long)p->K_act, p->status, p->gemm_us, p->gemm_us_min, p->gemm_us_max, p->fused_us,
+                        p->linear_us, p->alg_id, p->split_k, p->candidate, p->candidates, p->sm_mhz, p->power_w);
+            }
+            fclose(f);
+        }
+    }
+
+    /* summary: sums over the (N, K) pairs, ratio against the dense row */
+    for (int d = 0; d < nd; d++)
+        for (int m = 0; m < nM; m++) {
+            printf("\n%s M=%lld (sums over %d (N,K); us)    gemm  ratio | fused  ratio | linear ratio | full/gemm  MHz   W\n",
+                   dstr[d], (long long)Ms[m], nnk);
+            double base[3] = {0, 0, 0};
+            for (int s = 0; s < ns; s++) {
+                double sum[3] = {0, 0, 0}, mhz = 0, w = 0;
+                int ok = 1;
+                for (int k = 0; k < nnk; k++) {
+                    const ss_kbench_point *p = &PT(d, s, k, m);
+                    ok &= p->ok;
+                    sum[0] += p->gemm_us, sum[1] += p->fused_us, sum[2] += p->linear_us;
+                    mhz += p->sm_mhz / nnk, w += p->power_w / nnk;
+                }
+                if (Ls[s] == 0 && ok) memcpy(base, sum, sizeof base);
+                if (!ok) {
+                    printf("  %-8s %s\n", sstr[s], PT(d, s, 0, m).status);
+                    continue;
+                }
+                printf("  %-8s %27.1f %5.2f | %6.1f %5.2f | %6.1f %5.2f | %5.2f %6.0f %5.0f\n", sstr[s], sum[0],
+                       base[0] > 0 ? base[0] / sum[0] : 0, sum[1], base[1] > 0 ? base[1] / sum[1] : 0, sum[2],
+                       base[2] > 0 && sum[2] > 0 ? base[2] / sum[2] : 0, sum[1] / sum[0], mhz, w);
+            }
+        }
+    free(pts);
+    ss_gemm_ctx_destroy(ctx);
+    return rc;
+}
