@@ -1,0 +1,505 @@
+/* GPU engine kernels (src/engine/cuda/kernels.h) against their CPU twins
+ * (kernels_ref.h, the GEMM layer's ss_dequant_ref / quant references):
+ * fused norm + quant (+ slide) in every source mode and output dtype, every
+ * GEMM-output view, RoPE + KV-cache write, prefill (flash) and decode
+ * (split-context) attention, argmax. Label gpu: exits 77 without a device.
+ *
+ * Exactness: the row-wise kernels, RoPE and argmax follow the CPU's
+ * arithmetic step by step and must match bit for bit (SiLU aside: expf may
+ * differ by an ulp). Attention sums in a different order; decode keeps q and
+ * P in float (relative error ~1e-6), prefill rounds q and P to BF16 for the
+ * tensor cores (relative error ~3e-3), so they are compared by relative
+ * L2 error with stated bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert/sparsity.h"
+#include "core/dtype.h"
+#include "core/rng.h"
+#include "engine/cuda/kernels.h"
+#include "engine/cuda/kernels_ref.h"
+#include "engine/cuda/plan.h"
+#include "engine/generate.h"
+#include "gemm/gemm.h"
+#include "gemm/gemm_ref.h"
+
+#define OK(expr)                                                                                 \
+    do {                                                                                         \
+        ss_status st_ = (expr);                                                                  \
+        if (st_ != SS_OK) fail_msg("%s -> %s: %s", #expr, ss_status_name(st_), ss_errmsg());     \
+    } while (0)
+
+static ss_rng g_rng;
+
+/* ---- host/device helpers ---- */
+
+static void *dev_upload(const void *h, size_t bytes) {
+    void *d = NULL;
+    OK(ss_gpu_alloc(bytes ? bytes : 16, &d));
+    if (bytes) OK(ss_gpu_upload(d, h, bytes));
+    return d;
+}
+
+static void *dev_poison(size_t bytes) { /* 0xAB bytes: every unwritten element shows */
+    void *d = NULL;
+    OK(ss_gpu_alloc(bytes ? bytes : 16, &d));
+    OK(ss_gpu_memset(d, 0xAB, bytes));
+    return d;
+}
+
+static void *dev_download(const void *d, size_t bytes) {
+    void *h = malloc(bytes ? bytes : 1);
+    assert_non_null(h);
+    OK(ss_gpu_download(h, d, bytes));
+    return h;
+}
+
+static float *rand_floats(int64_t n, float lo, float hi) {
+    float *v = malloc((size_t)n * sizeof(float));
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * ss_rng_uniform(&g_rng);
+    return v;
+}
+
+static float *rand_normal_bf16(int64_t n, float std) { /* BF16-representable */
+    float *v = malloc((size_t)n * sizeof(float));
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = ss_round_bf16(std * ss_rng_normal(&g_rng));
+    return v;
+}
+
+static uint16_t *to_bf16(const float *v, int64_t n) {
+    uint16_t *b = malloc((size_t)n * 2 + 2);
+    assert_non_null(b);
+    for (int64_t i = 0; i < n; i++) b[i] = ss_f32_to_bf16(v[i]);
+    return b;
+}
+
+static double rel_l2(const float *got, const float *want, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) return INFINITY;
+        double d = (double)got[i] - want[i];
+        num += d * d;
+        den += (double)want[i] * want[i];
+    }
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+/* ---- GEMM-output views: the same random data as a device ss_yview and as
+ * the dequantized floats the CPU reference computes from it ---- */
+
+typedef struct yfix {
+    ss_yview dev;  /* device view */
+    float *host;   /* [M, N] dequantized, BF16 values */
+    void *d_data, *d_sx, *d_sw, *d_bias;
+} yfix;
+
+static void yfix_make(yfix *f, ss_ykind kind, int64_t M, int64_t N, int64_t ld) {
+    memset(f, 0, sizeof *f);
+    const int64_t M_pad = ss_gemm_pad_m(M);
+    float *sx = rand_floats(M_pad, 0.001f, 0.02f), *sw = rand_floats(N, 0.002f, 0.05f), *bias = rand_floats(N, -0.5f, 0.5f);
+    f->host = malloc((size_t)(M * N) * sizeof(float));
+    assert_non_null(f->host);
+    size_t es = kind == SS_Y_I32 || kind == SS_Y_F32 ? 4 : 2;
+    void *raw = calloc((size_t)(M_pad * ld), es);
+    assert_non_null(raw);
+    for (int64_t i = 0; i < M_pad * ld; i++) {
+        if (kind == SS_Y_I32) ((int32_t *)raw)[i] = (int32_t)(ss_rng_u64(&g_rng) % 200001) - 100000;
+        else if (kind == SS_Y_F32) ((float *)raw)[i] = 3000.0f * ss_rng_normal(&g_rng);
+        else ((uint16_t *)raw)[i] = ss_f32_to_bf16(kind == SS_Y_BF16 ? ss_rng_normal(&g_rng) : 20.0f * ss_rng_normal(&g_rng));
+    }
+    ss_dtype in = kind == SS_Y_I32 ? SS_DT_I32 : kind == SS_Y_F32 ? SS_DT_F32 : SS_DT_BF16;
+    const float *hsx = kind == SS_Y_BF16 ? NULL : sx, *hsw = (kind == SS_Y_I32 || kind == SS_Y_F32) ? sw : NULL,
+                *hb = kind == SS_Y_BF16 ? NULL : bias;
+    ss_dequant_ref(in, raw, ld, M, N, hsx, hsw, hb, f->host, N);
+    f->d_data = dev_upload(raw, (size_t)(M_pad * ld) * es);
+    f->dev = (ss_yview){.kind = kind, .data = f->d_data, .ld = ld};
+    if (hsx) f->dev.sx = f->d_sx = dev_upload(sx, (size_t)M_pad * sizeof(float));
+    if (hsw) f->dev.sw = f->d_sw = dev_upload(sw, (size_t)N * sizeof(float));
+    if (hb) f->dev.bias = f->d_bias = dev_upload(bias, (size_t)N * sizeof(float));
+    free(raw), free(sx), free(sw), free(bias);
+}
+
+static void yfix_free(yfix *f) {
+    ss_gpu_free(f->d_data), ss_gpu_free(f->d_sx), ss_gpu_free(f->d_sw), ss_gpu_free(f->d_bias);
+    free(f->host);
+}
+
+/* ---- xview outputs ---- */
+
+typedef struct xout {
+    ss_xview dev;
+    int64_t M, bytes;
+} xout;
+
+static void xout_make(xout *o, ss_dtype dtype, int64_t M, int64_t n, int L) {
+    memset(o, 0, sizeof *o);
+    o->M = M;
+    o->dev.dtype = dtype;
+    if (L) {
+        OK(ss_slide_geometry(n, L, &o->dev.geom));
+        o->dev.slid = 1;
+        o->dev.ld = o->dev.geom.K_slid;
+    } else {
+        o->dev.ld = ss_gemm_round_up(n, 32);
+    }
+    o->bytes = ss_gemm_pad_m(M) * o->dev.ld * (int64_t)ss_dtype_size(dtype);
+    o->dev.data = dev_poison((size_t)o->bytes);
+    if (dtype != SS_DT_BF16) o->dev.scale = dev_poison((size_t)ss_gemm_pad_m(M) * sizeof(float));
+}
+
+/* Compares the kernel's output with ss_ref_xview of the rows y[M, n].
+ * max_code_diff 0: bit-exact; else quantized codes may differ by that much
+ * (as integers for INT8, as decoded values within one FP8 step) in at most
+ * 1% of the elements, and scales relatively by 1e-5. */
+static void xout_check(xout *o, const float *y, int64_t n, int max_code_diff, const char *what) {
+    const int64_t M_pad = ss_gemm_pad_m(o->M), ld = o->dev.ld;
+    const size_t es = ss_dtype_size(o->dev.dtype);
+    uint8_t *want = malloc((size_t)o->bytes);
+    float *wscale = malloc((size_t)M_pad * sizeof(float));
+    assert_non_null(want), assert_non_null(wscale);
+    OK(ss_ref_xview(y, o->M, n, o->dev.dtype, o->dev.slid ? &o->dev.geom : NULL, ld, want, wscale));
+    uint8_t *got = dev_download(o->dev.data, (size_t)o->bytes);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < M_pad * ld; i++) {
+        if (!memcmp(got + i * es, want + i * es, es)) continue;
+        differ++;
+        if (max_code_diff == 0)
+            fail_msg("%s: element %lld (row %lld col %lld) differs: got %#x want %#x", what, (long long)i,
+                     (long long)(i / ld), (long long)(i % ld), es == 1 ? got[i] : ((uint16_t *)got)[i],
+                     es == 1 ? want[i] : ((uint16_t *)want)[i]);
+        if (o->dev.dtype == SS_DT_I8) assert_true(abs((int8_t)got[i] - (int8_t)want[i]) <= max_code_diff);
+    }
+    if (max_code_diff) assert_true(differ * 100 <= M_pad * ld);
+    if (o->dev.dtype != SS_DT_BF16) {
+        float *gs = dev_download(o->dev.scale, (size_t)M_pad * sizeof(float));
+        for (int64_t m = 0; m < M_pad; m++) {
+            if (max_code_diff == 0) assert_true(gs[m] == wscale[m]);
+            else assert_true(fabsf(gs[m] - wscale[m]) <= 1e-5f * wscale[m]);
+        }
+        free(gs);
+    }
+    printf("  %-40s ok (%lld of %lld elements differ)\n", what, (long long)differ, (long long)(M_pad * ld));
+    free(got), free(want), free(wscale);
+}
+
+static void xout_free(xout *o) {
+    ss_gpu_free(o->dev.data);
+    ss_gpu_free(o->dev.scale);
+}
+
+static const ss_dtype OUT_DTYPES[3] = {SS_DT_BF16, SS_DT_I8, SS_DT_F8_E4M3};
+static const int SLIDES[3] = {0, 6, 8};
+
+/* ---- row-wise kernels ---- */
+
+static void test_norm_plain(void **state) {
+    (void)state;
+    const int M = 37, n = 520; /* n not a multiple of 32 nor of L: padding everywhere */
+    float *x = rand_floats((int64_t)M * n, -3, 3), *w = rand_normal_bf16(n, 1.0f);
+    for (int i = 0; i < n; i++) w[i] += 1.0f;
+    float *d_x = dev_upload(x, (size_t)M * n * 4), *d_w = dev_upload(w, (size_t)n * 4);
+    float *y = malloc((size_t)M * n * 4);
+    for (int with_norm = 0; with_norm < 2; with_norm++) {
+        ss_ref_rmsnorm(y, x, with_norm ? w : NULL, M, n, 1e-5);
+        for (int d = 0; d < 3; d++)
+            for (int s = 0; s < 3; s++) {
+                xout o;
+                xout_make(&o, OUT_DTYPES[d], M, n, SLIDES[s]);
+                OK(ss_k_norm(d_x, M, n, with_norm ? d_w : NULL, 1e-5, &o.dev, NULL));
+                char what[96];
+                snprintf(what, sizeof what, "norm%s -> %s L=%d", with_norm ? "" : "(none)", ss_dtype_name(OUT_DTYPES[d]),
+                         SLIDES[s]);
+                xout_check(&o, y, n, 0, what);
+                xout_free(&o);
+            }
+    }
+    ss_gpu_free(d_x), ss_gpu_free(d_w);
+    free(x), free(w), free(y);
+}
+
+static void test_embed_norm(void **state) {
+    (void)state;
+    const int M = 19, n = 256, vocab = 100;
+    float *table = rand_normal_bf16((int64_t)vocab * n, 1.0f), *w = rand_floats(n, 0.5f, 1.5f);
+    uint16_t *tb = to_bf16(table, (int64_t)vocab * n);
+    int32_t tok[19];
+    for (int i = 0; i < M; i++) tok[i] = (int32_t)(ss_rng_u64(&g_rng) % vocab);
+    uint16_t *d_tab = dev_upload(tb, (size_t)vocab * n * 2);
+    int32_t *d_tok = dev_upload(tok, sizeof tok);
+    float *d_w = dev_upload(w, (size_t)n * 4), *d_x = dev_poison((size_t)M * n * 4);
+    float *x = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
+    for (int i = 0; i < M; i++) memcpy(x + (size_t)i * n, table + (size_t)tok[i] * n, (size_t)n * 4);
+    ss_ref_rmsnorm(y, x, w, M, n, 1e-6);
+    xout o;
+    xout_make(&o, SS_DT_I8, M, n, 8);
+    OK(ss_k_embed_norm(d_tok, d_tab, M, n, d_x, d_w, 1e-6, &o.dev, NULL));
+    xout_check(&o, y, n, 0, "embed_norm -> I8 L=8");
+    float *gx = dev_download(d_x, (size_t)M * n * 4);
+    assert_memory_equal(gx, x, (size_t)M * n * 4);
+    xout_free(&o);
+    ss_gpu_free(d_tab), ss_gpu_free(d_tok), ss_gpu_free(d_w), ss_gpu_free(d_x);
+    free(table), free(tb), free(w), free(x), free(y), free(gx);
+}
+
+static void test_add_norm(void **state) {
+    (void)state;
+    const int M = 21, n = 384;
+    const int64_t ld = 416;
+    const ss_ykind kinds[4] = {SS_Y_BF16, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32};
+    float *w = rand_floats(n, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)n * 4);
+    for (int k = 0; k < 4; k++) {
+        yfix f;
+        yfix_make(&f, kinds[k], M, n, ld);
+        float *x = rand_floats((int64_t)M * n, -2, 2), *sum = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
+        for (int64_t i = 0; i < (int64_t)M * n; i++) sum[i] = x[i] + f.host[i];
+        /* all rows, residual written back */
+        float *d_x = dev_upload(x, (size_t)M * n * 4);
+        ss_ref_rmsnorm(y, sum, w, M, n, 1e-5);
+        xout o;
+        xout_make(&o, SS_DT_F8_E4M3, M, n, k == 2 ? 10 : 0);
+        OK(ss_k_add_norm(d_x, &f.dev, NULL, M, n, 1, d_w, 1e-5, &o.dev, NULL));
+        char what[96];
+        snprintf(what, sizeof what, "add_norm(y kind %d) -> FP8%s", (int)kinds[k], k == 2 ? " L=10" : "");
+        xout_check(&o, y, n, 0, what);
+        float *gx = dev_download(d_x, (size_t)M * n * 4);
+        assert_memory_equal(gx, sum, (size_t)M * n * 4);
+        free(gx);
+        xout_free(&o);
+        /* gathered rows (the lm_head input), residual untouched */
+        int32_t rows[3] = {20, 3, 7};
+        float *ys = malloc((size_t)3 * n * 4), *sums = malloc((size_t)3 * n * 4);
+        for (int r = 0; r < 3; r++) memcpy(sums + (size_t)r * n, sum + (size_t)rows[r] * n, (size_t)n * 4);
+        ss_ref_rmsnorm(ys, sums, w, 3, n, 1e-5);
+        OK(ss_gpu_upload(d_x, x, (size_t)M * n * 4));
+        int32_t *d_rows = dev_upload(rows, sizeof rows);
+        xout_make(&o, SS_DT_BF16, 3, n, 0);
+        OK(ss_k_add_norm(d_x, &f.dev, d_rows, 3, n, 0, d_w, 1e-5, &o.dev, NULL));
+        xout_check(&o, ys, n, 0, "add_norm gathered rows -> BF16");
+        gx = dev_download(d_x, (size_t)M * n * 4);
+        assert_memory_equal(gx, x, (size_t)M * n * 4);
+        free(gx);
+        xout_free(&o);
+        ss_gpu_free(d_rows), ss_gpu_free(d_x);
+        free(x), free(sum), free(y), free(ys), free(sums);
+        yfix_free(&f);
+    }
+    ss_gpu_free(d_w);
+    free(w);
+}
+
+static void test_act_norm(void **state) {
+    (void)state;
+    const int M = 33, I = 344;
+    float *w = rand_floats(I, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)I * 4);
+    for (int act = 0; act < 2; act++)
+        for (int k = 0; k < 2; k++) {
+            yfix f;
+            yfix_make(&f, k ? SS_Y_I32 : SS_Y_BF16, M, 2 * I, 2 * I + 16);
+            float *h = malloc((size_t)M * I * 4), *y = malloc((size_t)M * I * 4);
+            ss_ref_act(f.host, M, I, act, h);
+            for (int with_norm = 0; with_norm < 2; with_norm++) {
+                ss_ref_rmsnorm(y, h, with_norm ? w : NULL, M, I, 1e-5);
+                for (int d = 1; d < 3; d++) {
+                    xout o;
+                    xout_make(&o, OUT_DTYPES[d], M, I, d == 1 ? 8 : 0);
+                    OK(ss_k_act_norm(&f.dev, M, I, act, with_norm ? d_w : NULL, 1e-5, &o.dev, NULL));
+                    char what[96];
+                    snprintf(what, sizeof what, "act_norm(%s, y kind %d, norm %d) -> %s", act ? "silu" : "relu2", k,
+                             with_norm, ss_dtype_name(OUT_DTYPES[d]));
+                    xout_check(&o, y, I, act ? 1 : 0, what); /* silu: expf may differ by an ulp */
+                    xout_free(&o);
+                }
+            }
+            free(h), free(y);
+            yfix_free(&f);
+        }
+    ss_gpu_free(d_w);
+    free(w);
+}
+
+/* ---- RoPE + KV cache and attention ---- */
+
+typedef struct attn_fix {
+    ss_attn_geom g;
+    double *rope, *d_rope;
+    int64_t ld; /* of qkv */
+} attn_fix;
+
+static void attn_fix_make(attn_fix *a, int H, int KVH, int D, int max_seqs, int max_len, double theta) {
+    memset(a, 0, sizeof *a);
+    a->g = (ss_attn_geom){.n_heads = H, .n_kv_heads = KVH, .head_dim = D, .max_seqs = max_seqs, .max_len = max_len,
+                          .q_col = 0, .k_col = (int64_t)H * D, .v_col = (int64_t)(H + KVH) * D};
+    a->ld = ss_gemm_round_up((int64_t)(H + 2 * KVH) * D, 32);
+    double inv[128];
+    for (int i = 0; i < D / 2; i++) inv[i] = pow(theta, -2.0 * i / D);
+    a->rope = malloc((size_t)max_len * D * sizeof(double));
+    assert_non_null(a->rope);
+    ss_ref_rope_table(inv, D, max_len, a->rope);
+    a->d_rope = dev_upload(a->rope, (size_t)max_len * D * sizeof(double));
+}
+
+static void attn_fix_free(attn_fix *a) {
+    free(a->rope);
+    ss_gpu_free(a->d_rope);
+}
+
+static size_t cache_elems(const ss_attn_geom *g) {
+    return (size_t)g->max_seqs * g->n_kv_heads * g->max_len * g->head_dim;
+}
+
+static void test_rope_kv(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 2; variant++) {
+        attn_fix a;
+        attn_fix_make(&a, 4, 2, variant ? 128 : 64, 3, 40, variant ? 500000.0 : 10000.0);
+        const int M = 25;
+        yfix f;
+        yfix_make(&f, variant ? SS_Y_BF16_CHANNEL : SS_Y_BF16, M, a.ld, a.ld);
+        int32_t seq[25], pos[25];
+        for (int i = 0; i < M; i++) seq[i] = i % 3, pos[i] = (i * 7) % 40; /* distinct (seq, pos) pairs */
+        int32_t *d_seq = dev_upload(seq, sizeof seq), *d_pos = dev_upload(pos, sizeof pos);
+        const size_t ce = cache_elems(&a.g);
+        uint16_t *kc = calloc(ce, 2), *vc = calloc(ce, 2);
+        uint16_t *d_kc = dev_upload(kc, ce * 2), *d_vc = dev_upload(vc, ce * 2);
+        OK(ss_ref_rope_kv(f.host, a.ld, M, seq, pos, a.rope, &a.g, kc, vc));
+        OK(ss_k_rope_kv(&f.dev, M, d_seq, d_pos, a.d_rope, &a.g, d_kc, d_vc, NULL));
+        uint16_t *gk = dev_download(d_kc, ce * 2), *gv = dev_download(d_vc, ce * 2);
+        assert_memory_equal(gk, kc, ce * 2);
+        assert_memory_equal(gv, vc, ce * 2);
+        printf("  rope_kv D=%d: caches bit-identical\n", a.g.head_dim);
+        free(gk), free(gv), free(kc), free(vc);
+        ss_gpu_free(d_kc), ss_gpu_free(d_vc), ss_gpu_free(d_seq), ss_gpu_free(d_pos);
+        yfix_free(&f);
+        attn_fix_free(&a);
+    }
+}
+
+/* Fills the caches on the host for every (seq, pos) in [0, upto[seq]) from
+ * random BF16 k/v rows, uploads them. */
+static void fill_caches(const attn_fix *a, const int *upto, uint16_t **d_kc, uint16_t **d_vc) {
+    const size_t ce = cache_elems(&a->g);
+    uint16_t *kc = calloc(ce, 2), *vc = calloc(ce, 2);
+    assert_non_null(kc), assert_non_null(vc);
+    for (int s = 0; s < a->g.max_seqs; s++)
+        for (int h = 0; h < a->g.n_kv_heads; h++)
+            for (int p = 0; p < upto[s]; p++)
+                for (int d = 0; d < a->g.head_dim; d++) {
+                    size_t at = (((size_t)s * a->g.n_kv_heads + h) * a->g.max_len + p) * a->g.head_dim + d;
+                    kc[at] = ss_f32_to_bf16(ss_rng_normal(&g_rng));
+                    vc[at] = ss_f32_to_bf16(ss_rng_normal(&g_rng));
+                }
+    *d_kc = dev_upload(kc, ce * 2);
+    *d_vc = dev_upload(vc, ce * 2);
+    free(kc), free(vc);
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    const int Ds[2] = {64, 128};
+    for (int v = 0; v < 2; v++) {
+        attn_fix a;
+        attn_fix_make(&a, 8, 2, Ds[v], 4, 400, 500000.0);
+        /* batch: seq 0 prefill 0..129 (3 tiles), seq 1 continues 50..89, seq 2
+         * one decode token at 150, seq 3 one decode token at 300 (3 chunks) */
+        int32_t tok[256], seq[256], pos[256];
+        int n = 0;
+        for (int p = 0; p < 130; p++) seq[n] = 0, pos[n++] = p;
+        for (int p = 50; p < 90; p++) seq[n] = 1, pos[n++] = p;
+        seq[n] = 2, pos[n++] = 150;
+        seq[n] = 3, pos[n++] = 300;
+        for (int i = 0; i < n; i++) tok[i] = 0;
+        const int upto[4] = {130, 90, 151, 301};
+        uint16_t *d_kc, *d_vc;
+        fill_caches(&a, upto, &d_kc, &d_vc);
+        const size_t ce = cache_elems(&a.g);
+        uint16_t *kc = dev_download(d_kc, ce * 2), *vc = dev_download(d_vc, ce * 2);
+        yfix f;
+        yfix_make(&f, SS_Y_BF16, n, a.ld, a.ld);
+        ss_batch b = {.n = n, .token = tok, .seq = seq, .pos = pos};
+        ss_attn_tile tiles[256];
+        int32_t dec[256];
+        int nt, nd;
+        ss_attn_plan(&b, tiles, &nt, dec, &nd);
+        assert_int_equal(nt, 3 + 1);
+        assert_int_equal(nd, 2);
+        int32_t *d_seq = dev_upload(seq, (size_t)n * 4), *d_pos = dev_upload(pos, (size_t)n * 4),
+                *d_dec = dev_upload(dec, (size_t)nd * 4);
+        ss_attn_tile *d_tiles = dev_upload(tiles, sizeof(ss_attn_tile) * (size_t)nt);
+        const int64_t Q = (int64_t)a.g.n_heads * a.g.head_dim;
+        float *d_att = dev_poison((size_t)n * Q * 4);
+        float *d_part = dev_poison(ss_attn_decode_partial_floats(nd, &a.g) * 4);
+        OK(ss_k_attention_prefill(&f.dev, d_tiles, nt, a.d_rope, &a.g, d_kc, d_vc, d_att, NULL));
+        OK(ss_k_attention_decode(&f.dev, d_dec, nd, d_seq, d_pos, a.d_rope, &a.g, d_kc, d_vc, d_part, d_att, NULL));
+        float *got = dev_download(d_att, (size_t)n * Q * 4), *want = malloc((size_t)n * Q * 4);
+        OK(ss_ref_attention(f.host, a.ld, n, seq, pos, a.rope, &a.g, kc, vc, want));
+        const int n_pre = n - 2;
+        double e_pre = rel_l2(got, want, (int64_t)n_pre * Q);
+        double e_dec = rel_l2(got + (int64_t)n_pre * Q, want + (int64_t)n_pre * Q, 2 * Q);
+        printf("  attention D=%d: prefill (flash, BF16 q/P) rel L2 %.2e, decode (float, 3 chunks) rel L2 %.2e\n",
+               a.g.head_dim, e_pre, e_dec);
+        assert_true(e_pre < 1e-2);
+        assert_true(e_dec < 1e-5);
+        /* every row of the prefill tiles: no row may be far off (catches a wrong tile or mask) */
+        for (int i = 0; i < n_pre; i++) assert_true(rel_l2(got + (int64_t)i * Q, want + (int64_t)i * Q, Q) < 3e-2);
+        free(got), free(want), free(kc), free(vc);
+        ss_gpu_free(d_att), ss_gpu_free(d_part), ss_gpu_free(d_seq), ss_gpu_free(d_pos), ss_gpu_free(d_dec);
+        ss_gpu_free(d_tiles), ss_gpu_free(d_kc), ss_gpu_free(d_vc);
+        yfix_free(&f);
+        attn_fix_free(&a);
+    }
+}
+
+/* ---- argmax ---- */
+
+static void test_argmax(void **state) {
+    (void)state;
+    const int rows = 5, vocab = 4100;
+    const int64_t ld = 4128;
+    uint16_t *lg = malloc((size_t)rows * ld * 2);
+    for (int64_t i = 0; i < rows * ld; i++) lg[i] = ss_f32_to_bf16(ss_rng_normal(&g_rng));
+    lg[1 * ld + 3000] = lg[1 * ld + 17] = ss_f32_to_bf16(9.0f);                    /* tie: 17 wins */
+    for (int j = 0; j < vocab; j += 3) lg[2 * ld + j] = 0x7fc0;                     /* NaNs never win */
+    for (int j = 0; j < vocab; j++) lg[3 * ld + j] = 0x7fc0;                        /* all NaN: 0 */
+    lg[4 * ld + vocab + 5] = ss_f32_to_bf16(100.0f);                                /* past vocab: ignored */
+    uint16_t *d_lg = dev_upload(lg, (size_t)rows * ld * 2);
+    int32_t *d_ids = dev_poison(rows * 4);
+    float *d_f = dev_poison((size_t)rows * vocab * 4);
+    OK(ss_k_argmax(d_lg, ld, rows, vocab, d_ids, NULL));
+    OK(ss_k_bf16_to_f32(d_lg, ld, rows, vocab, d_f, NULL));
+    int32_t *ids = dev_download(d_ids, rows * 4);
+    float *f = dev_download(d_f, (size_t)rows * vocab * 4);
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < vocab; j++) {
+            float want = ss_bf16_to_f32(lg[r * ld + j]);
+            assert_true(memcmp(&f[(size_t)r * vocab + j], &want, 4) == 0);
+        }
+        assert_int_equal(ids[r], ss_argmax(f + (size_t)r * vocab, vocab));
+    }
+    assert_int_equal(ids[1], 17);
+    assert_int_equal(ids[3], 0);
+    free(lg), free(ids), free(f);
+    ss_gpu_free(d_lg), ss_gpu_free(d_ids), ss_gpu_free(d_f);
+}
+
+int main(void) {
+    if (ss_gpu_count() == 0) {
+        printf("skipped: no CUDA device\n");
+        return 77;
+    }
+    ss_rng_seed(&g_rng, 20261125, 0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_norm_plain), cmocka_unit_test(test_embed_norm), cmocka_unit_test(test_add_norm),
+        cmocka_unit_test(test_act_norm),   cmocka_unit_test(test_rope_kv),    cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_argmax),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
