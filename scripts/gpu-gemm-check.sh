@@ -11,9 +11,9 @@ out=${OUT:-$root/out}
 build=${SS_GPU_BUILD:-/tmp/bgpu}
 csl=${CUSPARSELT_ROOT:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cusparselt}
 mkdir -p "$out"
-date -u +"%Y-%m-%dT%H:%M:%SZ" | tee "$out/date.txt"
+date -u +"%Y-%m-%dT%H:%M:%SZ" | tee "$out/nvidia-smi.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu \
-  --format=csv 2>&1 | tee "$out/nvidia-smi.txt"
+  --format=csv 2>&1 | tee -a "$out/nvidia-smi.txt"
 t0=$(date +%s)
 if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_WERROR=ON \
      -DCUSPARSELT_ROOT="$csl" >"$out/build.log" 2>&1; then
@@ -25,17 +25,17 @@ fi
 echo "build: $(( $(date +%s) - t0 )) s"
 export LD_LIBRARY_PATH="$csl/lib:${LD_LIBRARY_PATH:-}"
 if [ -z "${SS_SKIP_TESTS:-}" ]; then
-  ctest --test-dir "$build" -R 'test_gemm_(gpu|ref)' -V >"$out/ctest.log" 2>&1
+  timeout 240 ctest --test-dir "$build" -R 'test_gemm_(gpu|ref)' -V >"$out/ctest.log" 2>&1
   grep -E "^[0-9]+: (skipped|\[  FAILED|\[  PASSED|\[  ERROR)|tests passed|Passed|Failed|Skipped|\*\*\*" "$out/ctest.log" | tail -30
   grep -E "^[0-9]+: .*(reference|round trip:|exact |scale\[|X'\[|->)" "$out/ctest.log" | head -40
 fi
 if [ -z "${SS_SKIP_BENCH:-}" ]; then
-  "$build/src/bench/ss_kbench" --csv "$out/kbench.csv" "$@" >"$out/kbench.log" 2>"$out/kbench.err"
-  echo "ss_kbench rc=$?"; tail -3 "$out/kbench.err"; cat "$out/kbench.log"
+  timeout ${SS_BENCH_TIMEOUT:-300} "$build/src/bench/ss_kbench" --csv "$out/kbench.csv" "$@" >"$out/kbench.log" 2>&1
+  echo "ss_kbench rc=$?"; grep -v "^[a-z0-9]* [0-9a-z_]* N=" "$out/kbench.log"
 fi
 if [ -z "${SS_SKIP_PEER:-}" ]; then
-  python3 "$root/scripts/peer_gemm.py" --csv "$out/peer.csv" ${SS_PEER_ARGS:-} >"$out/peer.log" 2>"$out/peer.err"
-  echo "peer rc=$?"; tail -3 "$out/peer.err"; cat "$out/peer.log"
+  PYTHONUNBUFFERED=1 timeout ${SS_PEER_TIMEOUT:-150} python3 "$root/scripts/peer_gemm.py" --csv "$out/peer.csv" ${SS_PEER_ARGS:-} >"$out/peer.log" 2>&1
+  echo "peer rc=$?"; grep -v ": done$" "$out/peer.log"
 fi
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv,noheader | tee -a "$out/nvidia-smi.txt"
 echo "total: $(( $(date +%s) - t0 )) s"
