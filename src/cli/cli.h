@@ -21,6 +21,11 @@ ss_status cmd_prune(int argc, char **argv);
 ss_status cmd_convert(int argc, char **argv);
 ss_status cmd_generate(int argc, char **argv);
 ss_status cmd_info(int argc, char **argv);
+/* cmd_pipeline.c */
+ss_status cmd_pipeline(int argc, char **argv);
+ss_status cmd_report(int argc, char **argv);
+ss_status cmd_gpu_info(int argc, char **argv);
+ss_status cmd_bench(int argc, char **argv); /* prefill|decode on the CPU engine until the GPU bench lands */
 
 /* Option helpers: parse or fail with a message naming the option. */
 ss_status cli_parse_i64(const char *opt, const char *s, int64_t min, int64_t max, int64_t *out);

@@ -1,0 +1,251 @@
+/* pipeline, report, gpu-info (hidden; the pipeline's GPU probe) and the CPU
+ * branch of `bench prefill|decode`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/bench_cpu.h"
+#include "cli/cli.h"
+#include "core/log.h"
+#include "pipeline/gpu_probe.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/report.h"
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* An M list, sorted ascending (results are written in that order). */
+static ss_status parse_m_list(const char *opt, const char *s, int64_t **m, int *n) {
+    SS_TRY(cli_parse_int_list(opt, s, 1, 1 << 24, m, n));
+    qsort(*m, (size_t)*n, sizeof **m, cmp_i64);
+    for (int i = 1; i < *n; i++)
+        if ((*m)[i] == (*m)[i - 1]) {
+            long long dup = (long long)(*m)[i];
+            free(*m);
+            *m = NULL;
+            return ss_fail(SS_ERR_ARG, "%s: M=%lld is listed twice", opt, dup);
+        }
+    return SS_OK;
+}
+
+static void join_args(int argc, char **argv, char *out, size_t cap) {
+    size_t k = (size_t)snprintf(out, cap, "slidesparse");
+    for (int i = 0; i < argc && k < cap; i++) k += (size_t)snprintf(out + k, cap - k, " %s", argv[i]);
+}
+
+static const char k_pipeline_help[] =
+    "[--preset bitnet-2b|tiny] [--model DIR|REPO] [--tasks 1-8] [--out DIR] [--models DIR]\n"
+    "       [--resume] [--synthetic] [--cpu-only] [--m-prefill LIST] [--m-decode LIST] [--m-kernel LIST]\n"
+    "       [--decode-len N] [--repeats N] [--job-timeout SECONDS] [--no-report]\n"
+    "  Runs tasks 1-8 (base models, conversion, tuning, prefill, decode, kernel benchmarks) as child jobs,\n"
+    "  with a state file for --resume, a log and a final report in --out (default out/<preset>).\n"
+    "  --preset defaults to bitnet-2b with a CUDA device, tiny (CPU reference engine) without.";
+
+ss_status cmd_pipeline(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"preset", required_argument, 0, 'p'},    {"model", required_argument, 0, 'm'},
+        {"tasks", required_argument, 0, 't'},     {"out", required_argument, 0, 'o'},
+        {"models", required_argument, 0, 'M'},    {"resume", no_argument, 0, 'r'},
+        {"synthetic", no_argument, 0, 's'},       {"cpu-only", no_argument, 0, 'c'},
+        {"m-prefill", required_argument, 0, 'P'}, {"m-decode", required_argument, 0, 'D'},
+        {"m-kernel", required_argument, 0, 'K'},  {"decode-len", required_argument, 0, 'L'},
+        {"repeats", required_argument, 0, 'R'},   {"job-timeout", required_argument, 0, 'T'},
+        {"no-report", no_argument, 0, 'n'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    ss_pipeline_opts o;
+    memset(&o, 0, sizeof o);
+    int64_t *mp = NULL, *md = NULL, *mk = NULL, v;
+    ss_status st = SS_OK;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while (st == SS_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': o.preset = optarg; break;
+        case 'm': o.model = optarg; break;
+        case 't': st = ss_pipeline_parse_tasks(optarg, &o.tasks); break;
+        case 'o': o.out_dir = optarg; break;
+        case 'M': o.models_dir = optarg; break;
+        case 'r': o.resume = 1; break;
+        case 's': o.synthetic = 1; break;
+        case 'c': o.cpu_only = 1; break;
+        case 'P': free(mp); mp = NULL; st = parse_m_list("--m-prefill", optarg, &mp, &o.n_prefill); break;
+        case 'D': free(md); md = NULL; st = parse_m_list("--m-decode", optarg, &md, &o.n_decode); break;
+        case 'K': free(mk); mk = NULL; st = parse_m_list("--m-kernel", optarg, &mk, &o.n_kernel); break;
+        case 'L':
+            st = cli_parse_i64("--decode-len", optarg, 1, 1 << 16, &v);
+            o.decode_output = (int)v;
+            break;
+        case 'R':
+            st = cli_parse_i64("--repeats", optarg, 1, 1000, &v);
+            o.repeats = (int)v;
+            break;
+        case 'T':
+            st = cli_parse_i64("--job-timeout", optarg, 1, 7 * 24 * 3600, &v);
+            o.job_timeout_s = (double)v;
+            break;
+        case 'n': o.no_report = 1; break;
+        case 'h':
+            printf("usage: slidesparse pipeline %s\n", k_pipeline_help);
+            goto done;
+        default: st = cli_bad_usage("pipeline", argc, argv);
+        }
+    }
+    if (st == SS_OK && optind < argc) st = cli_bad_usage("pipeline", argc, argv);
+    if (st != SS_OK) goto done;
+    o.m_prefill = mp;
+    o.m_decode = md;
+    o.m_kernel = mk;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        st = ss_fail_errno("pipeline: cannot find the slidesparse binary (/proc/self/exe)");
+        goto done;
+    }
+    self[n] = '\0';
+    o.bin = self;
+    o.break_job = getenv("SS_PIPELINE_BREAK");
+    char cmdline[8192];
+    join_args(argc, argv, cmdline, sizeof cmdline);
+    o.command_line = cmdline;
+    st = ss_pipeline_run(&o);
+done:
+    free(mp);
+    free(md);
+    free(mk);
+    return st;
+}
+
+ss_status cmd_report(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"no-charts", no_argument, 0, 'n'}, {"gnuplot", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    ss_report_opts o;
+    ss_report_defaults(&o);
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': o.charts = 0; break;
+        case 'g': o.gnuplot = optarg; break;
+        case 'h':
+            printf("usage: slidesparse report DIR [--no-charts] [--gnuplot PATH]\n"
+                   "  Rebuilds DIR/report.md, DIR/report.json and DIR/charts/ from DIR/pipeline_state.json and the\n"
+                   "  result tree DIR/results (or DIR itself).\n");
+            return SS_OK;
+        default: return cli_bad_usage("report", argc, argv);
+        }
+    }
+    if (optind != argc - 1) return ss_fail(SS_ERR_ARG, "report: give one folder (see slidesparse report --help)");
+    o.dir = argv[optind];
+    SS_TRY(ss_report_write(&o));
+    ss_info("wrote %s/report.md and %s/report.json", o.dir, o.dir);
+    return SS_OK;
+}
+
+ss_status cmd_gpu_info(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--help") && strcmp(argv[1], "-h")) return cli_bad_usage("gpu-info", argc, argv);
+    if (argc > 1) {
+        printf("usage: slidesparse gpu-info\n  Prints the CUDA device as one JSON line; fails without one.\n");
+        return SS_OK;
+    }
+    ss_gpu_info g;
+    ss_gpu_probe(&g);
+    json_t *j = ss_gpu_info_to_json(&g);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(j);
+    if (!text) return ss_fail(SS_ERR_NOMEM, "gpu-info: out of memory");
+    printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    if (!g.available) return ss_fail(SS_ERR_CUDA, "gpu-info: %s", g.reason);
+    ss_info("%s, cc %d.%d, %.1f GiB", g.name, g.cc_major, g.cc_minor, (double)g.memory_bytes / (1 << 30));
+    return SS_OK;
+}
+
+static const char k_bench_help[] =
+    "prefill|decode --model DIR --backend cpu --m LIST --out RESULTS\n"
+    "       [--prompt-len N] [--output-len N] [--warmup N] [--repeats N] [--seed S]\n"
+    "  Throughput of the CPU reference engine (SPEC section 2's method); results under\n"
+    "  RESULTS/throughput_benchmark_results/<stage>/CPU_<DTYPE>_<toolchain>/.";
+
+ss_status cmd_bench(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        printf("usage: slidesparse bench %s\n", k_bench_help);
+        return argc < 2 ? ss_fail(SS_ERR_ARG, "bench: say prefill, decode or kernel") : SS_OK;
+    }
+    ss_tp_stage stage;
+    if (!strcmp(argv[1], "prefill")) stage = SS_TP_PREFILL;
+    else if (!strcmp(argv[1], "decode")) stage = SS_TP_DECODE;
+    else if (!strcmp(argv[1], "kernel"))
+        return ss_fail(SS_ERR_UNSUPPORTED, "bench kernel: not available in this build yet");
+    else return ss_fail(SS_ERR_ARG, "bench: unknown benchmark '%s' (prefill, decode or kernel)", argv[1]);
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},      {"backend", required_argument, 0, 'b'},
+        {"m", required_argument, 0, 'M'},          {"out", required_argument, 0, 'o'},
+        {"prompt-len", required_argument, 0, 'p'}, {"output-len", required_argument, 0, 'l'},
+        {"warmup", required_argument, 0, 'w'},     {"repeats", required_argument, 0, 'r'},
+        {"seed", required_argument, 0, 's'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = stage == SS_TP_PREFILL ? "bench prefill" : "bench decode";
+    ss_bench_cpu_opts o;
+    ss_bench_cpu_defaults(&o, stage);
+    const char *backend = "cuda";
+    int64_t *m = NULL, v;
+    ss_status st = SS_OK;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while (st == SS_OK && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model_dir = optarg; break;
+        case 'b': backend = optarg; break;
+        case 'M': free(m); m = NULL; st = parse_m_list("--m", optarg, &m, &o.n_m); break;
+        case 'o': o.results_dir = optarg; break;
+        case 'p':
+            st = cli_parse_i64("--prompt-len", optarg, 1, 1 << 20, &v);
+            if (stage == SS_TP_PREFILL) o.max_prompt = (int)v;
+            else o.decode_prompt = (int)v;
+            break;
+        case 'l':
+            st = cli_parse_i64("--output-len", optarg, 1, 1 << 16, &v);
+            o.decode_output = (int)v;
+            break;
+        case 'w':
+            st = cli_parse_i64("--warmup", optarg, 0, 1000, &v);
+            o.warmup = (int)v;
+            break;
+        case 'r':
+            st = cli_parse_i64("--repeats", optarg, 1, 1000, &v);
+            o.repeats = (int)v;
+            break;
+        case 's': st = cli_parse_u64("--seed", optarg, &o.seed); break;
+        case 'h': printf("usage: slidesparse bench %s\n", k_bench_help); goto done;
+        default: st = cli_bad_usage(cmd, argc - 1, argv + 1);
+        }
+    }
+    if (st == SS_OK && optind < argc - 1) st = cli_bad_usage(cmd, argc - 1, argv + 1);
+    if (st == SS_OK) st = cli_require(cmd, "--model", o.model_dir);
+    if (st == SS_OK) st = cli_require(cmd, "--out", o.results_dir);
+    if (st == SS_OK && !m) st = ss_fail(SS_ERR_ARG, "%s: missing --m (see slidesparse bench --help)", cmd);
+    if (st == SS_OK && strcmp(backend, "cpu") != 0)
+        st = strcmp(backend, "cuda") ? ss_fail(SS_ERR_ARG, "%s: unknown --backend '%s' (cpu or cuda)", cmd, backend)
+                                     : ss_fail(SS_ERR_UNSUPPORTED, "%s --backend cuda: not available in this build yet", cmd);
+    if (st == SS_OK) {
+        o.m_list = m;
+        char dir[4096];
+        st = ss_bench_cpu(&o, dir, sizeof dir);
+        if (st == SS_OK) ss_info("results in %s", dir);
+    }
+done:
+    free(m);
+    return st;
+}

@@ -1,0 +1,60 @@
+/* Shared by the report's files (report.c: run, models, errors, layout,
+ * conclusion; report_bench.c: throughput and kernel sections). */
+#ifndef SS_PIPELINE_REPORT_INTERNAL_H
+#define SS_PIPELINE_REPORT_INTERNAL_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "pipeline/report.h"
+#include "pipeline/report_data.h"
+
+#define RP_MAX_M 64
+#define RP_MAX_ROWS 16
+
+/* A completeness line: what a category expected and what it has. */
+typedef struct rp_category {
+    char name[64];      /* "Prefill INT8" */
+    char model[128];
+    char m_range[64];   /* "512~32768" */
+    int have, expected;
+    char missing[512];  /* what is missing, in words */
+    char reason[512];   /* why (the jobs' skip reasons or errors) */
+} rp_category;
+
+typedef struct rctx {
+    const ss_report_opts *o;
+    FILE *md;             /* the markdown being written (a memory stream) */
+    json_t *js;           /* report.json */
+    json_t *state;        /* pipeline_state.json, or NULL */
+    rp_data d;
+    char dir[4096], results[4200];
+    char base[64];        /* "BitNet-2B" ("" without a state) */
+    char backend[16];     /* "cuda", "cpu" or "" */
+    int64_t m_prefill[RP_MAX_M], m_decode[RP_MAX_M], m_kernel[RP_MAX_M];
+    int n_prefill, n_decode, n_kernel;
+    char gnuplot[4096];
+    int draw;             /* charts are drawn */
+    char charts_note[512];
+    json_t *charts;       /* array of drawn chart paths (relative to dir) */
+    rp_category cats[64];
+    int ncats;
+    json_t *findings;     /* array of strings for the conclusion */
+} rctx;
+
+/* helpers (report.c) */
+const char *rp_jstr(const json_t *o, const char *key);        /* "" when absent */
+json_t *rp_find_job(const rctx *c, const char *key);          /* NULL without a state */
+const char *rp_job_icon(const char *status);                   /* ✅ ❌ ⏭️ ⬜ 🔄 */
+void rp_md_cell(FILE *fp, const char *s, size_t max);          /* text safe inside a table cell */
+void rp_fmt_rate(double v, char *out, size_t cap);
+void rp_m_range(const int64_t *m, int n, char *out, size_t cap);
+rp_category *rp_add_category(rctx *c);
+/* Collects the distinct skip reasons / errors of jobs matching kind (and dtype, lib when non-NULL). */
+void rp_job_reasons(const rctx *c, const char *kind, const char *dtype, const char *lib, char *out, size_t cap);
+
+/* sections (report_bench.c) */
+ss_status rp_section_throughput(rctx *c, int decode, int number);
+ss_status rp_section_kernels(rctx *c, int number);
+
+#endif
