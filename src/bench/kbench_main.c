@@ -100,8 +100,12 @@ int main(int argc, char **argv) {
                     fprintf(stderr, "error: %s (stopping: the CUDA context is broken)\n", ss_errmsg());
                     rc = 1;
                 }
-                fprintf(stderr, "%s %s N=%lld K=%lld: %.1f s, %s\n", dstr[d], sstr[s], (long long)Ns[k], (long long)Ks[k],
+                fprintf(stderr, "%s %s N=%lld K=%lld: %.1f s, %s;", dstr[d], sstr[s], (long long)Ns[k], (long long)Ks[k],
                         ss_now() - t0, PT(d, s, k, 0).status);
+                for (int m = 0; m < nM; m++)
+                    fprintf(stderr, " M=%lld %.1f/%.1f/%.1f us", (long long)Ms[m], PT(d, s, k, m).gemm_us,
+                            PT(d, s, k, m).fused_us, PT(d, s, k, m).linear_us);
+                fprintf(stderr, "\n");
             }
 
     if (csv) {
