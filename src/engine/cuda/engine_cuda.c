@@ -341,7 +341,60 @@ struct ss_cuda_engine {
     graph_entry *graphs;
     int n_graphs;
     size_t bytes;
+    /* profiling of eager steps: an event before each launch, kinds alongside */
+    int prof_on, capturing, n_ev, max_ev;
+    cudaEvent_t *ev;
+    ss_prof_kind *ev_kind;
+    double prof_ms[SS_PROF_COUNT];
 };
+
+const char *ss_prof_kind_name(ss_prof_kind k) {
+    static const char *const names[SS_PROF_COUNT] = {"gemm", "attention", "other"};
+    return (unsigned)k < SS_PROF_COUNT ? names[k] : "?";
+}
+
+/* Marks the start of the next launch, of kind k (no-op unless profiling). */
+static void mark(ss_cuda_engine *e, ss_prof_kind k) {
+    if (!e->prof_on || e->capturing || e->n_ev >= e->max_ev) return;
+    cudaEventRecord(e->ev[e->n_ev], (cudaStream_t)e->cm->stream);
+    e->ev_kind[e->n_ev++] = k;
+}
+
+/* After the step's work: closes the last interval, waits, accumulates. */
+static ss_status prof_collect(ss_cuda_engine *e) {
+    if (!e->prof_on || e->n_ev == 0) return SS_OK;
+    if (e->n_ev >= e->max_ev) e->n_ev = e->max_ev - 1;
+    cudaEventRecord(e->ev[e->n_ev], (cudaStream_t)e->cm->stream);
+    cudaError_t err = cudaEventSynchronize(e->ev[e->n_ev]);
+    for (int i = 0; i < e->n_ev && err == cudaSuccess; i++) {
+        float ms = 0;
+        err = cudaEventElapsedTime(&ms, e->ev[i], e->ev[i + 1]);
+        e->prof_ms[e->ev_kind[i]] += ms;
+    }
+    e->n_ev = 0;
+    return cuda_ok(err, "profile events");
+}
+
+ss_status ss_cuda_engine_profile(ss_cuda_engine *e, int on) {
+    memset(e->prof_ms, 0, sizeof e->prof_ms);
+    e->n_ev = 0;
+    e->prof_on = 0;
+    if (!on) return SS_OK;
+    if (!e->ev) {
+        const int n = 12 * e->cm->m->cfg.n_layers + 16;
+        e->ev = calloc((size_t)n, sizeof *e->ev);
+        e->ev_kind = calloc((size_t)n, sizeof *e->ev_kind);
+        if (!e->ev || !e->ev_kind) return ss_fail(SS_ERR_NOMEM, "profile: no memory for %d events", n);
+        for (int i = 0; i < n; i++) CU(cudaEventCreate(&e->ev[i]));
+        e->max_ev = n;
+    }
+    e->prof_on = 1;
+    return SS_OK;
+}
+
+void ss_cuda_engine_profile_read(const ss_cuda_engine *e, double ms[SS_PROF_COUNT]) {
+    for (int k = 0; k < SS_PROF_COUNT; k++) ms[k] = e->prof_ms[k];
+}
 
 static ss_status engine_alloc(ss_cuda_engine *e) {
     const ss_model *m = e->cm->m;
@@ -443,6 +496,9 @@ void ss_cuda_engine_free(ss_cuda_engine *e) {
     if (!e) return;
     for (int i = 0; i < e->n_graphs; i++) cudaGraphExecDestroy(e->graphs[i].exec);
     free(e->graphs);
+    for (int i = 0; i < e->max_ev; i++) cudaEventDestroy(e->ev[i]);
+    free(e->ev);
+    free(e->ev_kind);
     free(e->seq_len);
     void *dev[] = {e->k_cache, e->v_cache, e->rope, e->x, e->xq, e->y_qkv, e->y_h, e->y_gu, e->att, e->partial,
                    e->xl, e->logits, e->logits_f, e->ids, e->d_meta, e->dec_tok};
@@ -493,31 +549,41 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         uint16_t *kc = e->k_cache + (size_t)l * e->layer_cache, *vc = e->v_cache + (size_t)l * e->layer_cache;
 
         ss_xview xin = xview_of(&dl->qkv, e->xq, e->sx[SX_QKV]);
+        mark(e, SS_PROF_OTHER);
         if (l == 0) {
             SS_TRY(ss_k_embed_norm(io->tok, cm->embed, n, H, e->x, dl->attn_norm, eps, &xin, st));
         } else {
             ss_yview down = yview_of(&cm->layers[l - 1].down, e->y_h, e->sx[SX_DOWN]);
             SS_TRY(ss_k_add_norm(e->x, &down, NULL, n, H, 1, dl->attn_norm, eps, &xin, st));
         }
+        mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->qkv, n, e->sx[SX_QKV], e->y_qkv));
         ss_yview qkv = yview_of(&dl->qkv, e->y_qkv, e->sx[SX_QKV]);
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
+        mark(e, SS_PROF_ATTENTION);
         SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope, &e->geom, kc, vc, e->att, st));
         SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
                                      e->partial, e->att, st));
 
         ss_xview xo = xview_of(&dl->o, e->xq, e->sx[SX_O]);
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_norm(e->att, n, Q, dl->attn_sub, eps, &xo, st));
+        mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->o, n, e->sx[SX_O], e->y_h));
 
         ss_yview o = yview_of(&dl->o, e->y_h, e->sx[SX_O]);
         ss_xview xgu = xview_of(&dl->gate_up, e->xq, e->sx[SX_GU]);
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_add_norm(e->x, &o, NULL, n, H, 1, dl->mlp_norm, eps, &xgu, st));
+        mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->gate_up, n, e->sx[SX_GU], e->y_gu));
 
         ss_yview gu = yview_of(&dl->gate_up, e->y_gu, e->sx[SX_GU]);
         ss_xview xd = xview_of(&dl->down, e->xq, e->sx[SX_DOWN]);
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_act_norm(&gu, n, I, c->act == SS_ACT_SILU, dl->ffn_sub, eps, &xd, st));
+        mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->down, n, e->sx[SX_DOWN], e->y_h));
     }
     return SS_OK;
@@ -530,8 +596,10 @@ static ss_status enqueue_head(ss_cuda_engine *e, const step_io *io) {
     if (io->n_logits == 0) return SS_OK;
     ss_yview down = yview_of(&cm->layers[c->n_layers - 1].down, e->y_h, e->sx[SX_DOWN]);
     ss_xview xl = xview_of(&cm->lm_head, e->xl, NULL);
+    mark(e, SS_PROF_OTHER);
     SS_TRY(ss_k_add_norm(e->x, &down, io->logit_rows, io->n_logits, c->hidden, 0, cm->final_norm, c->rms_eps, &xl,
                          cm->stream));
+    mark(e, SS_PROF_GEMM);
     return ss_gemm_matmul(cm->gemm, cm->lm_head.w, e->xl, NULL, io->n_logits, cm->lm_head.mode, e->logits);
 }
 
@@ -605,7 +673,7 @@ static ss_status finish(ss_cuda_engine *e, const char *what) {
     if (err != cudaSuccess)
         return ss_fail(SS_ERR_CUDA, "%s: the GPU step failed: %s (%s)", what, cudaGetErrorName(err),
                        cudaGetErrorString(err));
-    return SS_OK;
+    return prof_collect(e);
 }
 
 ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
@@ -613,6 +681,7 @@ ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
     SS_TRY(run_batch(e, b));
     const int vocab = e->cm->m->cfg.vocab;
     if (b->n_logits > 0) {
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_bf16_to_f32(e->logits, e->cm->lm_head.info.N_pad, b->n_logits, vocab, e->logits_f, e->cm->stream));
         CU(cudaMemcpyAsync(logits, e->logits_f, (size_t)b->n_logits * (size_t)vocab * sizeof(float),
                            cudaMemcpyDeviceToHost, (cudaStream_t)e->cm->stream));
@@ -624,6 +693,7 @@ ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids
     if (b->n == 0) return check_batch(e, b);
     SS_TRY(run_batch(e, b));
     if (b->n_logits > 0) {
+        mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_argmax(e->logits, e->cm->lm_head.info.N_pad, b->n_logits, e->cm->m->cfg.vocab, e->ids,
                            e->cm->stream));
         CU(cudaMemcpyAsync(ids, e->ids, (size_t)b->n_logits * sizeof(int32_t), cudaMemcpyDeviceToHost,
@@ -641,6 +711,7 @@ static ss_status enqueue_decode_step(ss_cuda_engine *e, int n) {
                   .dec_rows = e->dec_rows, .n_dec = n, .logit_rows = NULL, .n_logits = n};
     SS_TRY(enqueue_layers(e, &io));
     SS_TRY(enqueue_head(e, &io));
+    mark(e, SS_PROF_OTHER);
     SS_TRY(ss_k_argmax(e->logits, e->cm->lm_head.info.N_pad, n, e->cm->m->cfg.vocab, e->ids, e->cm->stream));
     return ss_k_decode_advance(e->ids, n, e->dec_tok, e->dec_pos, e->cm->stream);
 }
@@ -653,9 +724,13 @@ static cudaGraphExec_t decode_graph(ss_cuda_engine *e, int n) {
     cudaStream_t s = (cudaStream_t)e->cm->stream;
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
+    ss_status st = SS_OK;
+    cudaError_t end = cudaSuccess;
     if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) goto fail;
-    ss_status st = enqueue_decode_step(e, n);
-    cudaError_t end = cudaStreamEndCapture(s, &graph);
+    e->capturing = 1;
+    st = enqueue_decode_step(e, n);
+    e->capturing = 0;
+    end = cudaStreamEndCapture(s, &graph);
     if (st != SS_OK || end != cudaSuccess || !graph) goto fail;
     if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) goto fail;
     cudaGraphDestroy(graph);
@@ -702,6 +777,7 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
         if (k == 1 && use_graph) exec = decode_graph(e, n); /* plans exist after the eager first step */
         if (exec) st = cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
         else st = enqueue_decode_step(e, n);
+        if (st == SS_OK && !exec && e->prof_on) st = prof_collect(e); /* profiling: one step at a time */
         if (st == SS_OK)
             st = cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
                                          cudaMemcpyDeviceToHost, s),

@@ -113,6 +113,16 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
 /* Waits for the engine's stream (for timing). */
 ss_status ss_cuda_sync(ss_cuda_engine *e);
 
+/* Profile of eager steps: GPU time per kind of work, from CUDA events
+ * recorded between the launches (each step then synchronises once more to
+ * read them; graph replays are not profiled). */
+typedef enum ss_prof_kind { SS_PROF_GEMM = 0, SS_PROF_ATTENTION, SS_PROF_OTHER, SS_PROF_COUNT } ss_prof_kind;
+const char *ss_prof_kind_name(ss_prof_kind k); /* "gemm", "attention", "other" */
+/* on: starts accumulating (from zero); off: stops. */
+ss_status ss_cuda_engine_profile(ss_cuda_engine *e, int on);
+/* Milliseconds accumulated per kind since profiling was switched on. */
+void ss_cuda_engine_profile_read(const ss_cuda_engine *e, double ms[SS_PROF_COUNT]);
+
 typedef struct ss_cuda_gen_opts {
     ss_cuda_model_opts model; /* backend and dequant mode */
     int use_graph;            /* 1: decode through a CUDA graph (default in ss_generate_cuda) */
