@@ -113,8 +113,12 @@ static void test_skip_logic(void **s) {
     assert_non_null(strstr(ss_errmsg(), "Blackwell"));
     assert_non_null(strstr(ss_errmsg(), "H100"));
     for (int d = 0; d < SS_GEMM_FP4E2M1; d++)
-        for (int b = 0; b < SS_BACKEND_COUNT; b++)
-            assert_int_equal(ss_gemm_supported(&h100, (ss_backend)b, (ss_gemm_dtype)d), SS_OK);
+        for (int b = 0; b < SS_BACKEND_COUNT; b++) {
+            ss_status want = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP16 ? SS_ERR_UNSUPPORTED : SS_OK;
+            assert_int_equal(ss_gemm_supported(&h100, (ss_backend)b, (ss_gemm_dtype)d), want);
+        }
+    assert_int_equal(ss_gemm_supported(&h100, SS_BACKEND_CUSPARSELT, SS_GEMM_FP16), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "illegal instruction"));
     ss_gpu_info a100 = {.name = "A100", .cc_major = 8, .cc_minor = 0, .cusparselt_version = 800};
     assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "8.9"));

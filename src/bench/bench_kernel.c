@@ -14,7 +14,7 @@
 void ss_kbench_opts_default(ss_kbench_opts *o) {
     o->warmup = 3;
     o->repeats = 10;
-    o->batch_us = 300.0;
+    o->batch_us = 1000.0;
     o->seed = 20261125;
     o->time_linear = 1;
 }
@@ -172,16 +172,20 @@ static ss_status time_run(bench_ctx *b, run_kind k, const ss_kbench_opts *o, dou
     return st;
 }
 
-/* The GEMM's own output mode for the engine (see bench_kernel.h). */
-static ss_gemm_out gemm_mode_of(ss_backend be, ss_gemm_dtype dt, int *needs_dequant) {
+/* The GEMM's own output mode for the engine (see bench_kernel.h): channel-
+ * scaled BF16 where the library gives it, INT32 for cuBLASLt INT8, BF16 for
+ * the unquantized types. */
+static ss_gemm_out gemm_mode_of(const ss_gemm_weight *w, int *needs_dequant) {
+    ss_gemm_weight_info i;
+    ss_gemm_weight_get_info(w, &i);
     *needs_dequant = 0;
-    if (dt == SS_GEMM_INT8 && be == SS_BACKEND_CUBLASLT) {
-        *needs_dequant = 1;
-        return SS_GEMM_OUT_ACC;
-    }
-    if (dt == SS_GEMM_INT8 || (dt == SS_GEMM_FP8E4M3 && be == SS_BACKEND_CUSPARSELT)) return SS_GEMM_OUT_BF16_CHANNEL;
-    if (dt == SS_GEMM_FP8E4M3) return SS_GEMM_OUT_BF16;
-    return be == SS_BACKEND_CUSPARSELT ? SS_GEMM_OUT_ACC : SS_GEMM_OUT_BF16;
+    if (i.dtype == SS_GEMM_BF16 || i.dtype == SS_GEMM_FP16)
+        return i.backend == SS_BACKEND_CUSPARSELT ? SS_GEMM_OUT_ACC : SS_GEMM_OUT_BF16;
+    if (ss_gemm_weight_out_supported(w, SS_GEMM_OUT_BF16_CHANNEL) == SS_OK) return SS_GEMM_OUT_BF16_CHANNEL;
+    ss_clear_error();
+    if (i.dtype == SS_GEMM_FP8E4M3 && i.backend == SS_BACKEND_CUBLASLT) return SS_GEMM_OUT_BF16;
+    *needs_dequant = 1;
+    return SS_GEMM_OUT_ACC;
 }
 
 static void point_init(ss_kbench_point *p, ss_backend be, ss_gemm_dtype dt, int L, int64_t M, int64_t N, int64_t K) {
@@ -231,7 +235,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         ss_gemm_weight_get_info(w, &wi);
         b.w = w;
         b.N_pad = wi.N_pad;
-        b.gemm_mode = gemm_mode_of(be, dt, &b.needs_dequant);
+        b.gemm_mode = gemm_mode_of(w, &b.needs_dequant);
         hx = malloc((size_t)(Mmax * K) * 2);
         if (!hx) st = ss_fail(SS_ERR_NOMEM, "no memory for a [%lld, %lld] activation", (long long)Mmax, (long long)K);
     }
@@ -249,7 +253,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         for (int i = 0; i < nM; i++) snprintf(out[i].status, sizeof out[i].status, "error: %s", ss_errmsg());
     }
 
-    ss_gpu_monitor *mon = st ? NULL : ss_gpu_monitor_start(0, 10);
+    ss_gpu_monitor *mon = st ? NULL : ss_gpu_monitor_start(0, 2);
     for (int i = 0; !st && i < nM; i++) {
         ss_kbench_point *p = &out[i];
         p->K_act = wi.K_act;

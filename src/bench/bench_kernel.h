@@ -12,10 +12,10 @@
  * back-to-back calls timed with CUDA events after `warmup` untimed calls
  * (the first call also builds and tunes the plan: never timed):
  *   gemm_us    the library GEMM alone on ready operands, in the output mode
- *              an engine uses: cuBLASLt INT8 -> INT32 accumulators, cuBLASLt
- *              FP8 -> fully dequantized BF16 (outer-vector scales),
- *              cuSPARSELt INT8/FP8 -> channel-scaled BF16 (alpha vector),
- *              BF16/FP16 -> BF16 (cuBLASLt) or the input type (cuSPARSELt);
+ *              an engine uses: channel-scaled BF16 (INT8/FP8; with the
+ *              uniform ternary scale a scalar alpha) except cuBLASLt INT8 ->
+ *              INT32 accumulators (its only output); BF16/FP16 -> BF16
+ *              (cuBLASLt) or the input type (cuSPARSELt);
  *   fused_us   quant (+slide) kernel + that GEMM, + the dequant pass where
  *              the GEMM cannot scale (cuBLASLt INT8): everything the layer
  *              costs when the per-token scale of a channel-scaled output is
@@ -36,7 +36,7 @@
 typedef struct ss_kbench_opts {
     int warmup;        /* untimed calls before timing (default 3) */
     int repeats;       /* timed batches; the median is reported (default 10) */
-    double batch_us;   /* a batch repeats the call until it lasts about this long (default 300) */
+    double batch_us;   /* a batch repeats the call until it lasts about this long (default 1000) */
     uint64_t seed;     /* data */
     int time_linear;   /* also time ss_gemm_linear (default 1) */
 } ss_kbench_opts;

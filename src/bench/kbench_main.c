@@ -134,13 +134,14 @@ int main(int argc, char **argv) {
             double base[3] = {0, 0, 0};
             for (int s = 0; s < ns; s++) {
                 double sum[3] = {0, 0, 0}, mhz = 0, w = 0;
-                int ok = 1;
+                int ok = 1, sampled = 0;
                 for (int k = 0; k < nnk; k++) {
                     const ss_kbench_point *p = &PT(d, s, k, m);
                     ok &= p->ok;
                     sum[0] += p->gemm_us, sum[1] += p->fused_us, sum[2] += p->linear_us;
-                    mhz += p->sm_mhz / nnk, w += p->power_w / nnk;
+                    if (p->sm_mhz > 0) mhz += p->sm_mhz, w += p->power_w, sampled++;
                 }
+                if (sampled) mhz /= sampled, w /= sampled;
                 if (Ls[s] == 0 && ok) memcpy(base, sum, sizeof base);
                 if (!ok) {
                     printf("  %-8s %s\n", sstr[s], PT(d, s, 0, m).status);

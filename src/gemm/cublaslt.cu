@@ -39,7 +39,7 @@ static ss_status lt_types_of(ss_gemm_dtype dt, int kind, lt_types *t, const char
         break;
     case SS_GEMM_BF16:
         *t = {CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16BF, kind == SS_GK_ACC ? CUDA_R_32F : CUDA_R_16BF};
-        if (kind == SS_GK_CHANNEL || kind == SS_GK_TOKEN_CHANNEL) why = "scaled output of an unquantized weight";
+        if (kind != SS_GK_ACC && kind != SS_GK_BF16) why = "scaled output of an unquantized weight";
         break;
     case SS_GEMM_FP16:
         *t = {CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16F, CUDA_R_32F};
@@ -77,10 +77,11 @@ static ss_status lt_plan_init(ss_gemm_plan *p, const lt_types *t, const char *wh
     return SS_OK;
 }
 
+/* alpha: the uniform weight scale for SS_GK_CHANNEL_SCALAR, else 1. */
 static cublasStatus_t lt_matmul(ss_gemm_ctx *ctx, ss_gemm_plan *p, const cublasLtMatmulAlgo_t *algo, size_t ws,
-                                const void *a, const void *b, void *d) {
+                                const void *a, const void *b, void *d, float alpha) {
     const int32_t one_i = 1, zero_i = 0;
-    const float one_f = 1.0f, zero_f = 0.0f;
+    const float one_f = alpha, zero_f = 0.0f;
     const int int_scale = p->dtype == SS_GEMM_INT8;
     return cublasLtMatmul(ctx->lt, p->desc, int_scale ? (const void *)&one_i : (const void *)&one_f, a, p->la, b, p->lb,
                           int_scale ? (const void *)&zero_i : (const void *)&zero_f, d, p->ld, d, p->ld, algo,
@@ -88,7 +89,8 @@ static cublasStatus_t lt_matmul(ss_gemm_ctx *ctx, ss_gemm_plan *p, const cublasL
 }
 
 /* Picks the plan's algorithm: the heuristic's candidates, timed. */
-static ss_status lt_choose(ss_gemm_ctx *ctx, ss_gemm_plan *p, const void *a, const void *b, void *d, const char *what) {
+static ss_status lt_choose(ss_gemm_ctx *ctx, ss_gemm_plan *p, const void *a, const void *b, void *d, float alpha,
+                           const char *what) {
     cublasLtMatmulPreference_t pref = NULL;
     LT_TRY(cublasLtMatmulPreferenceCreate(&pref), what);
     size_t limit = ctx->opt.workspace_limit;
@@ -125,11 +127,11 @@ static ss_status lt_choose(ss_gemm_ctx *ctx, ss_gemm_plan *p, const void *a, con
         cudaEventCreate(&e0);
         cudaEventCreate(&e1);
         for (int i = 0; i < found; i++) {
-            if (lt_matmul(ctx, p, &res[i].algo, res[i].workspaceSize, a, b, d) != CUBLAS_STATUS_SUCCESS) continue;
+            if (lt_matmul(ctx, p, &res[i].algo, res[i].workspaceSize, a, b, d, alpha) != CUBLAS_STATUS_SUCCESS) continue;
             cudaEventRecord(e0, ctx->stream);
             cublasStatus_t rs = CUBLAS_STATUS_SUCCESS;
             for (int r = 0; r < 3 && rs == CUBLAS_STATUS_SUCCESS; r++)
-                rs = lt_matmul(ctx, p, &res[i].algo, res[i].workspaceSize, a, b, d);
+                rs = lt_matmul(ctx, p, &res[i].algo, res[i].workspaceSize, a, b, d, alpha);
             cudaEventRecord(e1, ctx->stream);
             float ms = 0;
             if (rs != CUBLAS_STATUS_SUCCESS || cudaEventSynchronize(e1) != cudaSuccess ||
@@ -178,9 +180,10 @@ ss_status ss_lt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const v
         LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &as, sizeof as), what);
         LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &bs, sizeof bs), what);
     }
-    if (!p->ready) SS_TRY(lt_choose(ctx, p, w->d_w, xq, out, what));
+    const float alpha = kind == SS_GK_CHANNEL_SCALAR ? w->scale0 : 1.0f;
+    if (!p->ready) SS_TRY(lt_choose(ctx, p, w->d_w, xq, out, alpha, what));
     SS_TRY(ss_gemm_ctx_workspace(ctx, p->workspace));
-    cublasStatus_t ls = lt_matmul(ctx, p, &p->algo, p->workspace, w->d_w, xq, out);
+    cublasStatus_t ls = lt_matmul(ctx, p, &p->algo, p->workspace, w->d_w, xq, out, alpha);
     if (ls == CUBLAS_STATUS_NOT_SUPPORTED) p->unsupported = 1;
     SS_TRY(lt_status(ls, "cublasLtMatmul", what));
     return SS_OK;

@@ -37,9 +37,12 @@ static ss_status slt_types_of(ss_gemm_dtype dt, int kind, slt_types *t, const ch
     case SS_GEMM_FP16: *t = {CUSPARSE_COMPUTE_32F, CUDA_R_16F, CUDA_R_16F}; break;
     default: why = "no such dtype"; break;
     }
-    if (!why && kind != SS_GK_ACC && kind != SS_GK_CHANNEL) why = "only accumulator or alpha-vector (channel) output";
-    if (!why && kind == SS_GK_CHANNEL && (dt == SS_GEMM_BF16 || dt == SS_GEMM_FP16))
+    if (!why && kind != SS_GK_ACC && kind != SS_GK_CHANNEL && kind != SS_GK_CHANNEL_SCALAR)
+        why = "only accumulator or channel-scaled output";
+    if (!why && kind != SS_GK_ACC && (dt == SS_GEMM_BF16 || dt == SS_GEMM_FP16))
         why = "channel scaling of an unquantized weight";
+    if (!why && kind == SS_GK_CHANNEL && dt == SS_GEMM_FP8E4M3)
+        why = "no alpha-vector scaling for FP8 in cuSPARSELt 0.8.0 (a uniform weight scale works)";
     if (why) return ss_fail(SS_ERR_UNSUPPORTED, "%s: cusparselt: %s", what, why);
     return SS_OK;
 }
@@ -143,7 +146,9 @@ ss_status ss_slt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const 
         }
     }
     const float one = 1.0f, zero = 0.0f;
-    const void *alpha = kind == SS_GK_CHANNEL ? (const void *)w->d_scale : (const void *)&one;
+    const void *alpha = kind == SS_GK_CHANNEL          ? (const void *)w->d_scale
+                        : kind == SS_GK_CHANNEL_SCALAR ? (const void *)&w->scale0
+                                                       : (const void *)&one;
     cudaStream_t stream = ctx->stream;
     if (!p->ready) {
         if (ctx->opt.cusparselt_search) {

@@ -35,9 +35,16 @@
  *   cublaslt   bf16/fp16  F32    unsupported            bf16 w/o bias: direct;
  *                                                       else ACC + pass
  *   cusparselt int8       I32    fused (alpha vector)   ACC + dequant pass
- *   cusparselt fp8e4m3    F32    fused (alpha vector)   ACC + dequant pass
+ *   cusparselt fp8e4m3    F32    fused (scalar alpha;   ACC + dequant pass
+ *                                uniform scales only)
  *   cusparselt bf16/fp16  BF16/  unsupported            bf16 w/o bias: direct;
  *                         F16                           else ACC + pass
+ * A uniform weight scale (all channels equal, as BitNet's per-tensor scale)
+ * makes BF16_CHANNEL a plain scalar-alpha GEMM on both libraries.
+ * cuSPARSELt fp16 is reported unsupported on Hopper: cuSPARSELt 0.8.0's
+ * search fails there with an internal error and leaves an illegal
+ * instruction behind (seen 2026-11-25; the reference system saw the same);
+ * SS_ALLOW_CUSPARSELT_FP16=1 lifts the block for experiments.
  * ss_gemm_out_fused() says which combinations need no extra pass. The
  * dequant pass computes ((float)acc * s_x[m]) * s_w[n] + bias[n] in that
  * order with no FMA contraction, as the CPU reference (linear.h) does, so
@@ -207,6 +214,12 @@ ss_status ss_gemm_matmul(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *
  * 1, 1, 0). in_dtype: I32, F32, BF16 or F16; leading dimensions in elements. */
 ss_status ss_gemm_dequant(ss_gemm_ctx *ctx, ss_dtype in_dtype, const void *in, int64_t ld_in, int64_t M, int64_t N,
                           const float *sx, const float *sw, const float *bias, void *y, int64_t ld_y);
+
+/* ss_gemm_out_supported for this weight: also SS_ERR_UNSUPPORTED for
+ * BF16_CHANNEL on cuSPARSELt fp8e4m3 when the channel scales differ
+ * (cuSPARSELt 0.8.0 has no alpha-vector scaling for FP8; a uniform,
+ * per-tensor scale such as BitNet's goes in as a scalar alpha). */
+ss_status ss_gemm_weight_out_supported(const ss_gemm_weight *w, ss_gemm_out mode);
 
 /* Device copies of the weight's per-channel scale [N_pad] (1 in padding;
  * NULL for bf16/fp16) and bias [N] (NULL without). */

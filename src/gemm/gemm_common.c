@@ -1,6 +1,7 @@
 /* Host-side rules of the GPU linear layer: names, dtype mapping, which
  * backend x dtype x output mode exists and where it is fused. No CUDA here,
  * so the CLI, the benchmarks' skip logic and the CPU tests share it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm/gemm.h"
@@ -127,6 +128,12 @@ ss_status ss_gemm_supported(const ss_gpu_info *gpu, ss_backend b, ss_gemm_dtype 
         if (gpu->cusparselt_version <= 0)
             return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: the cuSPARSELt library did not initialise on %s", dn,
                            gpu->name);
+        if (d == SS_GEMM_FP16 && gpu->cc_major == 9 && !getenv("SS_ALLOW_CUSPARSELT_FP16"))
+            return ss_fail(SS_ERR_UNSUPPORTED,
+                           "cusparselt fp16: cuSPARSELt %d.%d.%d fails on %s (cc 9.x) with an internal error and an "
+                           "illegal instruction that poisons the CUDA context; use bf16",
+                           gpu->cusparselt_version / 1000, gpu->cusparselt_version / 100 % 10,
+                           gpu->cusparselt_version % 100, gpu->name);
         if (cc >= 90 && gpu->cusparselt_version < 600)
             return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: cuSPARSELt %d.%d.%d predates Hopper support (0.6.0)", dn,
                            gpu->cusparselt_version / 1000, gpu->cusparselt_version / 100 % 10,

@@ -278,7 +278,12 @@ static ss_status weight_fill(ss_gemm_ctx *ctx, const ss_linear_weight *lw, ss_ba
         w->d_w = d_dense;
         i->device_bytes = bytes;
     }
-    if (quantized) SS_TRY(upload_floats(lw->scale, lw->N, i->N_pad, 1.0f, &w->d_scale, what));
+    if (quantized) {
+        SS_TRY(upload_floats(lw->scale, lw->N, i->N_pad, 1.0f, &w->d_scale, what));
+        w->uniform_scale = 1;
+        w->scale0 = lw->scale[0];
+        for (int64_t n = 1; n < lw->N; n++) w->uniform_scale &= lw->scale[n] == lw->scale[0];
+    }
     if (lw->bias) SS_TRY(upload_floats(lw->bias, lw->N, i->N_pad, 0.0f, &w->d_bias, what));
     return SS_OK;
 }
@@ -298,6 +303,22 @@ ss_status ss_gemm_weight_create(ss_gemm_ctx *ctx, const ss_linear_weight *lw, ss
 }
 
 void ss_gemm_weight_get_info(const ss_gemm_weight *w, ss_gemm_weight_info *info) { *info = w->info; }
+ss_status ss_gemm_weight_out_supported(const ss_gemm_weight *w, ss_gemm_out mode) {
+    char what[300];
+    ss_gemm_what(w, 0, what, sizeof what);
+    SS_TRY_CTX(ss_gemm_out_supported(w->info.backend, w->info.dtype, mode), "%s", what);
+    if (mode == SS_GEMM_OUT_BF16_CHANNEL && w->info.backend == SS_BACKEND_CUSPARSELT &&
+        w->info.dtype == SS_GEMM_FP8E4M3 && !w->uniform_scale)
+        return ss_fail(SS_ERR_UNSUPPORTED,
+                       "%s: bf16_channel needs a uniform weight scale here (cuSPARSELt has no alpha-vector scaling "
+                       "for FP8); use acc or bf16",
+                       what);
+    return SS_OK;
+}
+
+/* The library call of BF16_CHANNEL for this weight. */
+static int channel_kind(const ss_gemm_weight *w) { return w->uniform_scale ? SS_GK_CHANNEL_SCALAR : SS_GK_CHANNEL; }
+
 const float *ss_gemm_weight_scale(const ss_gemm_weight *w) { return w->d_scale; }
 const float *ss_gemm_weight_bias(const ss_gemm_weight *w) { return w->d_bias; }
 
@@ -366,12 +387,12 @@ ss_status ss_gemm_matmul(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *
                          ss_gemm_out mode, void *out) {
     char what[300];
     ss_gemm_what(w, M, what, sizeof what);
-    SS_TRY_CTX(ss_gemm_out_supported(w->info.backend, w->info.dtype, mode), "%s", what);
+    SS_TRY(ss_gemm_weight_out_supported(w, mode));
     if (M <= 0) return SS_OK;
     const int64_t M_pad = ss_gemm_pad_m(M);
     switch (mode) {
     case SS_GEMM_OUT_ACC: return gemm_run(ctx, w, SS_GK_ACC, xq, sx, M_pad, out, what);
-    case SS_GEMM_OUT_BF16_CHANNEL: return gemm_run(ctx, w, SS_GK_CHANNEL, xq, sx, M_pad, out, what);
+    case SS_GEMM_OUT_BF16_CHANNEL: return gemm_run(ctx, w, channel_kind(w), xq, sx, M_pad, out, what);
     default: break;
     }
     if (is_quantized(w) && !sx) return ss_fail(SS_ERR_ARG, "%s: output mode bf16 needs the per-token scales", what);
@@ -432,7 +453,7 @@ ss_status ss_gemm_plan_get_info(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int64
         info->fused = p != NULL;
         if (!p) p = ss_gemm_plan_find(ctx, i->backend, i->dtype, SS_GK_ACC, M_pad, i->N_pad, i->K_act, 0);
     } else {
-        p = ss_gemm_plan_find(ctx, i->backend, i->dtype, mode == SS_GEMM_OUT_ACC ? SS_GK_ACC : SS_GK_CHANNEL, M_pad,
+        p = ss_gemm_plan_find(ctx, i->backend, i->dtype, mode == SS_GEMM_OUT_ACC ? SS_GK_ACC : channel_kind(w), M_pad,
                               i->N_pad, i->K_act, 0);
         info->fused = 1;
     }

@@ -14,6 +14,7 @@
 enum ss_gemm_kind {
     SS_GK_ACC = 0,        /* accumulators, ss_gemm_acc_dtype */
     SS_GK_CHANNEL,        /* BF16 = acc * s_w[n] (alpha vector / outer vector with ones) */
+    SS_GK_CHANNEL_SCALAR, /* the same for a uniform (per-tensor) weight scale: scalar alpha */
     SS_GK_TOKEN_CHANNEL,  /* BF16 = acc * s_x[m] * s_w[n] (cuBLASLt FP8 outer vectors) */
     SS_GK_BF16,           /* BF16 = acc, unscaled (bf16 weights on cuBLASLt) */
     SS_GK_COUNT
@@ -26,6 +27,8 @@ struct ss_gemm_weight {
     void *d_w;       /* cuBLASLt: [N_pad, K_act] dense; cuSPARSELt: compressed */
     float *d_scale;  /* [N_pad], 1 in padding; NULL for bf16/fp16 */
     float *d_bias;   /* [N_pad], 0 in padding; NULL without bias */
+    int uniform_scale; /* every channel has the same scale (BitNet's per-tensor scale) */
+    float scale0;      /* that scale */
 };
 
 struct ss_gemm_plan {

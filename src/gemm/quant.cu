@@ -106,6 +106,10 @@ ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_p
     if ((uintptr_t)out % 16)
         return ss_fail(SS_ERR_ARG, "%s: quantized activation buffer is not 16-byte aligned", what);
     ss_slide_params g = {};
+    if (geom && geom->L == 4 && geom->K_slid == ss_gemm_round_up(K, SS_GEMM_ALIGN_NK))
+        geom = NULL; /* 2_4 slides nothing: x'[p] = x[p] (one window per group of 4) */
+    if (geom && geom->K_slid >= (1ll << 32))
+        return ss_fail(SS_ERR_ARG, "%s: K_slid=%lld too large", what, (long long)geom->K_slid);
     if (geom) {
         g = ss_slide_params_of(geom);
         if (geom->K != K || geom->K_slid != K_out)

@@ -171,7 +171,7 @@ static __device__ __forceinline__ uint2 ss_load4(const uint16_t *c, int64_t i) {
     return make_uint2(w[0], w[1]);
 }
 
-/* Writes the slid row out[0, g.K_slid) from the quantized row codes[0,
+/* Writes the slid row out[0, g.K_slid) (K_slid < 2^32) from the quantized row codes[0,
  * g.K_padded) (zero in [K, K_padded)), in 16-byte stores: each store holds
  * 16/(4*elem) whole windows, so each window is one aligned load pair. */
 template <class Q>
@@ -188,8 +188,9 @@ static __device__ __forceinline__ void ss_block_slide_row(const typename Q::stor
         } v;
 #pragma unroll
         for (int t = 0; t < NW; t++) {
-            int64_t p = c * NE + 4 * t, grp = p / g.out_group, r = p - grp * g.out_group;
-            int64_t src = grp * g.L + (r >> 1); /* window r/4 starts at 2*(r/4) = r/2 */
+            /* 32-bit division: a 64-bit one is a long software sequence */
+            const uint32_t p = (uint32_t)(c * NE + 4 * t), grp = p / (uint32_t)g.out_group, r = p - grp * g.out_group;
+            const int64_t src = (int64_t)grp * g.L + (r >> 1); /* window r/4 starts at 2*(r/4) = r/2 */
             if constexpr (sizeof(T) == 1) v.w1[t] = grp < g.groups ? ss_load4(cb, src) : 0u;
             else v.w2[t] = grp < g.groups ? ss_load4(reinterpret_cast<const uint16_t *>(codes), src) : make_uint2(0, 0);
         }
