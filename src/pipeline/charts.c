@@ -72,7 +72,14 @@ static void write_script(FILE *fp, const ss_chart *c, const char *png_tmp, const
         for (int k = 0; k < c->series[i].n; k++)
             if (c->series[i].y[k] > ymax) ymax = c->series[i].y[k];
     }
-    fprintf(fp, ")\nset xtics rotate by -45\nset yrange [0:%.3g]\nplot ", ymax > 0 ? ymax * 1.12 : 1.0);
+    int64_t xmin = ticks[0], xmax = ticks[0];
+    for (int t = 1; t < nt; t++) {
+        if (ticks[t] < xmin) xmin = ticks[t];
+        if (ticks[t] > xmax) xmax = ticks[t];
+    }
+    /* a margin on both sides so the end tics show on the log axis */
+    fprintf(fp, ")\nset xtics rotate by -45\nset xrange [%.6g:%.6g]\nset yrange [0:%.3g]\nplot ", (double)xmin / 1.3,
+            (double)xmax * 1.3, ymax > 0 ? ymax * 1.12 : 1.0);
     int first = 1;
     for (int i = 0; i < c->n_series; i++) {
         fprintf(fp, "%s$d%d with linespoints lw 2 pt 7 lc %d title ", first ? "" : ", ", i, i + 1);

@@ -468,8 +468,9 @@ static json_t *job_to_json(const plan *p, const job *j) {
     }
     if (start[0]) json_object_set_new(r, "started", json_string(start));
     if (end[0]) json_object_set_new(r, "ended", json_string(end));
-    if (j->start_epoch > 0) json_object_set_new(r, "start_epoch", json_real(j->start_epoch));
-    if (j->end_epoch > 0) json_object_set_new(r, "end_epoch", json_real(j->end_epoch));
+    /* whole seconds: the state's reals keep 9 digits, too few for an epoch */
+    if (j->start_epoch > 0) json_object_set_new(r, "start_epoch", json_integer((json_int_t)j->start_epoch));
+    if (j->end_epoch > 0) json_object_set_new(r, "end_epoch", json_integer((json_int_t)j->end_epoch));
     json_object_set_new(r, "duration_s", json_real(j->duration_s));
     if (j->resumed) json_object_set_new(r, "resumed", json_true());
     if (j->synthetic) json_object_set_new(r, "synthetic", json_true());
@@ -552,8 +553,8 @@ static void job_load_prev(job *j, const json_t *r) {
     if ((s = json_string_value(json_object_get(r, "note")))) snprintf(j->note, sizeof j->note, "%s", s);
     j->exit_code = (int)json_integer_value(json_object_get(r, "exit_code"));
     j->term_signal = (int)json_integer_value(json_object_get(r, "signal"));
-    j->start_epoch = json_number_value(json_object_get(r, "start_epoch"));
-    j->end_epoch = json_number_value(json_object_get(r, "end_epoch"));
+    j->start_epoch = (double)json_integer_value(json_object_get(r, "start_epoch"));
+    j->end_epoch = (double)json_integer_value(json_object_get(r, "end_epoch"));
     j->duration_s = json_number_value(json_object_get(r, "duration_s"));
     j->resumed = json_is_true(json_object_get(r, "resumed"));
     j->synthetic = json_is_true(json_object_get(r, "synthetic"));
@@ -748,8 +749,9 @@ static ss_status run_job(plan *p, int idx) {
     if (skip) {
         j->status = SS_JOB_SKIPPED;
         snprintf(j->reason, sizeof j->reason, "%s", skip);
-        progress(p, idx, "skipped");
-        say(p, "  skipped: %s", j->reason);
+        char what[600];
+        snprintf(what, sizeof what, "skipped: %s", j->reason);
+        progress(p, idx, what);
         return state_save(p, 0);
     }
 

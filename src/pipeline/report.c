@@ -423,7 +423,8 @@ typedef struct tree_out {
     int lines;
 } tree_out;
 
-static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* natural order, so 2_4 < 2_6 < 2_10 */
+static int cmp_name(const void *a, const void *b) { return strverscmp(*(char *const *)a, *(char *const *)b); }
 
 static int list_names(const char *dir, char ***names, int **is_dir) {
     *names = NULL;

@@ -114,7 +114,8 @@ static void names_free(names *s) {
     memset(s, 0, sizeof *s);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* natural order, so 2_4 < 2_6 < 2_10 */
+static int cmp_str(const void *a, const void *b) { return strverscmp(*(char *const *)a, *(char *const *)b); }
 
 /* Entries of dir, sorted; want_dirs selects folders or regular files. */
 static void list_dir(const char *dir, int want_dirs, names *out) {
