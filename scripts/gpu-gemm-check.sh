@@ -16,16 +16,16 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,po
   --format=csv 2>&1 | tee -a "$out/nvidia-smi.txt"
 t0=$(date +%s)
 if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_WERROR=ON \
-     -DCUSPARSELT_ROOT="$csl" >"$out/build.log" 2>&1; then
-  echo "configure failed:"; tail -30 "$out/build.log"; exit 1
+     -DCUSPARSELT_ROOT="$csl" >/tmp/ss-build.log 2>&1; then
+  cp /tmp/ss-build.log "$out/build.log"; echo "configure failed:"; tail -30 /tmp/ss-build.log; exit 1
 fi
-if ! cmake --build "$build" -j "$(nproc)" --target test_gemm_gpu test_gemm_ref ss_kbench >>"$out/build.log" 2>&1; then
-  echo "build failed:"; grep -E "error|Error" "$out/build.log" | head -40; exit 1
+if ! cmake --build "$build" -j "$(nproc)" --target test_gemm_gpu test_gemm_ref test_tune test_kbench_gpu ss_kbench >>/tmp/ss-build.log 2>&1; then
+  cp /tmp/ss-build.log "$out/build.log"; echo "build failed:"; grep -E "error|Error" /tmp/ss-build.log | head -40; exit 1
 fi
 echo "build: $(( $(date +%s) - t0 )) s"
 export LD_LIBRARY_PATH="$csl/lib:${LD_LIBRARY_PATH:-}"
 if [ -z "${SS_SKIP_TESTS:-}" ]; then
-  timeout 240 ctest --test-dir "$build" -R 'test_gemm_(gpu|ref)' -V >"$out/ctest.log" 2>&1
+  timeout 300 ctest --test-dir "$build" -R 'test_(gemm_gpu|gemm_ref|tune|kbench_gpu)$' -V >"$out/ctest.log" 2>&1
   grep -E "^[0-9]+: (skipped|\[  FAILED|\[  PASSED|\[  ERROR)|tests passed|Passed|Failed|Skipped|\*\*\*" "$out/ctest.log" | tail -30
   grep -E "^[0-9]+: .*(reference|round trip:|exact |scale\[|X'\[|->)" "$out/ctest.log" | head -40
 fi

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/gpu_monitor.h"
+#include "bench/kbench_data.h"
 #include "convert/prune.h"
 #include "convert/slide.h"
 #include "core/rng.h"
@@ -29,7 +30,7 @@ const char *ss_kbench_sparsity_name(int L, char *buf, int cap) {
 
 /* Ternary codes as BitNet's absmean quantizer makes them from Gaussian
  * weights: |w| < 0.5 * mean|w| (= 0.399 sigma) rounds to 0, about 31%. */
-static void fill_weight(ss_dtype t, void *w, int64_t n, uint64_t seed) {
+void ss_kbench_fill_weight(ss_dtype t, void *w, int64_t n, uint64_t seed) {
 #pragma omp parallel
     {
         ss_rng r;
@@ -50,7 +51,7 @@ static void fill_weight(ss_dtype t, void *w, int64_t n, uint64_t seed) {
     }
 }
 
-static void fill_x(uint16_t *x, int64_t n, uint64_t seed) {
+void ss_kbench_fill_x(uint16_t *x, int64_t n, uint64_t seed) {
 #pragma omp parallel
     {
         ss_rng r;
@@ -63,8 +64,8 @@ static void fill_x(uint16_t *x, int64_t n, uint64_t seed) {
 }
 
 /* The weight as the layer stores it: pruned to 2:L and slid (L != 0). */
-static ss_status make_weight(ss_gemm_dtype dt, int L, int64_t N, int64_t K, uint64_t seed, ss_linear_weight *lw,
-                             void **owned_w, float **owned_scale) {
+ss_status ss_kbench_make_weight(ss_gemm_dtype dt, int L, int64_t N, int64_t K, uint64_t seed, ss_linear_weight *lw,
+                               void **owned_w, float **owned_scale) {
     *owned_w = NULL;
     *owned_scale = NULL;
     const ss_dtype t = ss_gemm_act_dtype(dt);
@@ -76,7 +77,7 @@ static ss_status make_weight(ss_gemm_dtype dt, int L, int64_t N, int64_t K, uint
         free(scale);
         return ss_fail(SS_ERR_NOMEM, "no memory for a [%lld, %lld] benchmark weight", (long long)N, (long long)K);
     }
-    fill_weight(t, w, N * K, seed);
+    ss_kbench_fill_weight(t, w, N * K, seed);
     for (int64_t n = 0; n < N; n++) scale[n] = 0.02f;
     *lw = (ss_linear_weight){.name = "bench", .N = N, .K = K, .dtype = t, .w = w, .scale = scale};
     ss_status st = SS_OK;
@@ -179,8 +180,8 @@ static ss_gemm_out gemm_mode_of(const ss_gemm_weight *w, int *needs_dequant) {
     ss_gemm_weight_info i;
     ss_gemm_weight_get_info(w, &i);
     *needs_dequant = 0;
-    if (i.dtype == SS_GEMM_BF16 || i.dtype == SS_GEMM_FP16)
-        return i.backend == SS_BACKEND_CUSPARSELT ? SS_GEMM_OUT_ACC : SS_GEMM_OUT_BF16;
+    if (i.dtype == SS_GEMM_BF16 || i.dtype == SS_GEMM_FP16) /* BF16 where the GEMM writes it, else its own output */
+        return ss_gemm_out_fused(i.backend, i.dtype, SS_GEMM_OUT_BF16, 0) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
     if (ss_gemm_weight_out_supported(w, SS_GEMM_OUT_BF16_CHANNEL) == SS_OK) return SS_GEMM_OUT_BF16_CHANNEL;
     ss_clear_error();
     if (i.dtype == SS_GEMM_FP8E4M3 && i.backend == SS_BACKEND_CUBLASLT) return SS_GEMM_OUT_BF16;
@@ -226,7 +227,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
     const int64_t Mp = ss_gemm_pad_m(Mmax);
     bench_ctx b = {.ctx = ctx};
     uint16_t *hx = NULL;
-    st = make_weight(dt, L, N, K, o.seed ^ (uint64_t)(N * 131 + K), &lw, &hw, &hs);
+    st = ss_kbench_make_weight(dt, L, N, K, o.seed ^ (uint64_t)(N * 131 + K), &lw, &hw, &hs);
     if (!st) st = ss_gemm_weight_create(ctx, &lw, be, &w);
     free(hw);
     free(hs);
@@ -240,7 +241,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         if (!hx) st = ss_fail(SS_ERR_NOMEM, "no memory for a [%lld, %lld] activation", (long long)Mmax, (long long)K);
     }
     if (!st) {
-        fill_x(hx, Mmax * K, o.seed + 7);
+        ss_kbench_fill_x(hx, Mmax * K, o.seed + 7);
         st = ss_gpu_alloc((size_t)(Mmax * K) * 2, &b.x);
     }
     if (!st) st = ss_gpu_upload(b.x, hx, (size_t)(Mmax * K) * 2);
@@ -276,6 +277,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
             p->split_k = pi.split_k;
             p->candidate = pi.candidate;
             p->candidates = pi.candidates;
+            p->from_table = pi.from_table;
         }
         if (ps) {
             snprintf(p->status, sizeof p->status, "%s: %s", ps == SS_ERR_UNSUPPORTED ? "skipped" : "error", ss_errmsg());

@@ -55,6 +55,7 @@ typedef struct ss_kbench_point {
     int alg_id, split_k;   /* cuSPARSELt */
     int candidate, candidates; /* cuBLASLt: chosen index among the timed heuristic candidates */
     double sm_mhz, power_w;    /* NVML means during the gemm timing; 0 if unknown */
+    int from_table;            /* the GEMM's algorithm came from a tuning table */
 } ss_kbench_point;
 
 /* Runs the points for every M of Ms on one weight. out[nM] is always filled:
@@ -66,5 +67,80 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend backend, ss_gemm_dtype dtyp
 
 /* "dense", "2_4", ..., "2_inf" */
 const char *ss_kbench_sparsity_name(int L, char *buf, int cap);
+
+/* ---- jobs: one (library, dtype, sparsity) over the model's (N, K) pairs ---- */
+
+typedef struct ss_model_config ss_model_config;
+
+/* The model's 4 linear shapes (N, K): qkv, o, gate_up, down. */
+void ss_kbench_model_nk(const ss_model_config *c, int64_t N[4], int64_t K[4]);
+
+typedef struct ss_kbench_job {
+    ss_backend backend;        /* cublaslt (dense, L = 0) or cusparselt (L != 0) */
+    ss_gemm_dtype dtype;
+    int L;                     /* 0 dense, 4..SS_L_MAX, SS_L_INF */
+    const char *model;         /* base model name for file names, e.g. "BitNet-2B" */
+    const int64_t *N, *K;      /* [n_nk] */
+    int n_nk;
+    const int64_t *M;          /* [n_m] */
+    int n_m;
+    const char *results;       /* result tree root; NULL writes no files */
+    const char *tune_dir;      /* tuning tables to use; NULL: search as usual */
+    int planted_fault;         /* test hook: fault the device before the first point */
+} ss_kbench_job;
+
+/* Runs the job in this process (pts: [n_nk * n_m], (N,K)-major) and, with
+ * job->results, writes its files in the reference layout:
+ *   <results>/benchmark_kernel/{cuBLASLt,cuSPARSELt}/alg_search_results/<HW>_<TOOLCHAIN>/<DT>/
+ *       alg_search_<model>-<DT>[_2_L].csv and .json
+ * (DT: FP16, BF16, INT8, FP8, FP4). CSV columns: M,N,K,K_used,lat_us (the
+ * GEMM alone), lat_us_min, lat_us_max, fused_us, linear_us, tops (on the
+ * logical K), speedup (dense lat_us / this lat_us, when the dense file of the
+ * same model, dtype and hardware exists), alg_id, split_k, candidate,
+ * candidates, from_table, sm_mhz, power_w, status. The JSON holds the same
+ * points, the method, and totals per M over the (N, K) pairs.
+ * Returns SS_OK when every point ran; SS_ERR_UNSUPPORTED when the GPU or
+ * library cannot run the job (files still written, status "skipped: why");
+ * else the first error (a device fault: SS_ERR_CUDA). csv_path (may be
+ * NULL) receives the CSV written. */
+ss_status ss_kbench_job_run(const ss_kbench_job *job, const ss_kbench_opts *o, ss_kbench_point *pts, char *csv_path,
+                            size_t cap);
+
+/* The same in a child process (fork), so a device fault loses this job only
+ * and the next job starts with a clean CUDA context. The calling process
+ * must not have initialised CUDA (the pipeline never does: its jobs are
+ * child processes already). A child killed by a signal marks every point
+ * "error: job process killed by signal N". */
+ss_status ss_kbench_job_isolated(const ss_kbench_job *job, const ss_kbench_opts *o, ss_kbench_point *pts);
+
+/* Number of CUDA devices, asked of a child process (keeps this one CUDA-free). */
+int ss_gpu_count_isolated(void);
+/* Device description, asked of a child process. */
+ss_status ss_gpu_info_isolated(ss_gpu_info *info);
+
+/* Writes the job's files (see ss_kbench_job_run) for points already measured. */
+ss_status ss_kbench_write(const ss_kbench_job *job, const ss_gpu_info *gpu, const char *toolchain,
+                          const ss_kbench_opts *o, const ss_kbench_point *pts, char *csv_path, size_t cap);
+
+/* ---- offline tuning (task 3) ---- */
+
+typedef struct ss_kbench_tune_spec {
+    const char *model;         /* tuned model name, the table's file name, e.g. "BitNet-2B-INT8" */
+    ss_gemm_dtype dtype;
+    const int *L;              /* sparsities to tune: 0 = dense cuBLASLt, else cuSPARSELt on slid weights */
+    int n_L;
+    const int64_t *N, *K;
+    int n_nk;
+    const int64_t *M;          /* M buckets, e.g. 64..32768 */
+    int n_m;
+    const char *results;       /* root: the table goes to <results>/tuning/<HW>_<TOOLCHAIN>/<model>.json */
+} ss_kbench_tune_spec;
+
+/* For every (sparsity, N, K, M) runs the GEMM in each output mode an engine
+ * uses (timing the cuBLASLt candidates / cusparseLtMatmulSearch) and stores
+ * the chosen algorithms. table_path (may be NULL) receives the file written. */
+ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t cap);
+/* The same in a child process (the caller stays CUDA-free). */
+ss_status ss_kbench_tune_isolated(const ss_kbench_tune_spec *s, char *table_path, size_t cap);
 
 #endif

@@ -88,6 +88,29 @@ static cublasStatus_t lt_matmul(ss_gemm_ctx *ctx, ss_gemm_plan *p, const cublasL
                           ws ? ctx->ws : NULL, ws, ctx->stream);
 }
 
+/* The tuning table's algorithm, if there is one and cuBLASLt accepts it here. */
+static int lt_from_table(ss_gemm_ctx *ctx, ss_gemm_plan *p, const char *what) {
+    ss_gemm_alg a;
+    if (!ss_gemm_lookup(ctx, p, &a) || !a.has_lt_algo) return 0;
+    static_assert(sizeof(cublasLtMatmulAlgo_t) == sizeof a.lt_algo, "cublasLtMatmulAlgo_t is 64 bytes");
+    cublasLtMatmulAlgo_t algo;
+    memcpy(&algo, a.lt_algo, sizeof algo);
+    cublasLtMatmulHeuristicResult_t r;
+    memset(&r, 0, sizeof r);
+    if (cublasLtMatmulAlgoCheck(ctx->lt, p->desc, p->la, p->lb, p->ld, p->ld, &algo, &r) != CUBLAS_STATUS_SUCCESS ||
+        r.workspaceSize > ctx->opt.workspace_limit) {
+        ss_gemm_warn_table(ctx, what);
+        return 0;
+    }
+    p->algo = algo;
+    p->workspace = r.workspaceSize;
+    p->candidate = -1;
+    p->candidates = 0;
+    p->from_table = 1;
+    p->ready = 1;
+    return 1;
+}
+
 /* Picks the plan's algorithm: the heuristic's candidates, timed. */
 static ss_status lt_choose(ss_gemm_ctx *ctx, ss_gemm_plan *p, const void *a, const void *b, void *d, float alpha,
                            const char *what) {
@@ -181,7 +204,7 @@ ss_status ss_lt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const v
         LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &bs, sizeof bs), what);
     }
     const float alpha = kind == SS_GK_CHANNEL_SCALAR ? w->scale0 : 1.0f;
-    if (!p->ready) SS_TRY(lt_choose(ctx, p, w->d_w, xq, out, alpha, what));
+    if (!p->ready && !lt_from_table(ctx, p, what)) SS_TRY(lt_choose(ctx, p, w->d_w, xq, out, alpha, what));
     SS_TRY(ss_gemm_ctx_workspace(ctx, p->workspace));
     cublasStatus_t ls = lt_matmul(ctx, p, &p->algo, p->workspace, w->d_w, xq, out, alpha);
     if (ls == CUBLAS_STATUS_NOT_SUPPORTED) p->unsupported = 1;

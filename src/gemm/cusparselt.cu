@@ -121,7 +121,32 @@ static ss_status slt_plan_init(ss_gemm_ctx *ctx, ss_gemm_plan *p, const slt_type
     }
     SLT_TRY(cusparseLtMatmulAlgSelectionInit(&ctx->slt, &p->sel, &p->mm, CUSPARSELT_MATMUL_ALG_DEFAULT), what);
     p->has_sel = 1;
-    SLT_TRY(cusparseLtMatmulPlanInit(&ctx->slt, &p->plan, &p->mm, &p->sel), what);
+    /* a tuning table's choice replaces the search */
+    ss_gemm_alg a;
+    if (ss_gemm_lookup(ctx, p, &a)) {
+        int max_id = 0, ok = cusparseLtMatmulAlgGetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_ALG_CONFIG_MAX_ID,
+                                                             &max_id, sizeof max_id) == CUSPARSE_STATUS_SUCCESS;
+        ok = ok && a.alg_id >= 0 && a.alg_id < max_id &&
+             cusparseLtMatmulAlgSetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_ALG_CONFIG_ID, &a.alg_id,
+                                             sizeof a.alg_id) == CUSPARSE_STATUS_SUCCESS &&
+             cusparseLtMatmulAlgSetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_SPLIT_K, &a.split_k,
+                                             sizeof a.split_k) == CUSPARSE_STATUS_SUCCESS;
+        if (ok && a.split_k_mode)
+            ok = cusparseLtMatmulAlgSetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_SPLIT_K_MODE, &a.split_k_mode,
+                                                 sizeof a.split_k_mode) == CUSPARSE_STATUS_SUCCESS;
+        if (ok && cusparseLtMatmulPlanInit(&ctx->slt, &p->plan, &p->mm, &p->sel) == CUSPARSE_STATUS_SUCCESS) {
+            p->has_plan = 1;
+            p->from_table = 1;
+        } else {
+            ss_gemm_warn_table(ctx, what);
+            /* back to the library's default configuration */
+            cusparseLtMatmulAlgSelectionDestroy(&p->sel);
+            p->has_sel = 0;
+            SLT_TRY(cusparseLtMatmulAlgSelectionInit(&ctx->slt, &p->sel, &p->mm, CUSPARSELT_MATMUL_ALG_DEFAULT), what);
+            p->has_sel = 1;
+        }
+    }
+    if (!p->has_plan) SLT_TRY(cusparseLtMatmulPlanInit(&ctx->slt, &p->plan, &p->mm, &p->sel), what);
     p->has_plan = 1;
     SLT_TRY(cusparseLtMatmulGetWorkspace(&ctx->slt, &p->plan, &p->workspace), what);
     return SS_OK;
@@ -151,7 +176,7 @@ ss_status ss_slt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const 
                                                        : (const void *)&one;
     cudaStream_t stream = ctx->stream;
     if (!p->ready) {
-        if (ctx->opt.cusparselt_search) {
+        if (ctx->opt.cusparselt_search && !p->from_table) {
             /* The search tries algorithms and split-k settings that may need
              * more workspace than the default plan asked for. */
             size_t ws = p->workspace > ctx->opt.workspace_limit ? p->workspace : ctx->opt.workspace_limit;
@@ -165,6 +190,9 @@ ss_status ss_slt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const 
                 what);
         SLT_TRY(cusparseLtMatmulAlgGetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_SPLIT_K, &p->split_k,
                                                 sizeof p->split_k),
+                what);
+        SLT_TRY(cusparseLtMatmulAlgGetAttribute(&ctx->slt, &p->sel, CUSPARSELT_MATMUL_SPLIT_K_MODE, &p->split_k_mode,
+                                                sizeof p->split_k_mode),
                 what);
         p->ready = 1;
     }

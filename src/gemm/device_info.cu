@@ -115,3 +115,13 @@ ss_status ss_gpu_event_elapsed(ss_gpu_event *start, ss_gpu_event *end, float *ms
     CUDA_TRY(cudaEventElapsedTime(ms, start->ev, end->ev), "timing");
     return SS_OK;
 }
+
+/* Test hook (see gemm.h): a store through a pointer no allocation owns. */
+__global__ void ss_planted_fault_kernel(int *p) { p[threadIdx.x] = 1; }
+
+ss_status ss_gpu_plant_fault(ss_gemm_ctx *ctx) {
+    ss_planted_fault_kernel<<<1, 32, 0, ctx->stream>>>((int *)(uintptr_t)0x10);
+    CUDA_TRY(cudaGetLastError(), "planted faulting kernel (test hook)");
+    CUDA_TRY(cudaStreamSynchronize(ctx->stream), "planted faulting kernel (test hook)");
+    return SS_OK;
+}

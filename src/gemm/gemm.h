@@ -234,9 +234,43 @@ typedef struct ss_gemm_plan_info {
     int candidate, candidates; /* cuBLASLt */
     size_t workspace;
     int fused;             /* the last run of this plan applied the scaling in the GEMM */
+    int from_table;        /* the algorithm came from a tuning table */
 } ss_gemm_plan_info;
 ss_status ss_gemm_plan_get_info(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int64_t M, ss_gemm_out mode,
                                 ss_gemm_plan_info *info);
+
+/* ---- algorithms from tuning tables ---- */
+
+/* One plan's algorithm as a tuning table stores it. */
+typedef struct ss_gemm_alg {
+    int alg_id, split_k, split_k_mode; /* cuSPARSELt (split_k_mode 0: library default) */
+    uint64_t lt_algo[8];               /* cuBLASLt: the opaque cublasLtMatmulAlgo_t */
+    int has_lt_algo;
+} ss_gemm_alg;
+
+/* The library call a plan makes, by name: "acc", "channel" (alpha vector /
+ * outer vectors), "channel_scalar" (uniform weight scale), "token_channel"
+ * (cuBLASLt FP8 full dequant), "bf16" (unscaled BF16 output). */
+const char *ss_gemm_kind_name(int kind);
+
+/* Installed by the tuning layer: returns 1 and fills *alg when it has an
+ * algorithm for the plan; 0 lets the plan time / search as usual. An entry
+ * the library rejects (another GPU or library version) falls back the same
+ * way, with one warning per context. */
+typedef int (*ss_gemm_alg_lookup)(void *user, ss_backend b, ss_gemm_dtype d, const char *kind, int64_t M_pad,
+                                  int64_t N_pad, int64_t K_act, ss_gemm_alg *alg);
+void ss_gemm_ctx_set_alg_lookup(ss_gemm_ctx *ctx, ss_gemm_alg_lookup fn, void *user);
+
+/* The plans of this context that have run, for the tuning layer to store:
+ * calls fn for each ready plan. */
+typedef void (*ss_gemm_plan_visit)(void *user, ss_backend b, ss_gemm_dtype d, const char *kind, int64_t M_pad,
+                                   int64_t N_pad, int64_t K_act, const ss_gemm_alg *alg, int from_table);
+void ss_gemm_ctx_each_plan(ss_gemm_ctx *ctx, ss_gemm_plan_visit fn, void *user);
+
+/* Test hook: launches a kernel that writes through an invalid address and
+ * waits for it, so callers can check that a device fault is caught and
+ * reported; the context (and the process's CUDA state) is unusable after. */
+ss_status ss_gpu_plant_fault(ss_gemm_ctx *ctx);
 
 /* ---- timing (CUDA events on the context's stream) ---- */
 

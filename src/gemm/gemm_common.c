@@ -12,6 +12,12 @@ static const char *const out_names[SS_GEMM_OUT_COUNT] = {"acc", "bf16_channel", 
 
 const char *ss_backend_name(ss_backend b) { return (unsigned)b < SS_BACKEND_COUNT ? backend_names[b] : "?"; }
 const char *ss_gemm_dtype_name(ss_gemm_dtype d) { return (unsigned)d < SS_GEMM_DTYPE_COUNT ? dtype_names[d] : "?"; }
+/* In the order of ss_gemm_kind (gemm_internal.h). */
+const char *ss_gemm_kind_name(int kind) {
+    static const char *const names[] = {"acc", "channel", "channel_scalar", "token_channel", "bf16"};
+    return kind >= 0 && kind < (int)(sizeof names / sizeof names[0]) ? names[kind] : "?";
+}
+
 const char *ss_gemm_out_name(ss_gemm_out o) { return (unsigned)o < SS_GEMM_OUT_COUNT ? out_names[o] : "?"; }
 
 ss_status ss_backend_parse(const char *s, ss_backend *b) {

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "gemm/gemm_internal.h"
+extern "C" {
+#include "core/log.h"
+}
 
 /* ---- context ---- */
 
@@ -153,6 +156,41 @@ ss_gemm_plan *ss_gemm_plan_find(ss_gemm_ctx *ctx, ss_backend b, ss_gemm_dtype d,
     p->K_act = K_act;
     ctx->plans[ctx->n_plans++] = p;
     return p;
+}
+
+void ss_gemm_ctx_set_alg_lookup(ss_gemm_ctx *ctx, ss_gemm_alg_lookup fn, void *user) {
+    ctx->lookup = fn;
+    ctx->lookup_user = user;
+}
+
+int ss_gemm_lookup(ss_gemm_ctx *ctx, const ss_gemm_plan *p, ss_gemm_alg *alg) {
+    memset(alg, 0, sizeof *alg);
+    return ctx->lookup && ctx->lookup(ctx->lookup_user, p->backend, p->dtype, ss_gemm_kind_name(p->kind), p->M_pad,
+                                      p->N_pad, p->K_act, alg);
+}
+
+void ss_gemm_warn_table(ss_gemm_ctx *ctx, const char *what) {
+    if (ctx->warned_table) return;
+    ctx->warned_table = 1;
+    ss_warn("%s: the tuning table's algorithm does not run here (another GPU or library version?); searching instead "
+            "(said once)", what);
+}
+
+void ss_gemm_ctx_each_plan(ss_gemm_ctx *ctx, ss_gemm_plan_visit fn, void *user) {
+    for (int i = 0; i < ctx->n_plans; i++) {
+        const ss_gemm_plan *p = ctx->plans[i];
+        if (!p->ready || p->unsupported) continue;
+        ss_gemm_alg a;
+        memset(&a, 0, sizeof a);
+        a.alg_id = p->alg_id;
+        a.split_k = p->split_k;
+        a.split_k_mode = p->split_k_mode;
+        if (p->backend == SS_BACKEND_CUBLASLT) {
+            memcpy(a.lt_algo, &p->algo, sizeof a.lt_algo);
+            a.has_lt_algo = 1;
+        }
+        fn(user, p->backend, p->dtype, ss_gemm_kind_name(p->kind), p->M_pad, p->N_pad, p->K_act, &a, p->from_table);
+    }
 }
 
 const char *ss_gemm_what(const ss_gemm_weight *w, int64_t M, char *buf, size_t cap) {
@@ -465,5 +503,6 @@ ss_status ss_gemm_plan_get_info(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int64
     info->candidate = p->candidate;
     info->candidates = p->candidates;
     info->workspace = p->workspace;
+    info->from_table = p->from_table;
     return SS_OK;
 }

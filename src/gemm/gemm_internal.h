@@ -50,7 +50,8 @@ struct ss_gemm_plan {
     cusparseLtMatmulAlgSelection_t sel;
     cusparseLtMatmulPlan_t plan;
     int n_sdesc, has_sel, has_plan, searched;
-    int alg_id, split_k;
+    int alg_id, split_k, split_k_mode;
+    int from_table;           /* algorithm from the tuning lookup */
 };
 
 enum { SS_BUF_XQ, SS_BUF_SX, SS_BUF_ACC, SS_BUF_Y, SS_BUF_ONES, SS_BUF_COUNT };
@@ -71,7 +72,15 @@ struct ss_gemm_ctx {
     size_t ones_filled; /* floats of SS_BUF_ONES set to 1 */
     ss_gemm_plan **plans;
     int n_plans, cap_plans;
+    ss_gemm_alg_lookup lookup;
+    void *lookup_user;
+    int warned_table; /* one warning for a rejected table entry */
 };
+
+/* The tuning lookup for a plan, if one is installed and has an entry. */
+int ss_gemm_lookup(ss_gemm_ctx *ctx, const ss_gemm_plan *p, ss_gemm_alg *alg);
+/* Says once per context that a table entry was rejected. */
+void ss_gemm_warn_table(ss_gemm_ctx *ctx, const char *what);
 
 /* "linear 'name' int8 cusparselt M=.. N=.. K=.." for error messages. */
 const char *ss_gemm_what(const ss_gemm_weight *w, int64_t M, char *buf, size_t cap);

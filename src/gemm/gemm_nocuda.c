@@ -69,3 +69,7 @@ ss_status ss_gpu_event_elapsed(ss_gpu_event *start, ss_gpu_event *end, float *ms
     *ms = 0;
     return NO_CUDA();
 }
+
+void ss_gemm_ctx_set_alg_lookup(ss_gemm_ctx *ctx, ss_gemm_alg_lookup fn, void *user) { (void)ctx, (void)fn, (void)user; }
+void ss_gemm_ctx_each_plan(ss_gemm_ctx *ctx, ss_gemm_plan_visit fn, void *user) { (void)ctx, (void)fn, (void)user; }
+ss_status ss_gpu_plant_fault(ss_gemm_ctx *ctx) { (void)ctx; return NO_CUDA(); }
