@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "bench/bench_cpu.h"
+#ifdef SS_HAVE_CUDA
+#include "bench/bench_cuda.h"
+#endif
 #include "cli/cli.h"
 #include "core/log.h"
 #include "pipeline/gpu_probe.h"
@@ -156,9 +159,9 @@ ss_status cmd_gpu_info(int argc, char **argv) {
         printf("usage: slidesparse gpu-info\n  Prints the CUDA device as one JSON line; fails without one.\n");
         return SS_OK;
     }
-    ss_gpu_info g;
-    ss_gpu_probe(&g);
-    json_t *j = ss_gpu_info_to_json(&g);
+    ss_device_probe g;
+    ss_device_probe_run(&g);
+    json_t *j = ss_device_probe_to_json(&g);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (!text) return ss_fail(SS_ERR_NOMEM, "gpu-info: out of memory");
@@ -171,10 +174,52 @@ ss_status cmd_gpu_info(int argc, char **argv) {
 }
 
 static const char k_bench_help[] =
-    "prefill|decode --model DIR --backend cpu --m LIST --out RESULTS\n"
+    "prefill|decode --model DIR [--backend cuda|cpu] --m LIST --out RESULTS\n"
     "       [--prompt-len N] [--output-len N] [--warmup N] [--repeats N] [--seed S]\n"
-    "  Throughput of the CPU reference engine (SPEC section 2's method); results under\n"
-    "  RESULTS/throughput_benchmark_results/<stage>/CPU_<DTYPE>_<toolchain>/.";
+    "  Throughput of the CUDA engine (default) or the CPU reference engine, SPEC section 2's method;\n"
+    "  results under RESULTS/throughput_benchmark_results/<stage>/<HW>_<DTYPE>_<toolchain>/.";
+
+/* Options of `bench prefill|decode`; -1 = not given (the backend's default). */
+typedef struct bench_args {
+    const char *model, *backend, *out;
+    int64_t *m;
+    int n_m;
+    int prompt, output, warmup, repeats;
+    uint64_t seed;
+} bench_args;
+
+static ss_status bench_cpu(ss_tp_stage stage, const bench_args *a, char *dir, size_t cap) {
+    ss_bench_cpu_opts o;
+    ss_bench_cpu_defaults(&o, stage);
+    o.model_dir = a->model;
+    o.results_dir = a->out;
+    o.m_list = a->m;
+    o.n_m = a->n_m;
+    o.seed = a->seed;
+    if (a->prompt > 0) *(stage == SS_TP_PREFILL ? &o.max_prompt : &o.decode_prompt) = a->prompt;
+    if (a->output > 0) o.decode_output = a->output;
+    if (a->warmup >= 0) o.warmup = a->warmup;
+    if (a->repeats > 0) o.repeats = a->repeats;
+    return ss_bench_cpu(&o, dir, cap);
+}
+
+static ss_status bench_cuda(ss_tp_stage stage, const bench_args *a, char *dir, size_t cap) {
+#ifdef SS_HAVE_CUDA
+    ss_bench_cuda_opts o;
+    ss_bench_cuda_defaults(&o, stage);
+    o.m_list = a->m;
+    o.n_m = a->n_m;
+    o.seed = a->seed;
+    if (a->prompt > 0) *(stage == SS_TP_PREFILL ? &o.max_prompt : &o.decode_prompt) = a->prompt;
+    if (a->output > 0) o.decode_output = a->output;
+    if (a->warmup >= 0) o.warmup = a->warmup;
+    if (a->repeats > 0) o.repeats = a->repeats;
+    return ss_bench_cuda(a->model, a->out, &o, dir, cap);
+#else
+    (void)a, (void)dir, (void)cap;
+    return ss_fail(SS_ERR_UNSUPPORTED, "bench %s --backend cuda: this build has no CUDA", ss_tp_stage_name(stage));
+#endif
+}
 
 ss_status cmd_bench(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -196,56 +241,39 @@ ss_status cmd_bench(int argc, char **argv) {
         {0, 0, 0, 0},
     };
     const char *cmd = stage == SS_TP_PREFILL ? "bench prefill" : "bench decode";
-    ss_bench_cpu_opts o;
-    ss_bench_cpu_defaults(&o, stage);
-    const char *backend = "cuda";
-    int64_t *m = NULL, v;
+    bench_args a = {.backend = "cuda", .prompt = -1, .output = -1, .warmup = -1, .repeats = -1};
+    int64_t v;
     ss_status st = SS_OK;
     optind = 0;
     opterr = 0;
     int c;
     while (st == SS_OK && (c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'm': o.model_dir = optarg; break;
-        case 'b': backend = optarg; break;
-        case 'M': free(m); m = NULL; st = parse_m_list("--m", optarg, &m, &o.n_m); break;
-        case 'o': o.results_dir = optarg; break;
-        case 'p':
-            st = cli_parse_i64("--prompt-len", optarg, 1, 1 << 20, &v);
-            if (stage == SS_TP_PREFILL) o.max_prompt = (int)v;
-            else o.decode_prompt = (int)v;
-            break;
-        case 'l':
-            st = cli_parse_i64("--output-len", optarg, 1, 1 << 16, &v);
-            o.decode_output = (int)v;
-            break;
-        case 'w':
-            st = cli_parse_i64("--warmup", optarg, 0, 1000, &v);
-            o.warmup = (int)v;
-            break;
-        case 'r':
-            st = cli_parse_i64("--repeats", optarg, 1, 1000, &v);
-            o.repeats = (int)v;
-            break;
-        case 's': st = cli_parse_u64("--seed", optarg, &o.seed); break;
+        case 'm': a.model = optarg; break;
+        case 'b': a.backend = optarg; break;
+        case 'M': free(a.m); a.m = NULL; st = parse_m_list("--m", optarg, &a.m, &a.n_m); break;
+        case 'o': a.out = optarg; break;
+        case 'p': st = cli_parse_i64("--prompt-len", optarg, 1, 1 << 20, &v); a.prompt = (int)v; break;
+        case 'l': st = cli_parse_i64("--output-len", optarg, 1, 1 << 16, &v); a.output = (int)v; break;
+        case 'w': st = cli_parse_i64("--warmup", optarg, 0, 1000, &v); a.warmup = (int)v; break;
+        case 'r': st = cli_parse_i64("--repeats", optarg, 1, 1000, &v); a.repeats = (int)v; break;
+        case 's': st = cli_parse_u64("--seed", optarg, &a.seed); break;
         case 'h': printf("usage: slidesparse bench %s\n", k_bench_help); goto done;
         default: st = cli_bad_usage(cmd, argc - 1, argv + 1);
         }
     }
     if (st == SS_OK && optind < argc - 1) st = cli_bad_usage(cmd, argc - 1, argv + 1);
-    if (st == SS_OK) st = cli_require(cmd, "--model", o.model_dir);
-    if (st == SS_OK) st = cli_require(cmd, "--out", o.results_dir);
-    if (st == SS_OK && !m) st = ss_fail(SS_ERR_ARG, "%s: missing --m (see slidesparse bench --help)", cmd);
-    if (st == SS_OK && strcmp(backend, "cpu") != 0)
-        st = strcmp(backend, "cuda") ? ss_fail(SS_ERR_ARG, "%s: unknown --backend '%s' (cpu or cuda)", cmd, backend)
-                                     : ss_fail(SS_ERR_UNSUPPORTED, "%s --backend cuda: not available in this build yet", cmd);
+    if (st == SS_OK) st = cli_require(cmd, "--model", a.model);
+    if (st == SS_OK) st = cli_require(cmd, "--out", a.out);
+    if (st == SS_OK && !a.m) st = ss_fail(SS_ERR_ARG, "%s: missing --m (see slidesparse bench --help)", cmd);
+    if (st == SS_OK && strcmp(a.backend, "cpu") && strcmp(a.backend, "cuda"))
+        st = ss_fail(SS_ERR_ARG, "%s: unknown --backend '%s' (cuda or cpu)", cmd, a.backend);
     if (st == SS_OK) {
-        o.m_list = m;
         char dir[4096];
-        st = ss_bench_cpu(&o, dir, sizeof dir);
+        st = !strcmp(a.backend, "cpu") ? bench_cpu(stage, &a, dir, sizeof dir) : bench_cuda(stage, &a, dir, sizeof dir);
         if (st == SS_OK) ss_info("results in %s", dir);
     }
 done:
-    free(m);
+    free(a.m);
     return st;
 }

@@ -1,49 +1,49 @@
-/* GPU probe through the CUDA runtime API (plain C; the runtime header is C). */
+/* GPU probe: the GEMM layer's device description plus what the driver says
+ * when there is no device. */
 #include "pipeline/gpu_probe.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "bench/throughput_results.h"
+#include "gemm/gemm.h"
 
 #ifdef SS_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
 
-void ss_gpu_probe(ss_gpu_info *g) {
+void ss_device_probe_run(ss_device_probe *g) {
     memset(g, 0, sizeof *g);
     ss_toolchain_desc(g->toolchain, sizeof g->toolchain);
     ss_toolchain_tag(g->toolchain_tag, sizeof g->toolchain_tag);
-#ifndef SS_HAVE_CUDA
-    snprintf(g->reason, sizeof g->reason, "not built with CUDA");
-#else
+#ifdef SS_HAVE_CUDA
     cudaRuntimeGetVersion(&g->runtime_version);
     cudaDriverGetVersion(&g->driver_version);
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess || n == 0) {
-        snprintf(g->reason, sizeof g->reason, "no CUDA device (%s)",
-                 g->driver_version == 0 ? "no NVIDIA driver"
-                 : e != cudaSuccess     ? cudaGetErrorString(e)
-                                        : "the driver lists none");
+    if (g->driver_version == 0) {
+        snprintf(g->reason, sizeof g->reason, "no CUDA device (no NVIDIA driver)");
         return;
     }
-    struct cudaDeviceProp p;
-    e = cudaGetDeviceProperties(&p, 0);
-    if (e != cudaSuccess) {
-        snprintf(g->reason, sizeof g->reason, "no CUDA device (device 0: %s)", cudaGetErrorString(e));
+#endif
+    ss_gpu_info info;
+    if (ss_gpu_info_get(0, &info) != SS_OK) {
+        snprintf(g->reason, sizeof g->reason, "%s", ss_errmsg());
+        ss_clear_error();
         return;
     }
     g->available = 1;
-    g->device_count = n;
-    snprintf(g->name, sizeof g->name, "%s", p.name);
-    g->cc_major = p.major;
-    g->cc_minor = p.minor;
-    g->memory_bytes = (int64_t)p.totalGlobalMem;
-#endif
+    g->device_count = ss_gpu_count();
+    snprintf(g->name, sizeof g->name, "%s", info.name);
+    g->cc_major = info.cc_major;
+    g->cc_minor = info.cc_minor;
+    g->memory_bytes = (int64_t)info.mem_total;
+    g->sm_count = info.sm_count;
+    g->runtime_version = info.runtime_version;
+    g->driver_version = info.driver_version;
+    g->cublaslt_version = (int64_t)info.cublaslt_version;
+    g->cusparselt_version = info.cusparselt_version;
 }
 
-void ss_gpu_hw_tag(const ss_gpu_info *g, char *out, size_t cap) {
+void ss_device_hw_tag(const ss_device_probe *g, char *out, size_t cap) {
     if (!g->available) {
         snprintf(out, cap, "CPU");
         return;
@@ -64,12 +64,13 @@ void ss_gpu_hw_tag(const ss_gpu_info *g, char *out, size_t cap) {
     snprintf(out, cap, "%s_cc%d%d", k ? name : "GPU", g->cc_major, g->cc_minor);
 }
 
-json_t *ss_gpu_info_to_json(const ss_gpu_info *g) {
-    return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:s, s:s}", "available", g->available, "reason",
-                     g->reason, "name", g->name, "cc_major", g->cc_major, "cc_minor", g->cc_minor, "memory_bytes",
-                     (json_int_t)g->memory_bytes, "device_count", g->device_count, "runtime_version",
-                     g->runtime_version, "driver_version", g->driver_version, "toolchain", g->toolchain,
-                     "toolchain_tag", g->toolchain_tag);
+json_t *ss_device_probe_to_json(const ss_device_probe *g) {
+    return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:s}", "available",
+                     g->available, "reason", g->reason, "name", g->name, "cc_major", g->cc_major, "cc_minor",
+                     g->cc_minor, "memory_bytes", (json_int_t)g->memory_bytes, "device_count", g->device_count,
+                     "sm_count", g->sm_count, "runtime_version", g->runtime_version, "driver_version",
+                     g->driver_version, "cublaslt_version", (json_int_t)g->cublaslt_version, "cusparselt_version",
+                     g->cusparselt_version, "toolchain", g->toolchain, "toolchain_tag", g->toolchain_tag);
 }
 
 static void copy_str(const json_t *j, const char *key, char *out, size_t cap) {
@@ -77,7 +78,7 @@ static void copy_str(const json_t *j, const char *key, char *out, size_t cap) {
     if (s) snprintf(out, cap, "%s", s);
 }
 
-ss_status ss_gpu_info_from_json(const json_t *j, ss_gpu_info *g) {
+ss_status ss_device_probe_from_json(const json_t *j, ss_device_probe *g) {
     memset(g, 0, sizeof *g);
     if (!json_is_object(j)) return ss_fail(SS_ERR_FORMAT, "gpu info: not a JSON object");
     g->available = json_is_true(json_object_get(j, "available"));
@@ -89,7 +90,10 @@ ss_status ss_gpu_info_from_json(const json_t *j, ss_gpu_info *g) {
     g->cc_minor = (int)json_integer_value(json_object_get(j, "cc_minor"));
     g->memory_bytes = (int64_t)json_integer_value(json_object_get(j, "memory_bytes"));
     g->device_count = (int)json_integer_value(json_object_get(j, "device_count"));
+    g->sm_count = (int)json_integer_value(json_object_get(j, "sm_count"));
     g->runtime_version = (int)json_integer_value(json_object_get(j, "runtime_version"));
     g->driver_version = (int)json_integer_value(json_object_get(j, "driver_version"));
+    g->cublaslt_version = (int64_t)json_integer_value(json_object_get(j, "cublaslt_version"));
+    g->cusparselt_version = (int)json_integer_value(json_object_get(j, "cusparselt_version"));
     return SS_OK;
 }

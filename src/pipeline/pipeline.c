@@ -117,7 +117,7 @@ typedef struct plan {
     char preset[32], base[64], arch[32], repo[256], base_dir[2200], source[512];
     int base_is_synth;
     char synth_note[256];
-    ss_gpu_info gpu;
+    ss_device_probe gpu;
     char backend[8];          /* "cuda", "cpu" or "" */
     char backend_reason[256]; /* why tasks 4-5 cannot run when backend is "" */
     int64_t m_prefill[64], m_decode[64], m_kernel[64];
@@ -532,7 +532,7 @@ static ss_status state_save(plan *p, int finished) {
                           "format_version", 1, "preset", p->preset, "base_name", p->base, "model_source", p->source,
                           "models_dir", p->models, "results_dir", p->results, "started", p->started, "updated", now,
                           "finished", finished ? now : "", "synthetic", synth, "synthetic_note",
-                          synth && b >= 0 ? p->jobs[b].note : "", "gpu", ss_gpu_info_to_json(&p->gpu), "backend",
+                          synth && b >= 0 ? p->jobs[b].note : "", "gpu", ss_device_probe_to_json(&p->gpu), "backend",
                           p->backend, "backend_reason", p->backend_reason, "options", opts, "tasks", tasks, "runs",
                           p->runs);
     if (!s) return ss_fail(SS_ERR_NOMEM, "%s: cannot build the state", p->state_path);
@@ -834,7 +834,7 @@ static void probe_gpu(plan *p) {
             if (*line == '{' && (j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL)) != NULL) break;
     }
     ss_clear_error();
-    if (j && ss_gpu_info_from_json(j, &p->gpu) == SS_OK) {
+    if (j && ss_device_probe_from_json(j, &p->gpu) == SS_OK) {
         if (!p->gpu.available && !p->gpu.reason[0]) snprintf(p->gpu.reason, sizeof p->gpu.reason, "no CUDA device");
     } else {
         memset(&p->gpu, 0, sizeof p->gpu);

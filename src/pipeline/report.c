@@ -690,6 +690,10 @@ static void header(rctx *c, FILE *fp, const char *now) {
         json_int_t dv = json_integer_value(json_object_get(gpu, "driver_version"));
         if (rt) fprintf(fp, "; CUDA runtime %lld.%lld", (long long)rt / 1000, (long long)(rt % 1000) / 10);
         if (dv) fprintf(fp, ", driver supports CUDA %lld.%lld", (long long)dv / 1000, (long long)(dv % 1000) / 10);
+        json_int_t blt = json_integer_value(json_object_get(gpu, "cublaslt_version"));
+        json_int_t slt = json_integer_value(json_object_get(gpu, "cusparselt_version"));
+        if (blt) fprintf(fp, ", cuBLASLt %lld.%lld.%lld", (long long)blt / 10000, (long long)(blt / 100) % 100, (long long)blt % 100);
+        if (slt) fprintf(fp, ", cuSPARSELt %lld.%lld.%lld", (long long)slt / 1000, (long long)(slt / 100) % 10, (long long)slt % 100);
         fprintf(fp, "  \n**Preset**: `%s`, base model %s from %s  \n", rp_jstr(c->state, "preset"), c->base,
                 rp_jstr(c->state, "model_source"));
         if (json_is_true(json_object_get(c->state, "synthetic")))
