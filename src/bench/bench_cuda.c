@@ -78,11 +78,10 @@ static ss_status pass(ss_cuda_engine *e, workload *w, int steps, int use_graph, 
     return SS_OK;
 }
 
-/* One eager pass with CUDA events between the launches: prefill points
- * profile the forward pass; decode points profile PROFILE_STEPS decode steps
- * after an unprofiled prefill and report one step's share. */
-enum { PROFILE_STEPS = 4 };
-static ss_status profile_pass(ss_cuda_engine *e, workload *w, int steps, double ms[SS_PROF_COUNT]) {
+/* A pass with CUDA events between the launches: prefill points profile the
+ * (eager) forward pass; decode points profile one graph-replayed decode
+ * step, the last of (steps - 1) / 2, so at about the mean context length. */
+static ss_status profile_pass(ss_cuda_engine *e, workload *w, int steps, int use_graph, double ms[SS_PROF_COUNT]) {
     if (steps <= 1) {
         SS_TRY(ss_cuda_engine_profile(e, 1));
         ss_status st = pass(e, w, 1, 0, NULL);
@@ -91,12 +90,13 @@ static ss_status profile_pass(ss_cuda_engine *e, workload *w, int steps, double 
         return st;
     }
     SS_TRY(pass(e, w, 1, 0, NULL));
-    const int n = steps - 1 < PROFILE_STEPS ? steps - 1 : PROFILE_STEPS;
+    const int n = (steps - 1) / 2 > 1 ? (steps - 1) / 2 : 1;
     SS_TRY(ss_cuda_engine_profile(e, 1));
-    ss_status st = ss_cuda_decode_greedy(e, w->seqs, w->ids, n, 0, w->out);
+    ss_status st = ss_cuda_decode_greedy(e, w->seqs, w->ids, n, use_graph, w->out);
     ss_cuda_engine_profile_read(e, ms);
     ss_cuda_engine_profile(e, 0);
-    for (int k = 0; k < SS_PROF_COUNT; k++) ms[k] /= n;
+    if (!use_graph) /* eager steps all add up */
+        for (int k = 0; k < SS_PROF_COUNT; k++) ms[k] /= n;
     return st;
 }
 
@@ -135,7 +135,7 @@ static ss_status run_point(ss_cuda_model *cm, const ss_bench_cuda_opts *o, int64
         ss_gpu_monitor_stop(mon, &rd);
         ss_gpu_monitor_free(mon);
     }
-    if (st == SS_OK && o->profile) st = profile_pass(e, &w, steps, pt->prof_ms);
+    if (st == SS_OK && o->profile) st = profile_pass(e, &w, steps, o->use_graph, pt->prof_ms);
     if (st == SS_OK) {
         ss_gpu_info gi;
         if (ss_gpu_info_get(0, &gi) == SS_OK) pt->mem_used = gi.mem_total - gi.mem_free;

@@ -60,10 +60,15 @@ __global__ void __launch_bounds__(THREADS)
     const int T = min(CHUNK, ctx - start);
     const int64_t off = (((int64_t)sq * g.n_kv_heads + kvh) * g.max_len + start) * D;
 
-    // K and V of the chunk: every load in flight before any is used.
+    // K and V of the chunk: every load in flight before any is used; K in
+    // the first group, so the scores start while V is still arriving.
     for (int i = threadIdx.x; i < T * (D / 8); i += THREADS) {
         const int t = i / (D / 8), ch = i - t * (D / 8);
         cp_async16(smem_u32(Ks + t * S + ch * 8), k_cache + off + (int64_t)t * D + ch * 8);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+    for (int i = threadIdx.x; i < T * (D / 8); i += THREADS) {
+        const int t = i / (D / 8), ch = i - t * (D / 8);
         cp_async16(smem_u32(Vs + t * S + ch * 8), v_cache + off + (int64_t)t * D + ch * 8);
     }
     asm volatile("cp.async.commit_group;\n" ::);
@@ -77,7 +82,7 @@ __global__ void __launch_bounds__(THREADS)
         qs[h * D + jj] = (float)__dsub_rn(__dmul_rn(a, cs.x), __dmul_rn(b, cs.y));
         qs[h * D + jj + HALF] = (float)__dadd_rn(__dmul_rn(b, cs.x), __dmul_rn(a, cs.y));
     }
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+    asm volatile("cp.async.wait_group 1;\n" ::: "memory"); // K landed
     __syncthreads();
 
     // Scores: one (head, position) dot product per thread step.
@@ -115,7 +120,8 @@ __global__ void __launch_bounds__(THREADS)
         sum = warp_sum(sum);
         if (lane == 0) m_s[h] = mx, l_s[h] = sum;
     }
-    __syncthreads();
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory"); // V landed
+    __syncthreads();                                         // and the softmax done
 
     // O = P V: 4 consecutive dims of one head per thread step.
     const bool whole = ctx <= CHUNK; // a single chunk: write the final output

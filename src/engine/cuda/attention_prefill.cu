@@ -8,10 +8,14 @@
 // Shared-memory rows are head_dim BF16 wide; 16-byte chunks are XOR-swizzled
 // by (row & 7) so that ldmatrix's 8 row addresses hit 8 different bank groups.
 //
-// Precision: q is rotated in double like the CPU reference, then rounded to
-// BF16 for the tensor cores; P is rounded to BF16 for P V; the running max,
-// sum and O are FP32. (The CPU keeps q and P in float: differences are at
-// BF16 rounding level, see the engine tests' tolerance.)
+// Precision: S = Q K^T runs in FP16 (q rotated in float and rounded to FP16,
+// 11 significant bits; K converted from the BF16 cache to FP16 exactly), since
+// an error in q shifts every score of its row alike and the softmax turns
+// that into a relative error of the weights: BF16 q (8 bits) cost 8x more.
+// P V runs in BF16 (P rounded to BF16, V as cached); the running max, sum and
+// O are FP32. (The CPU keeps q and P in float; see the engine tests for the
+// tolerance this gives.) Values past FP16's range (|x| > 65504) in q or K are
+// not supported.
 #include <math.h>
 
 #include "engine/cuda/common.cuh"
@@ -45,6 +49,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], uint32_t addr) 
                  : "r"(addr));
 }
 
+// d (16x8 FP32) += a (16x16 FP16, row) * b (16x8 FP16, col)
+__device__ __forceinline__ void mma_f16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
 // d (16x8 FP32) += a (16x16 BF16, row) * b (16x8 BF16, col)
 __device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -56,6 +68,41 @@ __device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *(uint32_t *)&v;
+}
+__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
+    __half2 v = __floats2half2_rn(lo, hi);
+    return *(uint32_t *)&v;
+}
+// Two BF16 in a word -> the same two values as FP16 (exact within FP16's range).
+__device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
+    return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
+}
+
+// Converts, in place, the K chunks this thread loaded with load_kv_tile
+// (after its cp.async completed; the block barrier that follows publishes them).
+template <int D> __device__ __forceinline__ void k_tile_to_f16(uint16_t *tile) {
+    constexpr int CH = D / 8;
+#pragma unroll
+    for (int i = 0; i < BN * CH / THREADS; i++) {
+        const int c = threadIdx.x + i * THREADS, r = c / CH, ch = c - r * CH;
+        uint4 *p = (uint4 *)(tile + swz<D>(r, ch * 8));
+        uint4 v = *p;
+        v.x = bf16x2_to_f16x2(v.x), v.y = bf16x2_to_f16x2(v.y), v.z = bf16x2_to_f16x2(v.z), v.w = bf16x2_to_f16x2(v.w);
+        *p = v;
+    }
+}
+
+// Eight consecutive elements (col % 8 == 0) of a GEMM output row.
+__device__ __forceinline__ void yview_load8(const ss_yview &y, int64_t m, int64_t col, float out[8]) {
+    if (y.kind == SS_Y_BF16) {
+        const uint4 u = *(const uint4 *)((const uint16_t *)y.data + m * y.ld + col);
+        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) out[2 * i] = __uint_as_float(w[i] << 16), out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        return;
+    }
+    yview_load4(y, m, col, out);
+    yview_load4(y, m, col + 4, out + 4);
 }
 
 // Issues the cp.async loads of keys [key0, key0 + BN) of one KV head into a
@@ -73,7 +120,7 @@ __device__ __forceinline__ void load_kv_tile(uint16_t *tile, const uint16_t *hea
 
 template <int D>
 __global__ void __launch_bounds__(THREADS, 2)
-    flash_prefill_kernel(ss_yview qkv, const ss_attn_tile *tiles, const double *rope, ss_attn_geom g,
+    flash_prefill_kernel(ss_yview qkv, const ss_attn_tile *tiles, const float *rope_f, ss_attn_geom g,
                          const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
     extern __shared__ float4 smem4[];
     uint16_t *Qs = (uint16_t *)smem4;  // [BM, D]
@@ -94,20 +141,41 @@ __global__ void __launch_bounds__(THREADS, 2)
     load_kv_tile<D>(Vs, vbase, 0, last);
     cp_async_commit();
 
-    // q: rotate pairs (j, j + D/2) in double, round to BF16, store swizzled.
-    constexpr int HALF = D / 2;
-    for (int t = threadIdx.x; t < BM * HALF; t += THREADS) {
-        const int r = t / HALF, j = t - r * HALF;
-        float x0 = 0.0f, x1 = 0.0f;
+    // q: rotate pairs (j, j + D/2) in float, round to FP16, store swizzled.
+    // 8 pairs per item, every load of the thread's items issued before use.
+    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
+    float qa[ITEMS][8], qb[ITEMS][8];
+    float4 cs[ITEMS][4];
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
         if (r < tile.n) {
-            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j;
-            const double a = yview_load(qkv, row, col), b = yview_load(qkv, row, col + HALF);
-            const double2 cs = *(const double2 *)(rope + ((int64_t)(tile.pos0 + r) * HALF + j) * 2);
-            x0 = (float)__dsub_rn(__dmul_rn(a, cs.x), __dmul_rn(b, cs.y));
-            x1 = (float)__dadd_rn(__dmul_rn(b, cs.x), __dmul_rn(a, cs.y));
+            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
+            yview_load8(qkv, row, col, qa[it]);
+            yview_load8(qkv, row, col + HALF, qb[it]);
+            const float4 *t = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
+#pragma unroll
+            for (int k = 0; k < 4; k++) cs[it][k] = t[k];
         }
-        Qs[swz<D>(r, j)] = f32_to_bf16_bits(x0);
-        Qs[swz<D>(r, j + HALF)] = f32_to_bf16_bits(x1);
+    }
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
+        if (r < tile.n) {
+            const float *c = (const float *)cs[it]; // (cos, sin) pairs
+            float x0[8], x1[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                const float co = c[2 * e], si = c[2 * e + 1], a = qa[it][e], b = qb[it][e];
+                x0[e] = a * co - b * si;
+                x1[e] = b * co + a * si;
+            }
+#pragma unroll
+            for (int k = 0; k < 4; k++) w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
+        }
+        *(uint4 *)(Qs + swz<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
+        *(uint4 *)(Qs + swz<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
     }
     __syncthreads();
 
@@ -127,6 +195,7 @@ __global__ void __launch_bounds__(THREADS, 2)
 
     for (int kt = 0; kt < n_kt; kt++) {
         cp_async_wait_all();
+        k_tile_to_f16<D>(Ks + (kt & 1) * BN * D); // this thread's chunks of K, now landed
         __syncthreads(); // tile kt visible; everyone is done with tile kt-1's buffer
         if (kt + 1 < n_kt) {
             const int nb = (kt + 1) & 1;
@@ -148,8 +217,8 @@ __global__ void __launch_bounds__(THREADS, 2)
                 const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
                 const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
                 ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
-                mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
-                mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
+                mma_f16(s[2 * np], qf[kk], b[0], b[1]);
+                mma_f16(s[2 * np + 1], qf[kk], b[2], b[3]);
             }
         }
 
@@ -230,7 +299,7 @@ __global__ void __launch_bounds__(THREADS, 2)
     }
 }
 
-template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const double *rope,
+template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope,
                                   const ss_attn_geom *g, const uint16_t *kc, const uint16_t *vc, float *att,
                                   void *stream) {
     const size_t smem = (size_t)(BM + 4 * BN) * D * sizeof(uint16_t);
@@ -243,7 +312,7 @@ template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles
 } // namespace
 
 extern "C" ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
-                                            const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
+                                            const float *rope, const ss_attn_geom *g, const uint16_t *k_cache,
                                             const uint16_t *v_cache, float *att, void *stream) {
     if (g->n_heads % g->n_kv_heads)
         return ss_fail(SS_ERR_ARG, "attention: %d heads do not divide into %d KV heads", g->n_heads, g->n_kv_heads);

@@ -76,13 +76,24 @@ static ss_status dev_alloc(void **p, size_t bytes, size_t *total) {
 
 static int is_quantized(ss_dtype t) { return t == SS_DT_I8 || t == SS_DT_F8_E4M3; }
 
-/* The output mode a weight's GEMM is asked for (see ss_cuda_dequant). */
-static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, int has_bias, ss_cuda_dequant policy) {
-    const int quantized = d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3;
+static int uniform_scale(const ss_linear_weight *w) {
+    for (int64_t n = 1; n < w->N; n++)
+        if (w->scale[n] != w->scale[0]) return 0;
+    return 1;
+}
+
+/* The output mode a weight's GEMM is asked for (see ss_cuda_dequant).
+ * cuSPARSELt 0.8 scales FP8 by a scalar alpha only: BF16_CHANNEL there needs
+ * a uniform weight scale (BitNet's o and down; the fused q/k/v and gate/up
+ * concatenate tensors of different scales and take ACC). */
+static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, const ss_linear_weight *w, ss_cuda_dequant policy) {
+    const int quantized = d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3, has_bias = w->bias != NULL;
     if (!quantized) return ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
     if (policy == SS_DEQUANT_EXACT) return SS_GEMM_OUT_ACC;
     if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias)) return SS_GEMM_OUT_BF16;
-    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_CHANNEL, has_bias)) return SS_GEMM_OUT_BF16_CHANNEL;
+    const int scalar_only = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP8E4M3;
+    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_CHANNEL, has_bias) && (!scalar_only || uniform_scale(w)))
+        return SS_GEMM_OUT_BF16_CHANNEL;
     return SS_GEMM_OUT_ACC;
 }
 
@@ -95,7 +106,7 @@ static ss_status make_linear(ss_cuda_model *cm, const ss_linear_weight *w, ss_ba
     d->quantized = is_quantized(w->dtype);
     d->sw = ss_gemm_weight_scale(d->w);
     d->bias = ss_gemm_weight_bias(d->w);
-    d->mode = choose_mode(b, d->info.dtype, w->bias != NULL, cm->o.dequant);
+    d->mode = choose_mode(b, d->info.dtype, w, cm->o.dequant);
     if (d->act_dtype != SS_DT_BF16 && !d->quantized)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: the GPU engine runs BF16, INT8 and FP8 weights, not %s", w->name,
                        ss_dtype_name(w->dtype));
@@ -308,11 +319,6 @@ static ss_xview xview_of(const dev_linear *d, void *xq, float *sx) {
 
 enum { SX_QKV, SX_O, SX_GU, SX_DOWN, SX_COUNT };
 
-typedef struct graph_entry {
-    int n;
-    cudaGraphExec_t exec;
-} graph_entry;
-
 struct ss_cuda_engine {
     ss_cuda_model *cm;
     ss_cuda_engine_opts o;
@@ -320,7 +326,8 @@ struct ss_cuda_engine {
     int *seq_len;                 /* host [max_seqs] */
     uint16_t *k_cache, *v_cache;  /* [n_layers][max_seqs][KVH][max_len][D] BF16 */
     size_t layer_cache;           /* elements per layer */
-    double *rope;                 /* [max_len][D/2][2] */
+    double *rope;                 /* [max_len][D/2][2] (cos, sin) */
+    float *rope_f;                /* the same as floats, for the prefill kernel */
     float *x;                     /* [max_tokens, hidden] residual */
     void *xq;                     /* [M_pad, widest K_act] GEMM input */
     float *sx[SX_COUNT];          /* [M_pad] token scales per GEMM input */
@@ -338,8 +345,6 @@ struct ss_cuda_engine {
     ss_attn_tile *m_tiles;
     /* decode loop state (device): token, position, slot, identity rows */
     int32_t *dec_tok, *dec_pos, *dec_seq, *dec_rows, *h_dec;
-    graph_entry *graphs;
-    int n_graphs;
     size_t bytes;
     /* profiling of eager steps: an event before each launch, kinds alongside */
     int prof_on, capturing, n_ev, max_ev;
@@ -353,9 +358,11 @@ const char *ss_prof_kind_name(ss_prof_kind k) {
     return (unsigned)k < SS_PROF_COUNT ? names[k] : "?";
 }
 
-/* Marks the start of the next launch, of kind k (no-op unless profiling). */
+/* Marks the start of the next launch, of kind k (no-op unless profiling).
+ * During a graph capture the records become graph nodes: each replay
+ * re-records them, and the last replay's times are collected. */
 static void mark(ss_cuda_engine *e, ss_prof_kind k) {
-    if (!e->prof_on || e->capturing || e->n_ev >= e->max_ev) return;
+    if (!e->prof_on || e->n_ev >= e->max_ev) return;
     cudaEventRecord(e->ev[e->n_ev], (cudaStream_t)e->cm->stream);
     e->ev_kind[e->n_ev++] = k;
 }
@@ -417,6 +424,14 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
         st = dev_alloc((void **)&e->rope, nrope * sizeof(double), b);
     }
     if (st == SS_OK) st = ss_gpu_upload(e->rope, rope, nrope * sizeof(double));
+    float *rope_f = st == SS_OK ? malloc(nrope * sizeof(float)) : NULL;
+    if (st == SS_OK && !rope_f) st = ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the RoPE table");
+    if (st == SS_OK) {
+        for (size_t i = 0; i < nrope; i++) rope_f[i] = (float)rope[i];
+        st = dev_alloc((void **)&e->rope_f, nrope * sizeof(float), b);
+    }
+    if (st == SS_OK) st = ss_gpu_upload(e->rope_f, rope_f, nrope * sizeof(float));
+    free(rope_f);
     free(inv);
     free(rope);
     SS_TRY(st);
@@ -437,7 +452,8 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     size_t yh_d = (size_t)(M_pad * dl->down.info.N_pad) * out_elem_size(&dl->down);
     SS_TRY(dev_alloc(&e->y_h, yh_o > yh_d ? yh_o : yh_d, b));
     SS_TRY(dev_alloc((void **)&e->att, (size_t)e->o.max_tokens * (size_t)ss_model_q_dim(m) * sizeof(float), b));
-    SS_TRY(dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_tokens, &e->geom) * sizeof(float), b));
+    /* split-context scratch for up to max_seqs decode rows (more go to the flash kernel as 1-row tiles) */
+    SS_TRY(dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_seqs, &e->geom) * sizeof(float), b));
     SS_TRY(dev_alloc(&e->xl, (size_t)(L_pad * cm->lm_head.info.K_act) * 2, b));
     SS_TRY(dev_alloc((void **)&e->logits, (size_t)(L_pad * cm->lm_head.info.N_pad) * 2, b));
     SS_TRY(dev_alloc((void **)&e->logits_f, (size_t)e->o.max_logits * (size_t)c->vocab * sizeof(float), b));
@@ -461,9 +477,8 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     e->dec_seq = e->dec_pos + S;
     e->dec_rows = e->dec_seq + S;
     CU(cudaMallocHost((void **)&e->h_dec, 4 * S * sizeof(int32_t)));
-    e->graphs = calloc(S, sizeof *e->graphs);
     e->seq_len = calloc(S, sizeof(int));
-    if (!e->graphs || !e->seq_len) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for %zu sequence slots", S);
+    if (!e->seq_len) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for %zu sequence slots", S);
     return SS_OK;
 }
 
@@ -494,13 +509,11 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
 
 void ss_cuda_engine_free(ss_cuda_engine *e) {
     if (!e) return;
-    for (int i = 0; i < e->n_graphs; i++) cudaGraphExecDestroy(e->graphs[i].exec);
-    free(e->graphs);
     for (int i = 0; i < e->max_ev; i++) cudaEventDestroy(e->ev[i]);
     free(e->ev);
     free(e->ev_kind);
     free(e->seq_len);
-    void *dev[] = {e->k_cache, e->v_cache, e->rope, e->x, e->xq, e->y_qkv, e->y_h, e->y_gu, e->att, e->partial,
+    void *dev[] = {e->k_cache, e->v_cache, e->rope, e->rope_f, e->x, e->xq, e->y_qkv, e->y_h, e->y_gu, e->att, e->partial,
                    e->xl, e->logits, e->logits_f, e->ids, e->d_meta, e->dec_tok};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ss_gpu_free(dev[i]);
     for (int i = 0; i < SX_COUNT; i++) ss_gpu_free(e->sx[i]);
@@ -562,7 +575,7 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
         mark(e, SS_PROF_ATTENTION);
-        SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope, &e->geom, kc, vc, e->att, st));
+        SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
         SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
                                      e->partial, e->att, st));
 
@@ -656,6 +669,10 @@ static ss_status run_batch(ss_cuda_engine *e, const ss_batch *b) {
     int n_tiles = 0, n_dec = 0;
     ss_attn_tile *tiles = (ss_attn_tile *)(h + 4 * T + e->o.max_logits);
     ss_attn_plan(b, tiles, &n_tiles, h + 3 * T, &n_dec);
+    for (; n_dec > e->o.max_seqs; n_dec--) { /* past the decode scratch: single-row flash tiles */
+        int32_t r = h[3 * T + n_dec - 1];
+        tiles[n_tiles++] = (ss_attn_tile){.row0 = r, .n = 1, .seq = b->seq[r], .pos0 = b->pos[r]};
+    }
     if (b->n_logits) memcpy(h + 4 * T, b->logit_rows, (size_t)b->n_logits * 4);
     CU(cudaMemcpyAsync(e->d_meta, h, e->meta_ints * sizeof(int32_t), cudaMemcpyHostToDevice,
                        (cudaStream_t)e->cm->stream));
@@ -716,11 +733,12 @@ static ss_status enqueue_decode_step(ss_cuda_engine *e, int n) {
     return ss_k_decode_advance(e->ids, n, e->dec_tok, e->dec_pos, e->cm->stream);
 }
 
-/* The graph of one decode step for batch size n, captured on first use. NULL
- * (with a warning, once) when capture fails: the caller runs eagerly. */
+/* The graph of one decode step for batch size n. NULL (with a warning) when
+ * capture fails: the caller then runs eagerly. Captured anew by every
+ * decode call, after its eager first step: that step creates the GEMM plans
+ * for M = n, and a graph kept across calls could hold a GEMM workspace that
+ * a later, larger step has since reallocated. */
 static cudaGraphExec_t decode_graph(ss_cuda_engine *e, int n) {
-    for (int i = 0; i < e->n_graphs; i++)
-        if (e->graphs[i].n == n) return e->graphs[i].exec;
     cudaStream_t s = (cudaStream_t)e->cm->stream;
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
@@ -734,13 +752,12 @@ static cudaGraphExec_t decode_graph(ss_cuda_engine *e, int n) {
     if (st != SS_OK || end != cudaSuccess || !graph) goto fail;
     if (cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess) goto fail;
     cudaGraphDestroy(graph);
-    e->graphs[e->n_graphs++] = (graph_entry){.n = n, .exec = exec};
     return exec;
 fail:
     ss_warn("GPU engine: capturing the decode step of batch %d as a CUDA graph failed (%s%s%s); decoding eagerly", n,
             cudaGetErrorString(cudaGetLastError()), ss_errmsg()[0] ? ": " : "", ss_errmsg());
     if (graph) cudaGraphDestroy(graph);
-    cudaGetLastError(); /* clear the capture's sticky-free error */
+    cudaGetLastError(); /* clear the capture's error */
     return NULL;
 }
 
@@ -777,13 +794,17 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
         if (k == 1 && use_graph) exec = decode_graph(e, n); /* plans exist after the eager first step */
         if (exec) st = cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
         else st = enqueue_decode_step(e, n);
-        if (st == SS_OK && !exec && e->prof_on) st = prof_collect(e); /* profiling: one step at a time */
+        if (st == SS_OK && !exec && e->prof_on) { /* profiling: one eager step at a time */
+            st = prof_collect(e);
+            if (k == 0 && use_graph) memset(e->prof_ms, 0, sizeof e->prof_ms); /* profile the graph steps only */
+        }
         if (st == SS_OK)
             st = cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
                                          cudaMemcpyDeviceToHost, s),
                          "cudaMemcpyAsync(ids)");
     }
     if (st == SS_OK) st = finish(e, "decode");
+    if (exec) cudaGraphExecDestroy(exec);
     if (st == SS_OK) {
         memcpy(out_ids, hist, (size_t)n * (size_t)n_steps * sizeof(int32_t));
         for (int i = 0; i < n; i++) e->seq_len[i] += n_steps;

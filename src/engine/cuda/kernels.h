@@ -102,10 +102,11 @@ typedef struct ss_attn_tile {
 
 /* Causal attention of the tiles' query rows over their sequences' cached K/V
  * (positions 0..pos, written by ss_k_rope_kv first). q is read from the qkv
- * output and rotated here (double, as the CPU) then rounded to BF16 for the
- * tensor cores (mma.sync m16n8k16, online softmax in float). att: [M, n_heads
- * * head_dim] float. Grid: n_tiles x n_heads. */
-ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const double *rope,
+ * output and rotated here in float (rope_f: the RoPE table as floats,
+ * [max_len, head_dim/2, 2]), then S = q K^T runs on the tensor cores in FP16
+ * and P V in BF16 (mma.sync m16n8k16, online softmax in float). att: [M,
+ * n_heads * head_dim] float. Grid: n_heads x n_tiles. */
+ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope_f,
                                  const ss_attn_geom *g, const uint16_t *k_cache, const uint16_t *v_cache, float *att,
                                  void *stream);
 
@@ -116,7 +117,7 @@ ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles,
  * of SS_ATTN_DECODE_CHUNK positions; longer contexts split across chunks and
  * are merged by a second kernel. partial: scratch of
  * ss_attn_decode_partial_floats(n_rows, g) floats. */
-#define SS_ATTN_DECODE_CHUNK 128
+#define SS_ATTN_DECODE_CHUNK 64
 size_t ss_attn_decode_partial_floats(int n_rows, const ss_attn_geom *g);
 ss_status ss_k_attention_decode(const ss_yview *qkv, const int32_t *rows, int n_rows, const int32_t *seq,
                                 const int32_t *pos, const double *rope, const ss_attn_geom *g,
