@@ -25,13 +25,17 @@ fi
 echo "build: $(( $(date +%s) - t0 )) s"
 export LD_LIBRARY_PATH="$csl/lib:${LD_LIBRARY_PATH:-}"
 if [ -z "${SS_SKIP_TESTS:-}" ]; then
-  timeout 300 ctest --test-dir "$build" -R 'test_(gemm_gpu|gemm_ref|tune|kbench_gpu)$' -V >"$out/ctest.log" 2>&1
+  timeout 300 ctest --test-dir "$build" -R "${SS_TESTS:-test_(gemm_gpu|gemm_ref|tune|kbench_gpu)\$}" -V >"$out/ctest.log" 2>&1
   grep -E "^[0-9]+: (skipped|\[  FAILED|\[  PASSED|\[  ERROR)|tests passed|Passed|Failed|Skipped|\*\*\*" "$out/ctest.log" | tail -30
   grep -E "^[0-9]+: .*(reference|round trip:|exact |scale\[|X'\[|->)" "$out/ctest.log" | head -40
 fi
 if [ -z "${SS_SKIP_BENCH:-}" ]; then
   timeout ${SS_BENCH_TIMEOUT:-300} "$build/src/bench/ss_kbench" --csv "$out/kbench.csv" "$@" >"$out/kbench.log" 2>&1
   echo "ss_kbench rc=$?"; grep -v "^[a-z0-9]* [0-9a-z_]* N=" "$out/kbench.log"
+fi
+if [ -n "${SS_BENCH2_ARGS:-}" ]; then  # a second, smaller sweep (other dtypes)
+  timeout 200 "$build/src/bench/ss_kbench" --csv "$out/kbench2.csv" $SS_BENCH2_ARGS >"$out/kbench2.log" 2>&1
+  echo "ss_kbench (2) rc=$?"; grep -v "^[a-z0-9]* [0-9a-z_]* N=" "$out/kbench2.log"
 fi
 if [ -z "${SS_SKIP_PEER:-}" ]; then
   PYTHONUNBUFFERED=1 timeout ${SS_PEER_TIMEOUT:-150} python3 "$root/scripts/peer_gemm.py" --csv "$out/peer.csv" ${SS_PEER_ARGS:-} >"$out/peer.log" 2>&1

@@ -198,9 +198,11 @@ static void *dev_alloc(size_t bytes, int poison) {
 /* Decoded activation code (I8 / F8_E4M3 / BF16 / F16) as float. */
 static float code_f32(ss_dtype t, const void *a, int64_t i) { return ss_load_f32(a, t, (size_t)i); }
 
-/* S[m,n] = sum_k |x w| (quantized: in code units times s_x s_w) and the exact
- * pre-bias value, from the unslid operands. */
-static void mass_and_exact(const lcase *c, const prepared *p, const void *xq, const float *sx, double *S, double *pre) {
+/* S[m,n] = sum_k |x w| (quantized: in code units times s_x s_w), the exact
+ * pre-bias value, and the exact accumulator (code units), from the unslid
+ * operands. */
+static void mass_and_exact(const lcase *c, const prepared *p, const void *xq, const float *sx, double *S, double *pre,
+                           double *acc) {
     int quant = c->dt == SS_GEMM_INT8 || c->dt == SS_GEMM_FP8E4M3;
     for (int64_t m = 0; m < c->M; m++)
         for (int64_t n = 0; n < c->N; n++) {
@@ -214,6 +216,7 @@ static void mass_and_exact(const lcase *c, const prepared *p, const void *xq, co
             double f = quant ? (double)sx[m] * p->scale[n] : 1.0;
             S[m * c->N + n] = s * f;
             pre[m * c->N + n] = e * f;
+            acc[m * c->N + n] = e;
         }
 }
 
@@ -273,7 +276,8 @@ static void run_case(const lcase *c) {
         if (c->L) ss_quant_slide_act_ref(p.x, M, &p.g, p.wdt, xq_slid_ref, sx_ref);
     }
     double *S = malloc((size_t)(M * N) * sizeof(double)), *pre = malloc((size_t)(M * N) * sizeof(double));
-    mass_and_exact(c, &p, xq_ref, sx_ref, S, pre);
+    double *exact_acc = malloc((size_t)(M * N) * sizeof(double));
+    mass_and_exact(c, &p, xq_ref, sx_ref, S, pre, exact_acc);
 
     /* device buffers, poisoned so unwritten outputs show */
     void *dx = dev_alloc((size_t)(M * K) * 2, 0);
@@ -326,7 +330,7 @@ static void run_case(const lcase *c) {
     for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < N; n++) {
             double f = quant ? (double)sx_ref[m] * p.scale[n] : 1.0;
-            double want = pre[m * N + n] / f, got;
+            double want = exact_acc[m * N + n], got;
             if (acc_t == SS_DT_I32) got = ((int32_t *)hacc)[m * Np + n];
             else if (acc_t == SS_DT_F32) got = ((float *)hacc)[m * Np + n];
             else got = ss_load_f32(hacc, acc_t, (size_t)(m * Np + n));
@@ -399,6 +403,7 @@ static void run_case(const lcase *c) {
     free(sx_ref);
     free(S);
     free(pre);
+    free(exact_acc);
     ss_gemm_weight_destroy(w);
     release(&p);
 }
