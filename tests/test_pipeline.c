@@ -493,6 +493,36 @@ static void test_resume_reruns_failed_and_damaged(void **state) {
     assert_true(files_equal(victim, full));
 }
 
+/* A download that cannot reach the hub falls back to synthetic weights and says so. */
+static void test_download_fallback(void **state) {
+    (void)state;
+    char out[8192], dir[512];
+    path_in(dir, sizeof dir, "fallback", "");
+    setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1); /* nothing listens on the discard port */
+    setenv("SS_HUB_BACKOFF_MS", "1", 1);
+    int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--model", "nobody/no-model", "--tasks", "1",
+                     "--out", dir, NULL);
+    unsetenv("HF_ENDPOINT");
+    unsetenv("SS_HUB_BACKOFF_MS");
+    if (rc != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    json_t *st = load_state("fallback");
+    assert_true(json_is_true(json_object_get(st, "synthetic")));
+    assert_non_null(strstr(jstr(st, "model_source"), "the download of nobody/no-model failed"));
+    json_t *base = job_of(st, "base");
+    assert_string_equal(jstr(base, "status"), "success");
+    assert_non_null(strstr(jstr(base, "note"), "download failed"));
+    assert_non_null(strstr(jstr(base, "command"), "slidesparse download --repo nobody/no-model"));
+    assert_int_equal(task_count(st, 1, "success"), 3);
+    json_decref(st);
+    char p[512], *md;
+    path_in(p, sizeof p, "fallback", "report.md");
+    assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
+    assert_non_null(strstr(md, "**Weights**: ⚠️ synthetic: download failed"));
+    assert_non_null(strstr(md, "| Tiny-BF16 | ✅ synthesised |"));
+    free(md);
+}
+
 static void test_cli_errors(void **state) {
     (void)state;
     char out[4096], dir[512];
@@ -536,6 +566,7 @@ int main(void) {
         cmocka_unit_test(test_resume_after_kill),
         cmocka_unit_test(test_failing_job_recorded),
         cmocka_unit_test(test_resume_reruns_failed_and_damaged),
+        cmocka_unit_test(test_download_fallback),
         cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -528,8 +528,14 @@ static ss_status state_save(plan *p, int finished) {
         json_array_append_new(json_object_get(opts, "m_kernel"), json_integer(p->m_kernel[i]));
     int synth = base_synthetic(p);
     int b = find_job(p, "base");
+    /* a failed download replaced by synthetic weights must not read as the repo's weights */
+    char source[700];
+    if (synth && !p->base_is_synth)
+        snprintf(source, sizeof source, "synthetic:0 (%s architecture; the download of %s failed)", p->arch, p->repo);
+    else
+        snprintf(source, sizeof source, "%s", p->source);
     json_t *s = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:o, s:s, s:s, s:o, s:o, s:O}",
-                          "format_version", 1, "preset", p->preset, "base_name", p->base, "model_source", p->source,
+                          "format_version", 1, "preset", p->preset, "base_name", p->base, "model_source", source,
                           "models_dir", p->models, "results_dir", p->results, "started", p->started, "updated", now,
                           "finished", finished ? now : "", "synthetic", synth, "synthetic_note",
                           synth && b >= 0 ? p->jobs[b].note : "", "gpu", ss_device_probe_to_json(&p->gpu), "backend",
