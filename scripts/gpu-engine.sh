@@ -26,12 +26,33 @@ ctest --test-dir "$build" --output-on-failure -R "test_engine_plan|test_bench_cu
 rc=$?
 grep -E "^ +[a-z].* ok |rel L2|bit-identical|identical|==|tests passed|Failed|FAILED|Error|error" "$out/tests.log" | head -80
 echo "tests rc=$rc ($(( $(date +%s) - t0 )) s)"
+# The GPU tests' own lines (measured tolerances), verbose
+for t in test_engine_cuda_kernels test_engine_cuda; do "$build/tests/$t" >"$out/$t.txt" 2>&1; done
+grep -hE "rel L2|identical|==|differ\)" "$out"/test_engine_cuda*.txt | head -40 >"$out/tests_detail.txt"
+rm -f "$out"/test_engine_cuda*.txt "$out/cmake.log" "$out/build.log" # at most 8 files come back
 if [ $# -gt 0 ]; then
   res=/tmp/ss_tpbench_results; rm -rf "$res"
-  # stop short of the device call's limit, so the results so far still come back
-  timeout "${SS_BENCH_TIMEOUT:-3000}" "$build/src/bench/ss_tpbench" --results "$res" "$@" 2>"$out/bench.log" |
-    tee "$out/bench_summary.txt"
-  echo "bench rc=${PIPESTATUS[0]} ($(( $(date +%s) - t0 )) s)"
+  deadline=$(( $(date +%s) + ${SS_BENCH_TIMEOUT:-3000} ))
+  if [ "$1" = "--jobs" ]; then
+    # --jobs "dtype:sparsity:stages ..." (stages p, d or pd), then common ss_tpbench args;
+    # each job its own process, stopped at the deadline so the results so far come back
+    jobs=$2; shift 2
+    for job in $jobs; do
+      IFS=: read -r dt sp stg <<<"$job"
+      left=$(( deadline - $(date +%s) )); [ "$left" -le 5 ] && { echo "skipped (time): $job"; continue; }
+      pm=(); dm=()
+      [[ $stg == *p* ]] || pm=(--prefill-m 0)
+      [[ $stg == *d* ]] || dm=(--decode-m 0)
+      timeout "$left" "$build/src/bench/ss_tpbench" --results "$res" --synth "${SS_SYNTH:-bitnet-2b}" --dtype "$dt" \
+        --sparsity "$sp" "${pm[@]}" "${dm[@]}" "$@" 2>>"$out/bench.log" | grep -E "^(prefill|decode) " |
+        tee -a "$out/bench_summary.txt"
+    done
+  else
+    # stop short of the device call's limit, so the results so far still come back
+    timeout "$(( deadline - $(date +%s) ))" "$build/src/bench/ss_tpbench" --results "$res" "$@" 2>"$out/bench.log" |
+      tee "$out/bench_summary.txt"
+  fi
+  echo "bench done ($(( $(date +%s) - t0 )) s)"
   grep -E "error|warning" "$out/bench.log" | head -20
   tar -czf "$out/results.tar.gz" -C "$res" . 2>/dev/null
 fi

@@ -13,8 +13,8 @@
  * device memory in use at its end (weights, KV cache, activations and GEMM
  * workspaces: the point's peak, as nothing is freed during it), the SM
  * clock and board power while it ran (NVML), and a profile (GEMM vs
- * attention vs the rest, from CUDA events) of one prefill pass, or of one
- * graph-replayed decode step at about the mean context length.
+ * attention vs the rest, from CUDA events between eager launches) of one
+ * prefill pass, or of one decode step at about the mean context length.
  *
  * Results: bench/throughput_results.h's CSV and JSON (backend "cublaslt" for
  * the dense baseline, "cusparselt/<2_L>" for slid models) plus

@@ -358,11 +358,11 @@ const char *ss_prof_kind_name(ss_prof_kind k) {
     return (unsigned)k < SS_PROF_COUNT ? names[k] : "?";
 }
 
-/* Marks the start of the next launch, of kind k (no-op unless profiling).
- * During a graph capture the records become graph nodes: each replay
- * re-records them, and the last replay's times are collected. */
+/* Marks the start of the next launch, of kind k (no-op unless profiling;
+ * graph captures are not profiled: a captured event record is a dependency,
+ * not a timestamp). */
 static void mark(ss_cuda_engine *e, ss_prof_kind k) {
-    if (!e->prof_on || e->n_ev >= e->max_ev) return;
+    if (!e->prof_on || e->capturing || e->n_ev >= e->max_ev) return;
     cudaEventRecord(e->ev[e->n_ev], (cudaStream_t)e->cm->stream);
     e->ev_kind[e->n_ev++] = k;
 }
@@ -379,6 +379,7 @@ static ss_status prof_collect(ss_cuda_engine *e) {
         e->prof_ms[e->ev_kind[i]] += ms;
     }
     e->n_ev = 0;
+    if (err != cudaSuccess) cudaGetLastError(); /* not sticky: keep it from failing the next launch check */
     return cuda_ok(err, "profile events");
 }
 
@@ -661,6 +662,7 @@ static ss_status check_batch(const ss_cuda_engine *e, const ss_batch *b) {
  * enqueues the step. */
 static ss_status run_batch(ss_cuda_engine *e, const ss_batch *b) {
     SS_TRY(check_batch(e, b));
+    cudaGetLastError(); /* a stale, non-sticky error of an earlier call must not fail this step's launch checks */
     const size_t T = (size_t)e->o.max_tokens, n = (size_t)b->n;
     int32_t *h = e->h_meta;
     memcpy(h, b->token, n * 4);
@@ -794,10 +796,7 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
         if (k == 1 && use_graph) exec = decode_graph(e, n); /* plans exist after the eager first step */
         if (exec) st = cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
         else st = enqueue_decode_step(e, n);
-        if (st == SS_OK && !exec && e->prof_on) { /* profiling: one eager step at a time */
-            st = prof_collect(e);
-            if (k == 0 && use_graph) memset(e->prof_ms, 0, sizeof e->prof_ms); /* profile the graph steps only */
-        }
+        if (st == SS_OK && !exec && e->prof_on) st = prof_collect(e); /* profiling: one eager step at a time */
         if (st == SS_OK)
             st = cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
                                          cudaMemcpyDeviceToHost, s),
