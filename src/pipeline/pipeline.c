@@ -133,6 +133,9 @@ typedef struct plan {
     /* progress: durations of jobs run in this session */
     double sum_all;
     int cnt_all;
+    /* consecutive jobs skipped for one reason are reported once */
+    char last_skip[512];
+    int last_skip_task, quiet_skips;
 } plan;
 
 static const int64_t k_m_prefill_gpu[] = {512, 1024, 2048, 4096, 8192, 16384, 32768};
@@ -694,6 +697,15 @@ static void progress(plan *p, int idx, const char *what) {
 
 /* ----------------------------------------------------------------- run */
 
+/* Ends a run of jobs skipped for the same reason: says how many more there were. */
+static void flush_skips(plan *p) {
+    if (p->quiet_skips > 1)
+        say(p, "  ... and %d more job%s of task %d skipped for the same reason", p->quiet_skips - 1,
+            p->quiet_skips > 2 ? "s" : "", p->last_skip_task);
+    p->quiet_skips = 0;
+    p->last_skip[0] = '\0';
+}
+
 static int dep_ok(const plan *p, const job *d, char *why, size_t cap) {
     if ((p->tasks & (1u << d->task)) && d->ran_now) {
         if (d->status == SS_JOB_SUCCESS) return 1;
@@ -738,6 +750,7 @@ static ss_status run_job(plan *p, int idx) {
         const char *prev_cmd = json_string_value(json_object_get(rec, "command"));
         if (prev_cmd && !strcmp(prev_cmd, cmd) && outputs_ok(j, why, sizeof why)) {
             j->resumed = 1;
+            flush_skips(p);
             progress(p, idx, "done in an earlier run (outputs verified)");
             return state_save(p, 0);
         }
@@ -755,12 +768,22 @@ static ss_status run_job(plan *p, int idx) {
     if (skip) {
         j->status = SS_JOB_SKIPPED;
         snprintf(j->reason, sizeof j->reason, "%s", skip);
-        char what[600];
-        snprintf(what, sizeof what, "skipped: %s", j->reason);
-        progress(p, idx, what);
+        /* a run of jobs skipped for one reason (no GPU: 47 of them) prints one line and a count */
+        if (p->quiet_skips && !strcmp(p->last_skip, j->reason) && p->last_skip_task == j->task) {
+            p->quiet_skips++;
+        } else {
+            flush_skips(p);
+            char what[600];
+            snprintf(what, sizeof what, "skipped: %s", j->reason);
+            progress(p, idx, what);
+            snprintf(p->last_skip, sizeof p->last_skip, "%s", j->reason);
+            p->last_skip_task = j->task;
+            p->quiet_skips = 1;
+        }
         return state_save(p, 0);
     }
 
+    flush_skips(p);
     j->status = SS_JOB_RUNNING;
     j->start_epoch = epoch_now();
     SS_TRY(state_save(p, 0));
@@ -986,6 +1009,7 @@ ss_status ss_pipeline_run(const ss_pipeline_opts *o) {
         say(&p, "== task %d/%d: %s", t, SS_N_TASKS, ss_task_name(t));
         for (int i = 0; i < p.n && st == SS_OK; i++)
             if (p.jobs[i].task == t) st = run_job(&p, i);
+        flush_skips(&p);
         double dur;
         const char *ts = task_status(&p, t, &dur);
         char d[32];

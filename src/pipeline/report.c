@@ -132,7 +132,7 @@ static void task_label(const json_t *task, char *out, size_t cap) {
     else if (!strcmp(st, "failed")) snprintf(out, cap, "❌ failed");
     else if (!strcmp(st, "skipped")) snprintf(out, cap, "⏭️ skipped");
     else if (!strcmp(st, "incomplete")) snprintf(out, cap, "⚠️ incomplete");
-    else if (!strcmp(st, "running")) snprintf(out, cap, "🔄 running");
+    else if (!strcmp(st, "running")) snprintf(out, cap, "🔄 running or interrupted");
     else snprintf(out, cap, "⬜ not run");
 }
 
