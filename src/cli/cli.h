@@ -21,6 +21,8 @@ ss_status cmd_prune(int argc, char **argv);
 ss_status cmd_convert(int argc, char **argv);
 ss_status cmd_generate(int argc, char **argv);
 ss_status cmd_info(int argc, char **argv);
+ss_status cmd_tune(int argc, char **argv);
+ss_status cmd_bench_kernel(int argc, char **argv); /* argv[0] == "kernel" */
 /* cmd_pipeline.c */
 ss_status cmd_pipeline(int argc, char **argv);
 ss_status cmd_report(int argc, char **argv);
