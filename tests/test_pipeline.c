@@ -316,7 +316,7 @@ static void test_single_task_from_earlier_outputs(void **state) {
     char out[8192], dir[512];
     path_in(dir, sizeof dir, "full", "");
     int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--tasks", "5", "--m-decode", "1",
-                     "--decode-len", "2", "--m-prefill", "8,16", "--out", dir, NULL);
+                     "--decode-len", "2", "--out", dir, NULL);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     json_t *st = load_state("full");
@@ -324,8 +324,20 @@ static void test_single_task_from_earlier_outputs(void **state) {
     assert_int_equal(task_count(st, 2, "success"), 8); /* not rerun, not forgotten */
     assert_int_equal(task_count(st, 4, "success"), 10);
     assert_int_equal(json_array_size(json_object_get(st, "runs")), 2);
+    /* task 4 keeps the M list it ran with; task 5 has the new one */
+    json_t *opts = json_object_get(st, "options");
+    assert_int_equal(json_array_size(json_object_get(opts, "m_prefill")), 2);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(opts, "m_prefill"), 1)), 16);
+    assert_int_equal(json_array_size(json_object_get(opts, "m_decode")), 1);
+    assert_int_equal(json_integer_value(json_object_get(opts, "decode_output")), 2);
     json_decref(st);
     check_csv("full", "decode", "_INT8_", "cpu_slid/2_8", "Tiny-INT8", 1);
+    char p[512], *md;
+    path_in(p, sizeof p, "full", "report.md");
+    assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
+    assert_non_null(strstr(md, "**Prefill total**: 20/20 ✅"));
+    assert_non_null(strstr(md, "**Decode total**: 10/10 ✅"));
+    free(md);
 }
 
 /* Polls the state of a running pipeline until task 2 has `done` successes. */

@@ -605,6 +605,33 @@ static ss_status state_load_prev(plan *p) {
     return SS_OK;
 }
 
+/* Tasks not run now keep the M lists they ran with (the report's grids and
+ * their jobs' command lines come from them). */
+static void keep_prev_lists(plan *p) {
+    json_t *opt = json_object_get(p->prev, "options");
+    if (!json_is_object(opt)) return;
+    struct {
+        const char *key;
+        unsigned tasks;
+        int64_t *m;
+        int *n;
+    } lists[] = {{"m_prefill", 1u << 4, p->m_prefill, &p->n_prefill},
+                 {"m_decode", 1u << 5, p->m_decode, &p->n_decode},
+                 {"m_kernel", 7u << 6, p->m_kernel, &p->n_kernel}};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+        json_t *arr = json_object_get(opt, lists[l].key);
+        if ((p->tasks & lists[l].tasks) || !json_is_array(arr) || json_array_size(arr) == 0 ||
+            json_array_size(arr) > 64)
+            continue;
+        size_t i;
+        json_t *v;
+        *lists[l].n = 0;
+        json_array_foreach(arr, i, v) lists[l].m[(*lists[l].n)++] = json_integer_value(v);
+    }
+    json_int_t out = json_integer_value(json_object_get(opt, "decode_output"));
+    if (!(p->tasks & (1u << 5)) && out > 0) p->decode_output = (int)out;
+}
+
 /* ----------------------------------------------------------- verifying */
 
 /* Do the job's outputs exist and look complete? why: what is wrong. */
@@ -983,6 +1010,7 @@ ss_status ss_pipeline_run(const ss_pipeline_opts *o) {
         log_header(&p);
         st = state_load_prev(&p);
     }
+    if (st == SS_OK && p.prev) keep_prev_lists(&p);
     if (st == SS_OK) st = plan_build(&p);
     if (st == SS_OK) {
         /* earlier records: kept for unselected tasks, candidates for --resume in selected ones */
