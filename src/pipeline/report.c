@@ -564,12 +564,12 @@ static void section_completeness(rctx *c, int number) {
     }
     fprintf(fp, "\n### ⚠️ Missing data\n\n");
     if (nmissing) {
-        fprintf(fp, "| Category | Have | Missing | Reason |\n|----------|------|---------|--------|\n");
+        fprintf(fp, "| Category | Have | Missing points | Reason |\n|----------|------|----------------|--------|\n");
         for (int i = 0; i < c->ncats; i++) {
             const rp_category *k = &c->cats[i];
             if (k->expected > 0 && k->have == k->expected) continue;
             fprintf(fp, "| %s | %d/%d | ", k->name, k->have, k->expected);
-            rp_md_cell(fp, k->missing[0] ? k->missing : "everything", 300);
+            rp_md_cell(fp, k->have == 0 || !k->missing[0] ? "all" : k->missing, 300);
             fprintf(fp, " | ");
             rp_md_cell(fp, k->reason[0] ? k->reason : "no job produced it", 400);
             fprintf(fp, " |\n");

@@ -394,7 +394,7 @@ ss_status rp_section_throughput(rctx *c, int decode, int number) {
             int miss = 0;
             for (int m = 0; m < sec[i].nM; m++) miss += !find_point(find_series(sec[i].g, sec[i].rows[r]), sec[i].M[m]);
             if (miss)
-                k += (size_t)snprintf(cat->missing + k, sizeof cat->missing - k, "%s%s %d/%d", k ? ", " : "",
+                k += (size_t)snprintf(cat->missing + k, sizeof cat->missing - k, "%s%s: %d of %d", k ? ", " : "",
                                       sec[i].rows[r][0] ? sec[i].rows[r] : dense_label(c, &sec[i]), miss, sec[i].nM);
         }
         rp_job_reasons(c, decode ? "decode" : "prefill", sec[i].dtype, NULL, cat->reason, sizeof cat->reason);
@@ -711,8 +711,8 @@ ss_status rp_section_kernels(rctx *c, int number) {
                 cat->have += pts;
                 cat->expected += exp;
                 if (pts < exp && k < sizeof cat->missing)
-                    k += (size_t)snprintf(cat->missing + k, sizeof cat->missing - k, "%s%s%s%d/%d", k ? ", " : "",
-                                          sp, sp[0] ? " " : "", exp - pts, exp);
+                    k += (size_t)snprintf(cat->missing + k, sizeof cat->missing - k, "%s%s%s%d of %d", k ? ", " : "",
+                                          sp, sp[0] ? ": " : "", exp - pts, exp);
             }
             rp_job_reasons(c, "kernel", kp.dtypes[d], L, cat->reason, sizeof cat->reason);
         }
