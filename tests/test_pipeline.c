@@ -144,6 +144,12 @@ static void test_run_child(void **state) {
     assert_int_equal(r.exit_code, 3);
     assert_string_equal(r.error, "the real one");
     assert_non_null(strstr(out, "hello\n"));
+    char *skip[] = {"sh", "-c", "echo 'job fp4: skipped: FP4 needs cc 10.0' >&2; echo 'error: all skipped' >&2; exit 3",
+                    NULL};
+    assert_int_equal(ss_run_child("/bin/sh", skip, NULL, 30, NULL, 0, &r), SS_OK);
+    assert_int_equal(r.exit_code, 3);
+    assert_string_equal(r.skipped, "FP4 needs cc 10.0");
+    assert_string_equal(r.error, "all skipped");
     char *ok[] = {"sh", "-c", "exit 0", NULL};
     assert_int_equal(ss_run_child("/bin/sh", ok, NULL, 30, NULL, 0, &r), SS_OK);
     assert_int_equal(r.exit_code, 0);

@@ -200,7 +200,7 @@ static void test_report_json_numbers(void **state) {
                      "alg_search_BitNet-2B-INT8.csv";
     const char *ks = "benchmark_kernel/cuSPARSELt/alg_search_results/H100-80GB-HBM3_cc90_gcc12_cu130_x86_64/INT8/"
                      "alg_search_BitNet-2B-INT8_2_4.csv";
-    double d_lat = csv_value(kb, "M", 1024, "lat_us_1"), s_lat = csv_value(ks, "M", 1024, "lat_us_1");
+    double d_lat = csv_value(kb, "M", 1024, "lat_us"), s_lat = csv_value(ks, "M", 1024, "lat_us");
     json_t *kint8 = section(json_object_get(j, "kernels"), "INT8");
     json_t *kp = json_array_get(json_object_get(kint8, "points"), 0);
     assert_int_equal(json_integer_value(json_object_get(kp, "M")), 1024);

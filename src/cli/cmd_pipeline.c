@@ -230,7 +230,7 @@ ss_status cmd_bench(int argc, char **argv) {
     if (!strcmp(argv[1], "prefill")) stage = SS_TP_PREFILL;
     else if (!strcmp(argv[1], "decode")) stage = SS_TP_DECODE;
     else if (!strcmp(argv[1], "kernel"))
-        return ss_fail(SS_ERR_UNSUPPORTED, "bench kernel: not available in this build yet");
+        return cmd_bench_kernel(argc - 1, argv + 1);
     else return ss_fail(SS_ERR_ARG, "bench: unknown benchmark '%s' (prefill, decode or kernel)", argv[1]);
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"backend", required_argument, 0, 'b'},

@@ -49,7 +49,8 @@ int main(int argc, char **argv) {
         ss_status st = g_commands[c].run(argc - i, argv + i);
         if (st == SS_OK) return 0;
         fprintf(stderr, "error: %s\n", ss_errmsg()[0] ? ss_errmsg() : ss_status_name(st));
-        return st == SS_ERR_ARG ? 2 : 1;
+        /* 3: a valid request this build or GPU cannot run (the pipeline records it as skipped) */
+        return st == SS_ERR_ARG ? 2 : st == SS_ERR_UNSUPPORTED ? 3 : 1;
     }
     fprintf(stderr, "error: unknown command '%s' (try slidesparse --help)\n", argv[i]);
     return 2;

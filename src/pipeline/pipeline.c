@@ -118,6 +118,7 @@ typedef struct plan {
     int base_is_synth;
     char synth_note[256];
     ss_device_probe gpu;
+    char tune_dir[2400];      /* <results>/tuning/<HW>_<toolchain>, where task 3 writes its tables */
     char backend[8];          /* "cuda", "cpu" or "" */
     char backend_reason[256]; /* why tasks 4-5 cannot run when backend is "" */
     int64_t m_prefill[64], m_decode[64], m_kernel[64];
@@ -398,16 +399,20 @@ static ss_status plan_kernels(plan *p, int task) {
             snprintf(j->lib, sizeof j->lib, "%s", task == 6 ? "cuBLASLt" : "cuSPARSELt");
             snprintf(j->model, sizeof j->model, "%s", p->base_dir);
             snprintf(j->title, sizeof j->title, "%s %s%s%s", j->lib, DT, sp[0] ? " " : "", sp);
-            SS_TRY(job_args(j, "bench", "kernel", "--lib", lib, "--dtype", dt, "--model", p->base_dir, "--m", mlist,
-                            "--out", p->results, NULL));
+            /* the (N,K) pairs come from the preset's architecture, or from a local model's config */
+            int local = p->o->model && ss_is_dir(p->o->model);
+            SS_TRY(job_args(j, "bench", "kernel", "--backend", lib, "--dtype", dt, local ? "--model" : "--arch",
+                            local ? p->base_dir : p->arch, "--m", mlist, "--out", p->results, NULL));
             if (sp[0]) SS_TRY(job_args(j, "--sparsity", sp, NULL));
+            /* task 3's tables for this GPU and toolchain (a missing folder means the library heuristics) */
+            if (p->gpu.available) SS_TRY(push_arg(j->args, &j->nargs, "--tune-dir=%s", p->tune_dir));
             j->needs_gpu = 1;
             /* FP4 E2M1 tensor-core GEMMs exist from Blackwell (cc 10.0) on. */
             if (!strcmp(dt, "fp4e2m1") && p->gpu.available && p->gpu.cc_major < 10)
                 snprintf(j->planned_skip, sizeof j->planned_skip,
                          "FP4 (e2m1) needs Blackwell (cc 10.0+); this GPU is cc %d.%d", p->gpu.cc_major,
                          p->gpu.cc_minor);
-            add_dep(p, j, "base");
+            if (local) add_dep(p, j, "base");
         }
     }
     return SS_OK;
@@ -752,6 +757,10 @@ static int dep_ok(const plan *p, const job *d, char *why, size_t cap) {
     return 0;
 }
 
+/* Exit status of a subcommand asked for something this build or GPU cannot
+ * run (SS_ERR_UNSUPPORTED, src/cli/main.c): the job is skipped, not failed. */
+#define EXIT_UNSUPPORTED 3
+
 static void finish_job(plan *p, job *j, const ss_child_result *r) {
     j->end_epoch = epoch_now();
     j->duration_s = r->duration_s;
@@ -759,6 +768,10 @@ static void finish_job(plan *p, job *j, const ss_child_result *r) {
     j->term_signal = r->term_signal;
     if (r->exit_code == 0 && !r->term_signal) {
         j->status = SS_JOB_SUCCESS;
+    } else if (r->exit_code == EXIT_UNSUPPORTED && !r->term_signal) {
+        j->status = SS_JOB_SKIPPED;
+        /* the subcommand's own "skipped: <why>" says more than its summary error */
+        snprintf(j->reason, sizeof j->reason, "%s", r->skipped[0] ? r->skipped : r->error);
     } else {
         j->status = SS_JOB_FAILED;
         snprintf(j->error, sizeof j->error, "%s", r->error);
@@ -850,6 +863,7 @@ static ss_status run_job(plan *p, int idx) {
     char dur[32];
     ss_format_duration(j->duration_s, dur, sizeof dur);
     if (j->status == SS_JOB_SUCCESS) say(p, "  success in %s%s%s", dur, j->note[0] ? ": " : "", j->note);
+    else if (j->status == SS_JOB_SKIPPED) say(p, "  skipped after %s: %s", dur, j->reason);
     else say(p, "  FAILED after %s: %s", dur, j->error);
     return state_save(p, 0);
 }
@@ -941,6 +955,9 @@ static ss_status plan_setup(plan *p, const ss_pipeline_opts *o) {
     if (o->models_dir) snprintf(p->models, sizeof p->models, "%s", o->models_dir);
     else snprintf(p->models, sizeof p->models, "%s/models", p->out);
     snprintf(p->results, sizeof p->results, "%s/results", p->out);
+    char hw[300];
+    ss_device_hw_tag(&p->gpu, hw, sizeof hw);
+    snprintf(p->tune_dir, sizeof p->tune_dir, "%s/tuning/%s_%s", p->results, hw, p->gpu.toolchain_tag);
     snprintf(p->state_path, sizeof p->state_path, "%s/pipeline_state.json", p->out);
     snprintf(p->log_path, sizeof p->log_path, "%s/pipeline.log", p->out);
     SS_TRY(ss_mkdir_p(p->out));

@@ -94,6 +94,7 @@ typedef struct ss_child_result {
     int timed_out;
     double duration_s;
     char error[1024];  /* last "error: ..." line of its output (without the prefix), or a description of the signal */
+    char skipped[512]; /* what follows the last "skipped: " in its output (why a part could not run), or "" */
 } ss_child_result;
 
 /* Runs bin with argv (argv[0] is the name shown, NULL-terminated) as a child

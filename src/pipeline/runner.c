@@ -29,9 +29,16 @@ static void exec_child(const char *bin, char *const argv[], int out_fd, pid_t pa
     _exit(127);
 }
 
-/* Scans complete lines for the last "error: " line. */
+/* Scans complete lines for the last "error: " line and the last "skipped: " reason. */
 static void scan_line(const char *line, size_t n, ss_child_result *r) {
-    static const char prefix[] = "error: ";
+    static const char prefix[] = "error: ", skip[] = "skipped: ";
+    const char *s = memmem(line, n, skip, sizeof skip - 1);
+    if (s) {
+        size_t off = (size_t)(s - line) + sizeof skip - 1, m = n - off;
+        if (m >= sizeof r->skipped) m = sizeof r->skipped - 1;
+        memcpy(r->skipped, line + off, m);
+        r->skipped[m] = '\0';
+    }
     if (n >= sizeof prefix - 1 && !memcmp(line, prefix, sizeof prefix - 1)) {
         size_t m = n - (sizeof prefix - 1);
         if (m >= sizeof r->error) m = sizeof r->error - 1;

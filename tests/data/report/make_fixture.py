@@ -159,8 +159,9 @@ def main():
         for low, up, folder in kd:
             for sp in sps:
                 key = "kernel-%s-%s%s" % (lib.lower(), low, "-" + sp if sp else "")
-                cmd = "slidesparse bench kernel --lib %s --dtype %s --model %s --m %s --out %s%s" % (
-                    lib.lower(), low, base, mk, RESULTS, " --sparsity " + sp if sp else "")
+                cmd = "slidesparse bench kernel --backend %s --dtype %s --arch bitnet-2b --m %s --out %s%s" % (
+                    lib.lower(), low, mk, RESULTS, " --sparsity " + sp if sp else "")
+                cmd += " --tune-dir=%s/tuning/%s_%s" % (RESULTS, HW, TC)
                 title = "%s %s%s" % (lib, up, " " + sp if sp else "")
                 if folder == "FP4":
                     tasks[task].append(job(key, title, task, "kernel", cmd, dtype=up, sparsity=sp, lib=lib,
@@ -181,15 +182,20 @@ def main():
                 os.makedirs(d, exist_ok=True)
                 name = "alg_search_BitNet-2B-%s%s.csv" % (folder, "_" + sp if sp else "")
                 with open(os.path.join(d, name), "w") as f:
-                    f.write("# GPU: NVIDIA H100 80GB HBM3\n# M_list: 1024,4096\n")
-                    f.write("M,N,K,alg_count,tops_1,lat_us_1,alg_id_1,workspace_1%s\n" % (",split_k_1" if sp else ""))
+                    # the columns of bench/bench_kernel.h (ss_kbench_job_run)
+                    f.write("M,N,K,K_used,lat_us,lat_us_min,lat_us_max,fused_us,linear_us,tops,speedup,alg_id,"
+                            "split_k,candidate,candidates,from_table,sm_mhz,power_w,status\n")
                     for M in (1024, 4096):
                         total = KERNEL[folder][M][col]
                         first = round(total * 0.4, 1)
                         for i, (N, K) in enumerate(NK):
                             lat = first if i == 0 else round(total - first, 1)
                             tops = 2.0 * M * N * K / (lat * 1e-6) / 1e12
-                            f.write("%d,%d,%d,8,%.1f,%.1f,%d,0%s\n" % (M, N, K, tops, lat, 3 + i, ",1" if sp else ""))
+                            k_used = K if not sp else (2 * K if sp == "2_inf" else
+                                                       -(-(K // int(sp[2:]) * (int(sp[2:]) // 2 - 1) * 4) // 32) * 32)
+                            f.write("%d,%d,%d,%d,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,,%d,1,0,8,1,1755,690.0,ok\n"
+                                    % (M, N, K, k_used, lat, lat * 0.99, lat * 1.02, lat * 1.1, lat * 1.15, tops,
+                                       3 + i))
 
     # state
     def status_of(jobs):
