@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "engine/generate.h"
+#include "engine/cuda/engine_cuda.h"
 #include "engine/model.h"
 
 static const char *g_help =
@@ -43,8 +44,7 @@ ss_status cmd_generate(int argc, char **argv) {
     if (max_new < 0) return ss_fail(SS_ERR_ARG, "generate: missing --max-new (see slidesparse generate --help)");
     if (strcmp(backend, "cpu") != 0 && strcmp(backend, "cuda") != 0)
         return ss_fail(SS_ERR_ARG, "generate: unknown backend '%s' (cpu or cuda)", backend);
-    if (strcmp(backend, "cuda") == 0)
-        return ss_fail(SS_ERR_UNSUPPORTED, "generate: the CUDA engine is not built yet");
+    const int on_gpu = strcmp(backend, "cuda") == 0;
 
     int64_t *ids64;
     int n_prompt;
@@ -58,11 +58,12 @@ ss_status cmd_generate(int argc, char **argv) {
     if (st == SS_OK) {
         int n_out = 0;
         ss_gen_stats gs;
-        st = ss_generate_cpu_stats(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs);
+        st = on_gpu ? ss_generate_cuda_opts(&m, NULL, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs)
+                    : ss_generate_cpu_stats(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs);
         if (st == SS_OK) {
             for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
             printf("\n");
-            ss_info("cpu: prefill %d tokens %.3f s, decode %d tokens %.3f s (%.1f tok/s)", gs.n_prompt, gs.prefill_s,
+            ss_info("%s: prefill %d tokens %.3f s, decode %d tokens %.3f s (%.1f tok/s)", backend, gs.n_prompt, gs.prefill_s,
                     gs.n_new > 0 ? gs.n_new - 1 : 0, gs.decode_s,
                     gs.decode_s > 0 ? (gs.n_new - 1) / gs.decode_s : 0.0);
         }
