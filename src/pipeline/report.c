@@ -279,11 +279,60 @@ static void section_models(rctx *c) {
     fprintf(fp, "\n---\n\n");
 }
 
+static int list_names(const char *dir, char ***names, int **is_dir);
+static void free_names(char **names, int *is_dir, int n);
+
+/* The tables task 3 wrote (<results>/tuning/<HW>_<toolchain>/<model>.json): entries per library. */
+static void tuning_tables(rctx *c) {
+    FILE *fp = c->md;
+    json_t *jt = json_array();
+    json_object_set_new(c->js, "tuning_tables", jt);
+    char root[4400];
+    snprintf(root, sizeof root, "%s/tuning", c->results);
+    char **hws, **files;
+    int *hd, *fd;
+    int nh = list_names(root, &hws, &hd), shown = 0;
+    for (int h = 0; h < nh; h++) {
+        char dir[4600];
+        snprintf(dir, sizeof dir, "%s/%s", root, hws[h]);
+        int nf = hd[h] ? list_names(dir, &files, &fd) : 0;
+        for (int f = 0; f < nf; f++) {
+            char path[4800];
+            snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+            json_t *t = NULL;
+            if (fd[f] || strlen(files[f]) < 6 || strcmp(files[f] + strlen(files[f]) - 5, ".json") ||
+                ss_json_load(path, &t) != SS_OK) {
+                ss_clear_error();
+                continue;
+            }
+            int dense = 0, sparse = 0;
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(t, "entries"), i, e) {
+                dense += !strcmp(rp_jstr(e, "backend"), "cublaslt");
+                sparse += !strcmp(rp_jstr(e, "backend"), "cusparselt");
+            }
+            if (!shown++)
+                fprintf(fp, "Tables written (looked up by the kernel benchmarks at run time):\n\n"
+                            "| Table | Model | cuBLASLt entries | cuSPARSELt entries |\n|-------|-------|------|------|\n");
+            fprintf(fp, "| `tuning/%s/%s` | %s | %d | %d |\n", hws[h], files[f], rp_jstr(t, "model"), dense, sparse);
+            json_array_append_new(jt, json_pack("{s:s, s:s, s:i, s:i}", "table", path + strlen(c->results) + 1, "model",
+                                                rp_jstr(t, "model"), "cublaslt_entries", dense, "cusparselt_entries",
+                                                sparse));
+            json_decref(t);
+        }
+        if (hd[h]) free_names(files, fd, nf);
+    }
+    free_names(hws, hd, nh);
+    if (shown) fprintf(fp, "\n");
+}
+
 static void section_tuning(rctx *c) {
     FILE *fp = c->md;
     fprintf(fp, "## 2. Offline tuning (Task 3) %s\n\n", task_icon(c, 3));
-    fprintf(fp, "Each job runs the coarse search (cuBLASLt algorithms, quant kernel) and the fine search (cuSPARSELt "
-                "algorithm and split-K, dequant+bias and quant+slide kernels) for one model.\n\n");
+    fprintf(fp, "Each job searches, for one model's (N,K) pairs and M buckets, the fastest cuBLASLt algorithm (dense, "
+                "the reference's coarse pass) and the fastest cuSPARSELt algorithm and split-K on the slid shapes of "
+                "2_4..2_10 (its fine pass).\n\n");
     fprintf(fp, "| Job | Model | Status |\n|-----|-------|--------|\n");
     const json_t *task = state_task(c, 3);
     size_t i;
@@ -313,7 +362,9 @@ static void section_tuning(rctx *c) {
             }
         }
     }
-    fprintf(fp, "\n---\n\n");
+    fprintf(fp, "\n");
+    tuning_tables(c);
+    fprintf(fp, "---\n\n");
 }
 
 /* Jobs skipped because they need `key`'s output. */
