@@ -221,6 +221,14 @@ static void test_report_json_numbers(void **state) {
     json_array_foreach(json_object_get(j, "skipped_jobs"), i, sk) fp4 += (int)json_integer_value(json_object_get(sk, "jobs")) *
                                                                     (strstr(json_string_value(json_object_get(sk, "reason")), "Blackwell") != NULL);
     assert_int_equal(fp4, 9);
+    /* task 3's tables, counted per library */
+    json_t *tables = json_object_get(j, "tuning_tables");
+    assert_int_equal(json_array_size(tables), 2);
+    json_t *t0 = json_array_get(tables, 0); /* natural order: FP8 before INT8 */
+    assert_string_equal(json_string_value(json_object_get(t0, "model")), "BitNet-2B-FP8");
+    assert_int_equal(json_integer_value(json_object_get(t0, "cublaslt_entries")), 1);
+    assert_int_equal(json_integer_value(json_object_get(t0, "cusparselt_entries")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tables, 1), "cublaslt_entries")), 2);
     /* the run's facts are carried over */
     json_t *run_info = json_object_get(j, "run");
     assert_string_equal(json_string_value(json_object_get(json_object_get(run_info, "gpu"), "name")),

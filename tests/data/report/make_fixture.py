@@ -197,6 +197,22 @@ def main():
                                     % (M, N, K, k_used, lat, lat * 0.99, lat * 1.02, lat * 1.1, lat * 1.15, tops,
                                        3 + i))
 
+    # task 3's tables (src/tune/tune.h layout), a few entries each
+    tdir = os.path.join(RUN, "results/tuning", "%s_%s" % (HW, TC))
+    os.makedirs(tdir, exist_ok=True)
+    for dt, n_dense, n_sparse in (("INT8", 2, 3), ("FP8", 1, 2)):
+        entries = [{"backend": "cublaslt", "dtype": dt.lower(), "kind": "plain", "N": 3840, "K": 2560, "M": 1024 * (i + 1),
+                    "alg_id": -1, "split_k": 1, "split_k_mode": 0, "lt_algo": "00" * 64, "us": 30.0 + i}
+                   for i in range(n_dense)]
+        entries += [{"backend": "cusparselt", "dtype": dt.lower(), "kind": "channel_scalar", "N": 3840, "K": 3424,
+                     "M": 1024 * (i + 1), "alg_id": 7 + i, "split_k": 1, "split_k_mode": 0, "lt_algo": None,
+                     "us": 25.0 + i} for i in range(n_sparse)]
+        with open(os.path.join(tdir, "BitNet-2B-%s.json" % dt), "w") as f:
+            json.dump({"format_version": 1, "model": "BitNet-2B-" + dt, "gpu": "NVIDIA H100 80GB HBM3", "cc": "9.0",
+                       "toolchain": TC, "cublaslt_version": 130100, "cusparselt_version": 800, "entries": entries},
+                      f, indent=2, sort_keys=True)
+            f.write("\n")
+
     # state
     def status_of(jobs):
         st = [j["status"] for j in jobs]
