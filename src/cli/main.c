@@ -15,7 +15,7 @@ static const ss_command g_commands[] = {
     {"generate", "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda]", cmd_generate},
     {"info", "--model DIR                              architecture, quantization, sparsity", cmd_info},
     {"tune", "--model DIR [--out RESULTS]               offline GEMM algorithm search (task 3)", cmd_tune},
-    {"bench", "prefill|decode --model DIR --backend cpu --m LIST --out DIR   throughput (tasks 4-5)", cmd_bench},
+    {"bench", "prefill|decode|kernel --model DIR --m LIST --out DIR   throughput (tasks 4-5), GEMMs (6-8)", cmd_bench},
     {"pipeline", "[--preset bitnet-2b|tiny] [--tasks 1-8] [--out DIR] [--resume]   the whole run, report at the end", cmd_pipeline},
     {"report", "DIR [--no-charts]                      rebuild report.md, report.json and charts from results", cmd_report},
     {"gpu-info", "                                         the CUDA device as one JSON line (fails without one)", cmd_gpu_info},
