@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/rng.h"
 #include "core/timer.h"
+#include "tune/tune.h"
 #include "gemm/gemm.h"
 
 void ss_bench_cuda_defaults(ss_bench_cuda_opts *o, ss_tp_stage stage) {
@@ -251,6 +252,12 @@ ss_status ss_bench_cuda(const char *model_dir, const char *results_dir, const ss
     ss_cuda_model *cm = NULL;
     ss_bench_cuda_point *pts = calloc((size_t)(o->n_m > 0 ? o->n_m : 1), sizeof *pts);
     ss_status st = pts ? ss_cuda_model_load(&m, &mo, &cm) : ss_fail(SS_ERR_NOMEM, "benchmark: no memory");
+    ss_tune_table table;
+    ss_tune_table_init(&table);
+    if (st == SS_OK && o->tune_dir) {
+        st = ss_tune_load_dir(&table, o->tune_dir);
+        if (st == SS_OK) ss_tune_attach(ss_cuda_model_gemm(cm), &table);
+    }
     if (st == SS_OK) st = ss_bench_cuda_run(cm, o, pts);
     char dir[4096], name[512];
     if (st == SS_OK) st = ss_bench_cuda_dir(cm, results_dir, o->stage, dir, sizeof dir);
@@ -260,7 +267,8 @@ ss_status ss_bench_cuda(const char *model_dir, const char *results_dir, const ss
     }
     if (st == SS_OK && out_dir) snprintf(out_dir, cap, "%s", dir);
     free(pts);
-    ss_cuda_model_free(cm);
+    ss_cuda_model_free(cm); /* before the table it points to */
+    ss_tune_table_free(&table);
     ss_model_free(&m);
     return st;
 }

@@ -41,6 +41,7 @@ typedef struct ss_bench_cuda_opts {
     int use_graph;         /* decode through CUDA graphs; default 1 */
     int profile;           /* 1: one extra profiled pass per point (eager); default 1 */
     uint64_t seed;         /* prompt token ids */
+    const char *tune_dir;  /* task 3's tuning tables (NULL: the library heuristics, timed) */
 } ss_bench_cuda_opts;
 
 /* Zeroes *o and sets the stage and the defaults above. */

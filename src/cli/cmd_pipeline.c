@@ -175,13 +175,14 @@ ss_status cmd_gpu_info(int argc, char **argv) {
 
 static const char k_bench_help[] =
     "prefill|decode --model DIR [--backend cuda|cpu] --m LIST --out RESULTS\n"
-    "       [--prompt-len N] [--output-len N] [--warmup N] [--repeats N] [--seed S]\n"
+    "       [--prompt-len N] [--output-len N] [--warmup N] [--repeats N] [--seed S] [--tune-dir DIR]\n"
     "  Throughput of the CUDA engine (default) or the CPU reference engine, SPEC section 2's method;\n"
-    "  results under RESULTS/throughput_benchmark_results/<stage>/<HW>_<DTYPE>_<toolchain>/.";
+    "  results under RESULTS/throughput_benchmark_results/<stage>/<HW>_<DTYPE>_<toolchain>/.\n"
+    "  --tune-dir: task 3's tables (RESULTS/tuning/<HW>_<toolchain>) choose the GEMM algorithms.";
 
 /* Options of `bench prefill|decode`; -1 = not given (the backend's default). */
 typedef struct bench_args {
-    const char *model, *backend, *out;
+    const char *model, *backend, *out, *tune_dir;
     int64_t *m;
     int n_m;
     int prompt, output, warmup, repeats;
@@ -214,6 +215,7 @@ static ss_status bench_cuda(ss_tp_stage stage, const bench_args *a, char *dir, s
     if (a->output > 0) o.decode_output = a->output;
     if (a->warmup >= 0) o.warmup = a->warmup;
     if (a->repeats > 0) o.repeats = a->repeats;
+    o.tune_dir = a->tune_dir;
     return ss_bench_cuda(a->model, a->out, &o, dir, cap);
 #else
     (void)a, (void)dir, (void)cap;
@@ -237,7 +239,8 @@ ss_status cmd_bench(int argc, char **argv) {
         {"m", required_argument, 0, 'M'},          {"out", required_argument, 0, 'o'},
         {"prompt-len", required_argument, 0, 'p'}, {"output-len", required_argument, 0, 'l'},
         {"warmup", required_argument, 0, 'w'},     {"repeats", required_argument, 0, 'r'},
-        {"seed", required_argument, 0, 's'},       {"help", no_argument, 0, 'h'},
+        {"seed", required_argument, 0, 's'},       {"tune-dir", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *cmd = stage == SS_TP_PREFILL ? "bench prefill" : "bench decode";
@@ -258,6 +261,7 @@ ss_status cmd_bench(int argc, char **argv) {
         case 'w': st = cli_parse_i64("--warmup", optarg, 0, 1000, &v); a.warmup = (int)v; break;
         case 'r': st = cli_parse_i64("--repeats", optarg, 1, 1000, &v); a.repeats = (int)v; break;
         case 's': st = cli_parse_u64("--seed", optarg, &a.seed); break;
+        case 't': a.tune_dir = optarg; break;
         case 'h': printf("usage: slidesparse bench %s\n", k_bench_help); goto done;
         default: st = cli_bad_usage(cmd, argc - 1, argv + 1);
         }

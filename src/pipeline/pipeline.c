@@ -363,6 +363,8 @@ static ss_status plan_throughput(plan *p, int task) {
                             "--m", mlist, "--out", p->results, NULL));
             if (decode) SS_TRY(push_arg(j->args, &j->nargs, "--output-len=%d", p->decode_output));
             if (p->repeats > 0) SS_TRY(push_arg(j->args, &j->nargs, "--repeats=%d", p->repeats));
+            /* task 3's tables steer the engine's GEMM plans as they do the kernel benchmark's */
+            if (!cpu && p->gpu.available) SS_TRY(push_arg(j->args, &j->nargs, "--tune-dir=%s", p->tune_dir));
             j->needs_backend = 1;
             /* the result CSV, wherever the GPU and toolchain name the folder */
             const char *dense = cpu ? "cpu_dense" : "cublaslt", *sparse = cpu ? "cpu_slid" : "cusparselt";
