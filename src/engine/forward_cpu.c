@@ -81,27 +81,26 @@ static size_t cache_at(const ss_cpu_state *s, int layer, int seq, int pos) {
 
 /* ---- batch checks ---- */
 
-static ss_status check_batch(const ss_cpu_state *s, const ss_batch *b) {
-    const int vocab = s->model->cfg.vocab;
+ss_status ss_batch_check(const ss_batch *b, int vocab, int max_seqs, int max_len, const int *seq_len) {
     if (b->n < 0 || b->n_logits < 0 || (b->n > 0 && (!b->token || !b->seq || !b->pos)) ||
         (b->n_logits > 0 && !b->logit_rows))
         return ss_fail(SS_ERR_ARG, "forward: malformed batch (n=%d, n_logits=%d)", b->n, b->n_logits);
-    int *next = malloc((size_t)s->max_seqs * sizeof(int)); /* expected next position per sequence, -1 = unseen */
+    int *next = malloc((size_t)max_seqs * sizeof(int)); /* expected next position per sequence, -1 = unseen */
     if (!next) return ss_fail(SS_ERR_NOMEM, "forward: no memory to check the batch");
-    for (int q = 0; q < s->max_seqs; q++) next[q] = -1;
+    for (int q = 0; q < max_seqs; q++) next[q] = -1;
     ss_status st = SS_OK;
     for (int i = 0; i < b->n && st == SS_OK; i++) {
         int tok = b->token[i], q = b->seq[i], p = b->pos[i];
         if (tok < 0 || tok >= vocab)
             st = ss_fail(SS_ERR_ARG, "forward: token %d (batch row %d) is out of range [0, %d)", tok, i, vocab);
-        else if (q < 0 || q >= s->max_seqs)
-            st = ss_fail(SS_ERR_ARG, "forward: sequence %d (batch row %d) is out of range: the state holds %d sequences",
-                         q, i, s->max_seqs);
-        else if (p < 0 || p >= s->max_len)
-            st = ss_fail(SS_ERR_ARG, "forward: position %d (batch row %d) is beyond max_len %d", p, i, s->max_len);
-        else if (next[q] < 0 && p > s->seq_len[q])
+        else if (q < 0 || q >= max_seqs)
+            st = ss_fail(SS_ERR_ARG, "forward: sequence %d (batch row %d) is out of range: %d sequence slots",
+                         q, i, max_seqs);
+        else if (p < 0 || p >= max_len)
+            st = ss_fail(SS_ERR_ARG, "forward: position %d (batch row %d) is beyond max_len %d", p, i, max_len);
+        else if (next[q] < 0 && p > seq_len[q])
             st = ss_fail(SS_ERR_ARG, "forward: sequence %d has %d positions but batch row %d is at position %d",
-                         q, s->seq_len[q], i, p);
+                         q, seq_len[q], i, p);
         else if (next[q] >= 0 && p != next[q])
             st = ss_fail(SS_ERR_ARG, "forward: sequence %d expects position %d at batch row %d, got %d", q, next[q],
                          i, p);
@@ -115,6 +114,10 @@ static ss_status check_batch(const ss_cpu_state *s, const ss_batch *b) {
         if (b->logit_rows[r] < 0 || b->logit_rows[r] >= b->n)
             st = ss_fail(SS_ERR_ARG, "forward: logit row %d is not a batch row (n=%d)", b->logit_rows[r], b->n);
     return st;
+}
+
+static ss_status check_batch(const ss_cpu_state *s, const ss_batch *b) {
+    return ss_batch_check(b, s->model->cfg.vocab, s->max_seqs, s->max_len, s->seq_len);
 }
 
 /* ---- building blocks ---- */

@@ -50,6 +50,11 @@ void ss_cpu_state_free(ss_cpu_state *s);
 /* Forgets every sequence (lengths back to 0). */
 void ss_cpu_state_reset(ss_cpu_state *s);
 
+/* Checks a batch against the rules above for a KV cache of max_seqs
+ * sequences of max_len positions, seq_len[q] positions already written.
+ * Shared by the CPU and CUDA engines. */
+ss_status ss_batch_check(const ss_batch *b, int vocab, int max_seqs, int max_len, const int *seq_len);
+
 /* Runs the batch; logits: [b->n_logits, vocab] floats. */
 ss_status ss_cpu_forward(ss_cpu_state *s, const ss_batch *b, float *logits);
 

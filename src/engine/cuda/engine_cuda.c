@@ -619,43 +619,11 @@ static ss_status enqueue_head(ss_cuda_engine *e, const step_io *io) {
 
 /* The CPU engine's batch rules (forward_cpu.h), plus this engine's sizes. */
 static ss_status check_batch(const ss_cuda_engine *e, const ss_batch *b) {
-    const int vocab = e->cm->m->cfg.vocab;
-    if (b->n < 0 || b->n_logits < 0 || (b->n > 0 && (!b->token || !b->seq || !b->pos)) ||
-        (b->n_logits > 0 && !b->logit_rows))
-        return ss_fail(SS_ERR_ARG, "forward: malformed batch (n=%d, n_logits=%d)", b->n, b->n_logits);
     if (b->n > e->o.max_tokens)
         return ss_fail(SS_ERR_ARG, "forward: %d tokens exceed the engine's %d per step", b->n, e->o.max_tokens);
     if (b->n_logits > e->o.max_logits)
         return ss_fail(SS_ERR_ARG, "forward: %d logit rows exceed the engine's %d", b->n_logits, e->o.max_logits);
-    int *next = malloc((size_t)e->o.max_seqs * sizeof(int));
-    if (!next) return ss_fail(SS_ERR_NOMEM, "forward: no memory to check the batch");
-    for (int q = 0; q < e->o.max_seqs; q++) next[q] = -1;
-    ss_status st = SS_OK;
-    for (int i = 0; i < b->n && st == SS_OK; i++) {
-        int tok = b->token[i], q = b->seq[i], p = b->pos[i];
-        if (tok < 0 || tok >= vocab)
-            st = ss_fail(SS_ERR_ARG, "forward: token %d (batch row %d) is out of range [0, %d)", tok, i, vocab);
-        else if (q < 0 || q >= e->o.max_seqs)
-            st = ss_fail(SS_ERR_ARG, "forward: sequence %d (batch row %d) is out of range: the engine holds %d", q, i,
-                         e->o.max_seqs);
-        else if (p < 0 || p >= e->o.max_len)
-            st = ss_fail(SS_ERR_ARG, "forward: position %d (batch row %d) is beyond max_len %d", p, i, e->o.max_len);
-        else if (next[q] < 0 && p > e->seq_len[q])
-            st = ss_fail(SS_ERR_ARG, "forward: sequence %d has %d positions but batch row %d is at position %d", q,
-                         e->seq_len[q], i, p);
-        else if (next[q] >= 0 && p != next[q])
-            st = ss_fail(SS_ERR_ARG, "forward: sequence %d expects position %d at batch row %d, got %d", q, next[q], i,
-                         p);
-        else
-            next[q] = p + 1;
-    }
-    free(next);
-    if (st == SS_OK && b->n_logits > b->n)
-        st = ss_fail(SS_ERR_ARG, "forward: %d logit rows asked of a batch of %d tokens", b->n_logits, b->n);
-    for (int r = 0; r < b->n_logits && st == SS_OK; r++)
-        if (b->logit_rows[r] < 0 || b->logit_rows[r] >= b->n)
-            st = ss_fail(SS_ERR_ARG, "forward: logit row %d is not a batch row (n=%d)", b->logit_rows[r], b->n);
-    return st;
+    return ss_batch_check(b, e->cm->m->cfg.vocab, e->o.max_seqs, e->o.max_len, e->seq_len);
 }
 
 /* Copies the batch and its attention plan to the device (one transfer) and
