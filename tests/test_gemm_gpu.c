@@ -79,6 +79,7 @@ typedef struct lcase {
     int bias;
     uint64_t seed;
     int uniform; /* one weight scale for all channels (BitNet's per-tensor scale) */
+    int ties;    /* rows 1 and 2 sit on the codes' rounding points (see fill_x) */
 } lcase;
 
 static const char *case_str(const lcase *c, char *buf, size_t cap) {
@@ -119,15 +120,32 @@ static void fill_weight(ss_dtype t, void *w, int64_t n, ss_rng *r) {
     }
 }
 
+/* A value on (d = 0) or one BF16 step beside (d = -1, +1) a rounding point
+ * of the codes when the row's scale is exactly 1: a half-integer for INT8
+ * (absmax 127), the midpoint of two E4M3 values for FP8 (absmax 448).
+ * These take the exact division inside the GPU's quant_fast. */
+static float tie_value(int fp8, int64_t k, ss_rng *r) {
+    const int d = (int)(k % 3) - 1;
+    float v;
+    if (!fp8) v = (float)(k % 127) + 0.5f;                                           /* n + 0.5 */
+    else v = ldexpf(1.0f + (float)(2 * (k % 8) + 1) / 16.0f, (int)(k % 14) - 6); /* E4M3 midpoints */
+    if (k % 5 == 4) v = ldexpf(1.3f, -7 - (int)(k % 7));                              /* E4M3 subnormal range */
+    v = ss_round_bf16(v);
+    v = ss_bf16_to_f32((uint16_t)(ss_f32_to_bf16(v) + d)); /* one BF16 step down or up */
+    return ss_rng_uniform(r) < 0.5f ? -v : v;
+}
+
 /* Activation rows of very different magnitudes (one all zero: the scale
- * floor), every value a BF16 that FP16 also holds exactly. */
-static void fill_x(float *x, uint16_t *xb, int64_t M, int64_t K, ss_rng *r) {
+ * floor), every value a BF16 that FP16 also holds exactly; with ties, rows
+ * 1 (INT8) and 2 (FP8) hold the rounding points of tie_value. */
+static void fill_x(float *x, uint16_t *xb, int64_t M, int64_t K, int ties, ss_rng *r) {
     for (int64_t m = 0; m < M; m++) {
         float mag = m == 3 ? 0.0f : powf(10.0f, (float)(m % 5) - 2.0f);
         for (int64_t k = 0; k < K; k++) {
             float v = ss_round_bf16(ss_rng_normal(r) * mag * 4.0f);
             if (fabsf(v) < 0x1p-6f * mag || v == 0.0f) v = 0.0f; /* keep inside FP16's normal range */
             if (mag >= 1.0f && fabsf(v) > 60000.0f) v = copysignf(60000.0f, v);
+            if (ties && (m == 1 || m == 2)) v = k == 0 ? (m == 1 ? 127.0f : 448.0f) : tie_value(m == 2, k, r);
             x[m * K + k] = v;
             xb[m * K + k] = ss_f32_to_bf16(v);
         }
@@ -162,7 +180,7 @@ static void prepare(const lcase *c, prepared *p) {
         p->scale[n] = c->uniform && n > 0 ? p->scale[0] : 0.001f + 0.01f * ss_rng_uniform(&r);
         if (p->bias) p->bias[n] = ss_rng_normal(&r);
     }
-    fill_x(p->x, p->xb, c->M, c->K, &r);
+    fill_x(p->x, p->xb, c->M, c->K, c->ties, &r);
     if (c->L && c->L != SS_L_INF) OK(ss_prune_matrix(p->w, p->wdt, c->N, c->K, c->L, "test weight"));
     int quant = c->dt == SS_GEMM_INT8 || c->dt == SS_GEMM_FP8E4M3;
     p->ref_w = (ss_linear_weight){.name = "ref", .N = c->N, .K = c->K, .dtype = p->wdt, .w = p->w,
@@ -417,7 +435,7 @@ static void run_all(ss_backend be, ss_gemm_dtype dt) {
     uint64_t seed = 1000 * (uint64_t)be + 100 * (uint64_t)dt;
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < nL; i++) {
-            lcase c = {be, dt, Ls[i], shapes[s][0], shapes[s][1], shapes[s][2], (i + s) % 2, seed++, i % 2 == 0};
+            lcase c = {be, dt, Ls[i], shapes[s][0], shapes[s][1], shapes[s][2], (i + s) % 2, seed++, i % 2 == 0, 0};
             run_case(&c);
         }
 }
@@ -435,13 +453,49 @@ static void test_cusparselt_fp16(void **s) { (void)s; run_all(SS_BACKEND_CUSPARS
  * padding copy); INT8 stays bit-exact there too. */
 static void test_aligned_shapes(void **s) {
     (void)s;
-    lcase cases[] = {{SS_BACKEND_CUBLASLT, SS_GEMM_INT8, 0, 64, 96, 256, 0, 7, 1},
-                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 0, 64, 96, 256, 0, 8, 1},
-                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 0, 64, 96, 256, 0, 8, 0},
-                     {SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, 8, 64, 96, 256, 0, 9, 0},
-                     {SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, 6, 64, 96, 256, 0, 9, 1},
-                     {SS_BACKEND_CUSPARSELT, SS_GEMM_BF16, 4, 64, 96, 256, 0, 10, 0}};
+    lcase cases[] = {{SS_BACKEND_CUBLASLT, SS_GEMM_INT8, 0, 64, 96, 256, 0, 7, 1, 0},
+                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 0, 64, 96, 256, 0, 8, 1, 0},
+                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 0, 64, 96, 256, 0, 8, 0, 0},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, 8, 64, 96, 256, 0, 9, 0, 0},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, 6, 64, 96, 256, 0, 9, 1, 0},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_BF16, 4, 64, 96, 256, 0, 10, 0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+}
+
+/* Long rows: the quant kernel keeps 1, 2, 4 or 8 chunks of 8 elements per
+ * thread (K up to 32768), 16-byte loads where K % 8 == 0 and scalar ones
+ * where it is not; every variant is bit-exact against the CPU reference,
+ * rows of exact rounding ties (and their BF16 neighbours) included. */
+static void test_quant_long_rows(void **s) {
+    (void)s;
+    lcase cases[] = {{SS_BACKEND_CUBLASLT, SS_GEMM_INT8, 0, 5, 40, 2560, 0, 11, 1, 0},      /* 2 chunks/thread */
+                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 8, 5, 40, 6912, 0, 12, 1, 0},   /* 4, slid */
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, 10, 5, 40, 13830, 1, 13, 0, 0}, /* 8, scalar loads */
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, 6, 3, 32, 20000, 0, 14, 1, 0},  /* 8, 320 threads */
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, 4, 5, 40, 4104, 0, 15, 1, 0},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_BF16, 6, 5, 40, 3000, 0, 16, 0, 0},
+                     /* rows on the rounding points: the exact-division fallback, plain and slid */
+                     {SS_BACKEND_CUBLASLT, SS_GEMM_INT8, 0, 4, 40, 2560, 0, 17, 1, 1},
+                     {SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, 0, 4, 40, 2560, 0, 18, 1, 1},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, 8, 4, 40, 1024, 0, 19, 1, 1},
+                     {SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, 6, 4, 40, 1024, 0, 20, 1, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i]);
+}
+
+/* The quant kernels' fast quantization (x * 1/s, exact division only near a
+ * rounding point) equals the IEEE division for every BF16 value of a row,
+ * over 4096 row scales per dtype. */
+static void test_quant_fast_exact(void **s) {
+    (void)s;
+    const ss_gemm_dtype dts[] = {SS_GEMM_INT8, SS_GEMM_FP8E4M3};
+    for (int d = 0; d < 2; d++) {
+        unsigned long long checked = 0, bad = 1;
+        OK(ss_gpu_selftest_quant(g_ctx, dts[d], 4096, 20261125 + (uint64_t)d, &checked, &bad));
+        print_message("quant_fast %s: %llu (x, s) pairs, %llu differ from the division\n", ss_gemm_dtype_name(dts[d]),
+                      checked, bad);
+        assert_true(checked > 50000000ull);
+        assert_int_equal(bad, 0);
+    }
 }
 
 /* ---- compressed weight round trip: identity activation gives W back ---- */
@@ -450,7 +504,7 @@ static void test_compress_roundtrip(void **s) {
     (void)s;
     const ss_gemm_dtype dts[] = {SS_GEMM_INT8, SS_GEMM_FP8E4M3, SS_GEMM_BF16, SS_GEMM_FP16};
     for (int d = 0; d < 4; d++) {
-        lcase c = {SS_BACKEND_CUSPARSELT, dts[d], 6, 4, 40, 90, 0, 77 + (uint64_t)d, 0};
+        lcase c = {SS_BACKEND_CUSPARSELT, dts[d], 6, 4, 40, 90, 0, 77 + (uint64_t)d, 0, 0};
         if (ss_gemm_supported(&g_gpu, c.be, c.dt) == SS_ERR_UNSUPPORTED) {
             print_message("skipped round trip %s: %s\n", ss_gemm_dtype_name(c.dt), ss_errmsg());
             continue;
@@ -619,6 +673,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_and_errors), cmocka_unit_test(test_dequant_kernel),
         cmocka_unit_test(test_compress_roundtrip), cmocka_unit_test(test_aligned_shapes),
+        cmocka_unit_test(test_quant_long_rows),   cmocka_unit_test(test_quant_fast_exact),
         cmocka_unit_test(test_cublaslt_int8),     cmocka_unit_test(test_cublaslt_fp8),
         cmocka_unit_test(test_cublaslt_bf16),     cmocka_unit_test(test_cublaslt_fp16),
         cmocka_unit_test(test_cusparselt_int8),   cmocka_unit_test(test_cusparselt_fp8),

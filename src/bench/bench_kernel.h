@@ -39,6 +39,7 @@ typedef struct ss_kbench_opts {
     double batch_us;   /* a batch repeats the call until it lasts about this long (default 1000) */
     uint64_t seed;     /* data */
     int time_linear;   /* also time ss_gemm_linear (default 1) */
+    int profile;       /* after timing, one quant + GEMM call between profiler start and stop (default 0) */
 } ss_kbench_opts;
 
 void ss_kbench_opts_default(ss_kbench_opts *o);

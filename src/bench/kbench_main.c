@@ -4,7 +4,7 @@
  *   ss_kbench [--M 1024,4096,16384] [--dtypes int8,fp8e4m3]
  *             [--sparsity dense,2_4,2_6,2_8,2_10,2_inf]
  *             [--nk 3840x2560,2560x2560,13824x2560,2560x6912]
- *             [--warmup 3] [--repeats 10] [--no-linear] [--csv FILE]
+ *             [--warmup 3] [--repeats 10] [--no-linear] [--profile] [--csv FILE]
  *
  * dense runs on cuBLASLt, every 2_L on cuSPARSELt with the slid weight.
  * Prints, per dtype and M, the latencies summed over the (N, K) pairs and
@@ -35,7 +35,7 @@ static int parse_list(const char *s, char items[][32], int max) {
 
 static int usage(const char *msg) {
     fprintf(stderr, "error: %s\nusage: ss_kbench [--M list] [--dtypes list] [--sparsity list] [--nk NxK,...] "
-                    "[--warmup n] [--repeats n] [--no-linear] [--csv FILE]\n", msg);
+                    "[--warmup n] [--repeats n] [--no-linear] [--profile] [--csv FILE]\n", msg);
     return 2;
 }
 
@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-linear")) { o.time_linear = 0; continue; }
+        if (!strcmp(a, "--profile")) { o.profile = 1; continue; }
         if (!v) return usage("missing value");
         if (!strcmp(a, "--M")) nM = parse_list(v, Mstr, MAXL);
         else if (!strcmp(a, "--dtypes")) nd = parse_list(v, dstr, MAXL);

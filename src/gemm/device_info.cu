@@ -1,4 +1,5 @@
 /* The device: its description, plain memory helpers and event timing. */
+#include <cuda_profiler_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,11 @@ ss_status ss_gpu_event_record(ss_gpu_event *e, ss_gemm_ctx *ctx) {
 ss_status ss_gpu_event_elapsed(ss_gpu_event *start, ss_gpu_event *end, float *ms) {
     CUDA_TRY(cudaEventSynchronize(end->ev), "timing");
     CUDA_TRY(cudaEventElapsedTime(ms, start->ev, end->ev), "timing");
+    return SS_OK;
+}
+
+ss_status ss_gpu_profiler(int on) {
+    CUDA_TRY(on ? cudaProfilerStart() : cudaProfilerStop(), on ? "cudaProfilerStart" : "cudaProfilerStop");
     return SS_OK;
 }
 

@@ -272,6 +272,14 @@ void ss_gemm_ctx_each_plan(ss_gemm_ctx *ctx, ss_gemm_plan_visit fn, void *user);
  * reported; the context (and the process's CUDA state) is unusable after. */
 ss_status ss_gpu_plant_fault(ss_gemm_ctx *ctx);
 
+/* Test hook: compares, on the GPU, the quant kernels' fast per-element
+ * quantization (a multiplication by 1/s) with the exact one (an IEEE
+ * division) for every BF16 x with |x| <= absmax, over n_scales row scales
+ * s = absmax / qmax drawn from BF16 absmax values between 2^-30 and 2^20
+ * (and the scale floor). d: SS_GEMM_INT8 or SS_GEMM_FP8E4M3. */
+ss_status ss_gpu_selftest_quant(ss_gemm_ctx *ctx, ss_gemm_dtype d, int n_scales, uint64_t seed,
+                                unsigned long long *checked, unsigned long long *mismatched);
+
 /* ---- timing (CUDA events on the context's stream) ---- */
 
 typedef struct ss_gpu_event ss_gpu_event;
@@ -280,6 +288,10 @@ void ss_gpu_event_destroy(ss_gpu_event *ev);
 ss_status ss_gpu_event_record(ss_gpu_event *ev, ss_gemm_ctx *ctx);
 /* Milliseconds between two recorded events (waits for `end`). */
 ss_status ss_gpu_event_elapsed(ss_gpu_event *start, ss_gpu_event *end, float *ms);
+
+/* Brackets the launches a profiler started with "profile from start off"
+ * (ncu --profile-from-start off) records: on = 1 starts, 0 stops. */
+ss_status ss_gpu_profiler(int on);
 
 #ifdef __cplusplus
 }

@@ -1,27 +1,58 @@
 /* Standalone per-token quant and fused quant+slide kernels: one block per
- * token row. The row is read once from global memory with 16-byte loads into
- * shared memory (its absmax on the way), then
- *   not slid: quantized straight to global memory in 16-byte stores;
- *   slid:     quantized into shared memory, then gathered window by window
- *             into 16-byte stores of X' (K_slid columns).
+ * token row, the row held in registers (V chunks of 8 BF16 per thread,
+ * 16-byte loads), so the input is read from global memory once and never
+ * staged in shared memory. After the block's absmax:
+ *   not slid: each chunk is quantized to 8 codes and stored (8 or 16 bytes);
+ *   slid:     the codes go to shared memory, then are gathered window by
+ *             window into 16-byte stores of X' (K_slid columns).
  * Padding rows (M <= m < M_pad) are written as zeros with scale 1.
- * Memory-bound: at M=16384, K=2560 the BF16 read is 84 MB and the INT8 write
- * 42 MB (x1.5 for 2_8), ~40-60 us at 3 TB/s. */
+ * Memory-bound by design: at M=16384, K=2560 the BF16 read is 84 MB and the
+ * INT8 write 42 MB (x1.5 for 2_8), ~40-60 us at 3 TB/s. An earlier version
+ * staged the row in shared memory and read it back one element at a time:
+ * ncu showed it issue-bound at 1.4-2.0 TB/s. */
 #include <stdio.h>
 
 #include "gemm/gemm_internal.h"
 #include "gemm/quant_device.cuh"
 
-template <class Q, bool SLIDE>
+/* 8 elements in, 8 codes out (8 or 16 bytes). */
+template <class Q> union ss_codes8 {
+    typename Q::store e[8];
+    uint2 u2;
+    uint4 u4;
+};
+
+template <class Q>
+static __device__ __forceinline__ void ss_store_codes8(typename Q::store *dst, const ss_codes8<Q> &c) {
+    if constexpr (sizeof(typename Q::store) == 1) *reinterpret_cast<uint2 *>(dst) = c.u2;
+    else *reinterpret_cast<uint4 *>(dst) = c.u4;
+}
+
+/* Chunk c (elements 8c .. 8c+7) of row xr as floats, 0 beyond K. */
+static __device__ __forceinline__ void ss_load_chunk(const __nv_bfloat16 *__restrict__ xr, int64_t c, int64_t K, int vec_ok,
+                                                     float f[8]) {
+    if (vec_ok && 8 * c + 8 <= K) {
+        uint4 u = __ldg(reinterpret_cast<const uint4 *>(xr) + c);
+        const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&u);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 t = __bfloat1622float2(h[j]);
+            f[2 * j] = t.x, f[2 * j + 1] = t.y;
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < 8; j++) f[j] = 8 * c + j < K ? __bfloat162float(xr[8 * c + j]) : 0.0f;
+    }
+}
+
+template <class Q, bool SLIDE, int V>
 __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__restrict__ x, int64_t M, int64_t K,
                                                        int64_t ldx, typename Q::store *__restrict__ out, int64_t K_out,
-                                                       float *__restrict__ scale, ss_slide_params g, int vec_ok,
-                                                       int64_t xs_elems) {
+                                                       float *__restrict__ scale, ss_slide_params g, int vec_ok) {
     typedef typename Q::store T;
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float red[32];
-    __nv_bfloat16 *xs = reinterpret_cast<__nv_bfloat16 *>(smem); /* [xs_elems] */
-    T *codes = reinterpret_cast<T *>(smem + xs_elems * sizeof(__nv_bfloat16));
+    T *codes = reinterpret_cast<T *>(smem); /* SLIDE: [round_up(K_padded, 8)] */
     const int64_t m = blockIdx.x;
     T *orow = out + m * K_out;
 
@@ -33,69 +64,96 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
     }
 
     const __nv_bfloat16 *xr = x + m * ldx;
+    const int chunks = (int)((K + 7) / 8); /* <= 512 * SS_QUANT_MAX_V */
+    float f[V][8];
     float amax = 0.0f;
-    int64_t kv = 0;
-    if (vec_ok) {
-        kv = K / 8 * 8;
-        for (int64_t i = threadIdx.x; i < K / 8; i += blockDim.x) {
-            uint4 u = __ldg(reinterpret_cast<const uint4 *>(xr) + i);
-            reinterpret_cast<uint4 *>(xs)[i] = u;
-            const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&u);
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                float2 f = __bfloat1622float2(h[j]);
-                amax = fmaxf(amax, fmaxf(fabsf(f.x), fabsf(f.y)));
-            }
-        }
+    for (int v = 0; v < V; v++) {
+        const int c = threadIdx.x + v * blockDim.x;
+        if (c < chunks) ss_load_chunk(xr, c, K, vec_ok, f[v]);
+        else
+#pragma unroll
+            for (int j = 0; j < 8; j++) f[v][j] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < 8; j++) amax = fmaxf(amax, fabsf(f[v][j]));
     }
-    for (int64_t k = kv + threadIdx.x; k < K; k += blockDim.x) {
-        __nv_bfloat16 v = xr[k];
-        xs[k] = v;
-        amax = fmaxf(amax, fabsf(__bfloat162float(v)));
-    }
-    amax = ss_block_max(amax, red); /* its barriers publish xs */
-    const float s = Q::scaled ? ss_act_scale(amax, Q::qmax) : 1.0f;
+    const float s = Q::scaled ? ss_act_scale(ss_block_max(amax, red), Q::qmax) : 1.0f;
     if (Q::scaled && scale && threadIdx.x == 0) scale[m] = s;
 
-    auto load = [&](int64_t k) { return __bfloat162float(xs[k]); };
-    if constexpr (!SLIDE) {
-        ss_block_quant_row<Q>(load, K, K_out, s, orow);
-    } else {
-        ss_block_quant_codes<Q>(load, K, g.K_padded, s, codes);
+    const float r = __frcp_rn(s);
+    T *dst = SLIDE ? codes : orow;
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+        const int c = threadIdx.x + v * blockDim.x;
+        if (c < chunks) {
+            ss_codes8<Q> q;
+            if (8 * c + 8 <= K) {
+#pragma unroll
+                for (int j = 0; j < 8; j++) q.e[j] = Q::quant_fast(f[v][j], s, r);
+            } else { /* the row's last, partial chunk */
+#pragma unroll
+                for (int j = 0; j < 8; j++) q.e[j] = 8 * c + j < K ? Q::quant(f[v][j], s) : (T)0;
+            }
+            ss_store_codes8<Q>(dst + 8 * c, q);
+        }
+    }
+    /* zeros after the row's last chunk: output padding, or the slide's last group */
+    const int64_t tail_end = SLIDE ? (g.K_padded + 7) / 8 : K_out / 8;
+    for (int64_t c = chunks + (int64_t)threadIdx.x; c < tail_end; c += blockDim.x) ss_store_codes8<Q>(dst + 8 * c, ss_codes8<Q>{});
+    if constexpr (SLIDE) {
         __syncthreads();
         ss_block_slide_row<Q>(codes, g, orow);
     }
 }
 
+/* Rows of up to 8 * 512 * SS_QUANT_MAX_V elements. */
+#define SS_QUANT_MAX_V 8
+
+template <class Q, bool SLIDE, int V>
+static ss_status launch_v(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
+                          float *scale, const ss_slide_params &g, int threads, cudaStream_t stream, const char *what) {
+    typedef typename Q::store T;
+    const size_t smem = SLIDE ? (size_t)ss_gemm_round_up(g.K_padded, 8) * sizeof(T) : 0;
+    auto kernel = ss_quant_kernel<Q, SLIDE, V>;
+    if constexpr (SLIDE) { /* the only user of shared memory beyond the reduction */
+        if (smem > 48 * 1024) {
+            int dev = 0, max_optin = 0;
+            CUDA_TRY(cudaGetDevice(&dev), what);
+            CUDA_TRY(cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), what);
+            if (smem > (size_t)max_optin)
+                return ss_fail(SS_ERR_UNSUPPORTED,
+                               "%s: quant+slide kernel needs %zu bytes of shared memory for K=%lld, the GPU has %d",
+                               what, smem, (long long)K, max_optin);
+            CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem), what);
+        }
+    }
+    const int vec_ok = ldx % 8 == 0 && (uintptr_t)x % 16 == 0;
+    kernel<<<(unsigned)M_pad, threads, smem, stream>>>((const __nv_bfloat16 *)x, M, K, ldx, (T *)out, K_out, scale, g,
+                                                       vec_ok);
+    CUDA_TRY_LAUNCH(SLIDE ? "ss_quant_kernel<slide>" : "ss_quant_kernel", what);
+    return SS_OK;
+}
+
+/* Picks V (chunks of 8 per thread) so that a block has at most 256 threads
+ * where it can (several rows in flight per SM hide the memory latency), and
+ * at most 512. */
 template <class Q, bool SLIDE>
 static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
                         float *scale, const ss_slide_params &g, cudaStream_t stream, const char *what) {
-    typedef typename Q::store T;
-    const int64_t NE = 16 / sizeof(T);
-    const int64_t xs_elems = ss_gemm_round_up(K, 8);
-    const int64_t codes_elems = SLIDE ? ss_gemm_round_up(g.K_padded, 8) : 0;
-    size_t smem = (size_t)xs_elems * 2 + (size_t)codes_elems * sizeof(T);
-    smem = (size_t)ss_gemm_round_up((int64_t)smem, 16);
-    /* Enough threads that each handles one or two 16-byte chunks of the row. */
-    int64_t chunks = K_out / NE;
-    int threads = (int)ss_gemm_round_up(chunks < 512 ? chunks : 512, 32);
+    const int64_t chunks = (K + 7) / 8;
+    if (chunks > 512 * SS_QUANT_MAX_V)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: quant kernel handles rows of up to %d elements, not K=%lld", what,
+                       8 * 512 * SS_QUANT_MAX_V, (long long)K);
+    int V = 1;
+    while (V < SS_QUANT_MAX_V && (chunks + V - 1) / V > 256) V *= 2;
+    int threads = (int)ss_gemm_round_up((chunks + V - 1) / V, 32);
     if (threads < 64) threads = 64;
-
-    auto kernel = ss_quant_kernel<Q, SLIDE>;
-    if (smem > 48 * 1024) {
-        int dev = 0, max_optin = 0;
-        CUDA_TRY(cudaGetDevice(&dev), what);
-        CUDA_TRY(cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), what);
-        if (smem > (size_t)max_optin)
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s: quant kernel needs %zu bytes of shared memory for K=%lld, the GPU has %d",
-                           what, smem, (long long)K, max_optin);
-        CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem), what);
+    switch (V) {
+    case 1: return launch_v<Q, SLIDE, 1>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    case 2: return launch_v<Q, SLIDE, 2>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    case 4: return launch_v<Q, SLIDE, 4>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    default: return launch_v<Q, SLIDE, 8>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
     }
-    int vec_ok = (K % 8 == 0) && (ldx % 8 == 0) && ((uintptr_t)x % 16 == 0);
-    kernel<<<(unsigned)M_pad, threads, smem, stream>>>((const __nv_bfloat16 *)x, M, K, ldx, (T *)out, K_out, scale, g,
-                                                       vec_ok, xs_elems);
-    CUDA_TRY_LAUNCH(SLIDE ? "ss_quant_kernel<slide>" : "ss_quant_kernel", what);
-    return SS_OK;
 }
 
 ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out,
@@ -134,4 +192,52 @@ ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_p
     default:
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: no activation quantization for %s", what, ss_gemm_dtype_name(d));
     }
+}
+
+/* ---- test hook: quant_fast against quant (see gemm.h) ---- */
+
+template <class Q>
+__global__ void ss_quant_selftest_kernel(int n_scales, uint64_t seed, unsigned long long *counts) {
+    const int si = blockIdx.y;
+    /* absmax: a BF16 from a hash of (seed, si), exponents -30 .. 20; scale 0 is the floor */
+    uint64_t h = (seed + (uint64_t)si) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    const float amax = si == 0 ? 0.0f : ldexpf(1.0f + (float)(h & 0x7f) / 128.0f, (int)((h >> 8) % 51) - 30);
+    const float s = ss_act_scale(amax, Q::qmax), r = __frcp_rn(s);
+    unsigned long long checked = 0, bad = 0;
+    for (int b = blockIdx.x * blockDim.x + threadIdx.x; b < 65536; b += gridDim.x * blockDim.x) {
+        const float x = __bfloat162float(__ushort_as_bfloat16((unsigned short)b));
+        if (!(fabsf(x) <= fmaxf(amax, 1e-30f))) continue; /* NaN, Inf and |x| > absmax: not a row's value */
+        checked++;
+        bad += Q::quant_fast(x, s, r) != Q::quant(x, s);
+    }
+    (void)n_scales;
+    atomicAdd(&counts[0], checked);
+    if (bad) atomicAdd(&counts[1], bad);
+}
+
+ss_status ss_gpu_selftest_quant(ss_gemm_ctx *ctx, ss_gemm_dtype d, int n_scales, uint64_t seed,
+                                unsigned long long *checked, unsigned long long *mismatched) {
+    const char *what = "quant self-test";
+    if (n_scales < 1 || n_scales > 65535) return ss_fail(SS_ERR_ARG, "%s: n_scales=%d", what, n_scales);
+    unsigned long long *dc = NULL, hc[2] = {0, 0};
+    CUDA_TRY(cudaMalloc(&dc, sizeof hc), what);
+    cudaError_t e = cudaMemsetAsync(dc, 0, sizeof hc, ctx->stream);
+    dim3 grid(64, (unsigned)n_scales);
+    if (e == cudaSuccess) {
+        if (d == SS_GEMM_INT8) ss_quant_selftest_kernel<ss_q_int8><<<grid, 256, 0, ctx->stream>>>(n_scales, seed, dc);
+        else if (d == SS_GEMM_FP8E4M3) ss_quant_selftest_kernel<ss_q_fp8e4m3><<<grid, 256, 0, ctx->stream>>>(n_scales, seed, dc);
+        e = cudaGetLastError();
+    }
+    if (e == cudaSuccess) e = cudaMemcpyAsync(hc, dc, sizeof hc, cudaMemcpyDeviceToHost, ctx->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(ctx->stream);
+    cudaFree(dc);
+    if (d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3)
+        return ss_fail(SS_ERR_ARG, "%s: %s is not a quantized dtype", what, ss_gemm_dtype_name(d));
+    CUDA_TRY(e, what);
+    *checked = hc[0];
+    *mismatched = hc[1];
+    return SS_OK;
 }

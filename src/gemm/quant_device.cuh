@@ -14,14 +14,10 @@
  *   __shared__ float red[32];
  *   float amax = ss_block_max(local_amax, red);   // also a __syncthreads
  *   float s = ss_act_scale(amax, ss_q_int8::qmax);
- *   // not slid: 16-byte stores straight to global memory
- *   ss_block_quant_row<ss_q_int8>(load, K, K_out, s, out_row);
- *   // slid: codes to shared memory first, then the 16-byte gather
- *   ss_block_quant_codes<ss_q_int8>(load, K, g.K_padded, s, codes_smem);
- *   __syncthreads();
+ *   q = ss_q_int8::quant(x, s);                   // per element
+ *   // slid: the row's codes to shared memory first (zero in [K, K_padded)),
+ *   // a barrier, then the 16-byte gather
  *   ss_block_slide_row<ss_q_int8>(codes_smem, g, out_row);
- *
- * `load(k)` returns the row's element k as a float (k < K).
  */
 #ifndef SS_GEMM_QUANT_DEVICE_CUH
 #define SS_GEMM_QUANT_DEVICE_CUH
@@ -41,7 +37,18 @@ extern "C" {
 /* ---- element types of the activation operand ---- */
 
 /* Each has: store (the element as stored), scaled (per-token scale or a
- * plain conversion), qmax, and quant(x, s). */
+ * plain conversion), qmax, quant(x, s) and quant_fast(x, s, r).
+ *
+ * quant_fast gives quant's result bit for bit with a multiplication by
+ * r = 1/s (__frcp_rn(s), once per row) instead of an IEEE division per
+ * element, which made the standalone quant kernel issue-bound (ncu,
+ * 2026-11-25). Why it is exact: q0 = RN(x * r) is within 2^-22 relative
+ * (2 ulp) of x / s, and so is RN(x / s). Both round to the same code unless
+ * x / s lies within that distance of a point where the code changes (a
+ * half-integer for INT8, the midpoint of two E4M3 values for FP8); q0 then
+ * lies within twice the distance of that point, which is what the test
+ * looks for, with a safety factor, and those elements (and NaN) take the
+ * exact division. */
 struct ss_q_int8 {
     typedef int8_t store;
     static constexpr bool scaled = true;
@@ -49,6 +56,15 @@ struct ss_q_int8 {
     static __device__ __forceinline__ store quant(float x, float s) {
         int q = __float2int_rn(__fdiv_rn(x, s)); /* ties to even; NaN -> 0 */
         return (store)max(-127, min(127, q));
+    }
+    static __device__ __forceinline__ store quant_fast(float x, float s, float r) {
+        const float q0 = x * r;
+        /* rint by the 1.5 * 2^23 trick: the integer lands in the low mantissa bits */
+        const float t = __fadd_rn(fminf(fmaxf(q0, -127.0f), 127.0f), 0x1.8p23f);
+        const float n = __fsub_rn(t, 0x1.8p23f);
+        /* |q| <= 128: 2 ulp <= 2^-15; a half-integer nearer than 2^-12 (or NaN) takes the division */
+        if (fabsf(fabsf(__fsub_rn(q0, n)) - 0.5f) > 0x1p-12f) return (store)(__float_as_uint(t) & 0xffu);
+        return quant(x, s);
     }
 };
 
@@ -59,6 +75,16 @@ struct ss_q_fp8e4m3 {
     static __device__ __forceinline__ store quant(float x, float s) {
         return (store)__nv_cvt_float_to_fp8(__fdiv_rn(x, s), __NV_SATFINITE, __NV_E4M3);
     }
+    static __device__ __forceinline__ store quant_fast(float x, float s, float r) {
+        const float q0 = x * r;
+        /* E4M3 keeps 3 of the 23 mantissa bits; a rounding midpoint has the
+         * low 20 bits = 0x80000. Normal E4M3 range only (>= 2^-6; NaN fails),
+         * and more than 16 ulp from a midpoint. */
+        const uint32_t low = __float_as_uint(q0) & 0xfffffu;
+        if (fabsf(q0) >= 0x1p-6f && low - 0x80000u + 16u > 32u)
+            return (store)__nv_cvt_float_to_fp8(q0, __NV_SATFINITE, __NV_E4M3);
+        return quant(x, s);
+    }
 };
 
 struct ss_q_bf16 { /* no quantization: the BF16 GEMM's operand */
@@ -66,6 +92,7 @@ struct ss_q_bf16 { /* no quantization: the BF16 GEMM's operand */
     static constexpr bool scaled = false;
     static constexpr float qmax = 1.0f;
     static __device__ __forceinline__ store quant(float x, float) { return __bfloat16_as_ushort(__float2bfloat16_rn(x)); }
+    static __device__ __forceinline__ store quant_fast(float x, float, float) { return quant(x, 1.0f); }
 };
 
 struct ss_q_fp16 {
@@ -73,6 +100,7 @@ struct ss_q_fp16 {
     static constexpr bool scaled = false;
     static constexpr float qmax = 1.0f;
     static __device__ __forceinline__ store quant(float x, float) { return __half_as_ushort(__float2half_rn(x)); }
+    static __device__ __forceinline__ store quant_fast(float x, float, float) { return quant(x, 1.0f); }
 };
 
 /* ---- the slide geometry in a kernel-argument-friendly form ---- */
@@ -129,36 +157,6 @@ static __device__ __forceinline__ float ss_block_max(float v, float *red) {
     }
     __syncthreads();
     return red[0];
-}
-
-/* 16 bytes of elements, for vector stores. */
-template <class Q> union ss_pack16 {
-    typename Q::store e[16 / sizeof(typename Q::store)];
-    uint4 u;
-};
-
-/* out[0, K_out) = quant(load(k)) for k < K, 0 beyond; out 16-byte aligned and
- * K_out a multiple of 16 bytes' worth of elements. */
-template <class Q, class Load>
-static __device__ __forceinline__ void ss_block_quant_row(Load load, int64_t K, int64_t K_out, float s,
-                                                          typename Q::store *out) {
-    constexpr int NE = 16 / sizeof(typename Q::store);
-    for (int64_t c = threadIdx.x; c < K_out / NE; c += blockDim.x) {
-        ss_pack16<Q> v;
-#pragma unroll
-        for (int e = 0; e < NE; e++) {
-            int64_t k = c * NE + e;
-            v.e[e] = k < K ? Q::quant(load(k), s) : (typename Q::store)0;
-        }
-        reinterpret_cast<uint4 *>(out)[c] = v.u;
-    }
-}
-
-/* codes[0, n) = quant(load(k)) for k < K, 0 beyond (n = K_padded for a slide). */
-template <class Q, class Load>
-static __device__ __forceinline__ void ss_block_quant_codes(Load load, int64_t K, int64_t n, float s,
-                                                            typename Q::store *codes) {
-    for (int64_t k = threadIdx.x; k < n; k += blockDim.x) codes[k] = k < K ? Q::quant(load(k), s) : (typename Q::store)0;
 }
 
 /* Four consecutive elements starting at an even index, as one word. */
