@@ -6,7 +6,8 @@
 # kernel) and clocks free (what the power cap leaves). Text reports land in
 # $OUT (or ./out).
 #   CUSPARSELT_ROOT=... bash scripts/gpu-profile.sh [ss_kbench args]
-# Env: SS_GPU_BUILD (build folder, default /tmp/bgpu), SS_NCU (ncu binary).
+# Env: SS_GPU_BUILD (build folder, default /tmp/bgpu), SS_NCU (ncu binary),
+#      SS_NCU_EXTRA (more ncu arguments, e.g. --section WarpStateStats).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${OUT:-$root/out}
@@ -27,7 +28,7 @@ sections=(--section SpeedOfLight --section ComputeWorkloadAnalysis --section Mem
 "$ncu" --query-metrics --chip gh100 2>&1 | grep -iE "tensor|gmma" >"$out/ncu-tensor-metrics.txt" || true
 for clock in base none; do
   rep="$out/ncu-$clock"
-  timeout 280 "$ncu" --profile-from-start off --clock-control "$clock" "${sections[@]}" -f -o "$rep" \
+  timeout 280 "$ncu" --profile-from-start off --clock-control "$clock" "${sections[@]}" ${SS_NCU_EXTRA:-} -f -o "$rep" \
     "$build/src/bench/ss_kbench" --no-linear --profile --warmup 1 --repeats 3 "${args[@]}" >"$out/kbench-ncu-$clock.log" 2>&1
   echo "ncu ($clock clocks) rc=$?"
   "$ncu" --import "$rep.ncu-rep" --page details >"$out/ncu-$clock.txt" 2>&1

@@ -28,21 +28,23 @@ static __device__ __forceinline__ void ss_store_codes8(typename Q::store *dst, c
     else *reinterpret_cast<uint4 *>(dst) = c.u4;
 }
 
-/* Chunk c (elements 8c .. 8c+7) of row xr as floats, 0 beyond K. */
-static __device__ __forceinline__ void ss_load_chunk(const __nv_bfloat16 *__restrict__ xr, int64_t c, int64_t K, int vec_ok,
-                                                     float f[8]) {
-    if (vec_ok && 8 * c + 8 <= K) {
-        uint4 u = __ldg(reinterpret_cast<const uint4 *>(xr) + c);
-        const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&u);
+/* Chunk c (elements 8c .. 8c+7) of row xr as 8 BF16 in 16 bytes, 0 beyond K.
+ * Kept packed: half the registers of 8 floats, so more rows fit in flight. */
+static __device__ __forceinline__ uint4 ss_load_chunk(const __nv_bfloat16 *__restrict__ xr, int c, int64_t K, int vec_ok) {
+    if (vec_ok && 8 * (int64_t)c + 8 <= K) return __ldg(reinterpret_cast<const uint4 *>(xr) + c);
+    union {
+        uint4 u;
+        unsigned short h[8];
+    } v;
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            float2 t = __bfloat1622float2(h[j]);
-            f[2 * j] = t.x, f[2 * j + 1] = t.y;
-        }
-    } else {
-#pragma unroll
-        for (int j = 0; j < 8; j++) f[j] = 8 * c + j < K ? __bfloat162float(xr[8 * c + j]) : 0.0f;
-    }
+    for (int j = 0; j < 8; j++) v.h[j] = 8 * (int64_t)c + j < K ? __bfloat16_as_ushort(xr[8 * c + j]) : (unsigned short)0;
+    return v.u;
+}
+
+/* Element j of a chunk as a float (a BF16 is the top half of an FP32). */
+static __device__ __forceinline__ float ss_chunk_elem(const uint4 &u, int j) {
+    const uint32_t w = (&u.x)[j >> 1];
+    return __uint_as_float(j & 1 ? w & 0xffff0000u : w << 16);
 }
 
 template <class Q, bool SLIDE, int V>
@@ -65,18 +67,22 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
 
     const __nv_bfloat16 *xr = x + m * ldx;
     const int chunks = (int)((K + 7) / 8); /* <= 512 * SS_QUANT_MAX_V */
-    float f[V][8];
+    uint4 raw[V];
     float amax = 0.0f;
 #pragma unroll
-    for (int v = 0; v < V; v++) {
+    for (int v = 0; v < V; v++) { /* every load issued before the first use */
         const int c = threadIdx.x + v * blockDim.x;
-        if (c < chunks) ss_load_chunk(xr, c, K, vec_ok, f[v]);
-        else
-#pragma unroll
-            for (int j = 0; j < 8; j++) f[v][j] = 0.0f;
-#pragma unroll
-        for (int j = 0; j < 8; j++) amax = fmaxf(amax, fabsf(f[v][j]));
+        raw[v] = c < chunks ? ss_load_chunk(xr, c, K, vec_ok) : make_uint4(0, 0, 0, 0);
     }
+    /* absmax on BF16 pairs: a comparison is exact in any format */
+    __nv_bfloat162 m2 = __float2bfloat162_rn(0.0f);
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+        const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&raw[v]);
+#pragma unroll
+        for (int j = 0; j < 4; j++) m2 = __hmax2(m2, __habs2(h[j]));
+    }
+    amax = fmaxf(__low2float(m2), __high2float(m2));
     const float s = Q::scaled ? ss_act_scale(ss_block_max(amax, red), Q::qmax) : 1.0f;
     if (Q::scaled && scale && threadIdx.x == 0) scale[m] = s;
 
@@ -87,12 +93,12 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
         const int c = threadIdx.x + v * blockDim.x;
         if (c < chunks) {
             ss_codes8<Q> q;
-            if (8 * c + 8 <= K) {
+            if (8 * (int64_t)c + 8 <= K) {
 #pragma unroll
-                for (int j = 0; j < 8; j++) q.e[j] = Q::quant_fast(f[v][j], s, r);
+                for (int j = 0; j < 8; j++) q.e[j] = Q::quant_fast(ss_chunk_elem(raw[v], j), s, r);
             } else { /* the row's last, partial chunk */
 #pragma unroll
-                for (int j = 0; j < 8; j++) q.e[j] = 8 * c + j < K ? Q::quant(f[v][j], s) : (T)0;
+                for (int j = 0; j < 8; j++) q.e[j] = 8 * (int64_t)c + j < K ? Q::quant(ss_chunk_elem(raw[v], j), s) : (T)0;
             }
             ss_store_codes8<Q>(dst + 8 * c, q);
         }
@@ -134,9 +140,9 @@ static ss_status launch_v(const void *x, int64_t M, int64_t M_pad, int64_t K, in
     return SS_OK;
 }
 
-/* Picks V (chunks of 8 per thread) so that a block has at most 256 threads
- * where it can (several rows in flight per SM hide the memory latency), and
- * at most 512. */
+/* Picks V (chunks of 8 per thread) so that a block has at most 128 threads
+ * where it can: small blocks put many rows in flight per SM, which is what
+ * hides the memory latency here; at most 512. */
 template <class Q, bool SLIDE>
 static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
                         float *scale, const ss_slide_params &g, cudaStream_t stream, const char *what) {
@@ -145,9 +151,8 @@ static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int6
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: quant kernel handles rows of up to %d elements, not K=%lld", what,
                        8 * 512 * SS_QUANT_MAX_V, (long long)K);
     int V = 1;
-    while (V < SS_QUANT_MAX_V && (chunks + V - 1) / V > 256) V *= 2;
+    while (V < SS_QUANT_MAX_V && (chunks + V - 1) / V > 128) V *= 2;
     int threads = (int)ss_gemm_round_up((chunks + V - 1) / V, 32);
-    if (threads < 64) threads = 64;
     switch (V) {
     case 1: return launch_v<Q, SLIDE, 1>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
     case 2: return launch_v<Q, SLIDE, 2>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);

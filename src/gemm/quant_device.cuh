@@ -58,12 +58,12 @@ struct ss_q_int8 {
         return (store)max(-127, min(127, q));
     }
     static __device__ __forceinline__ store quant_fast(float x, float s, float r) {
-        const float q0 = x * r;
+        const float q0 = x * r; /* |x| <= absmax, so |q0| < 127.5: no clamp needed */
         /* rint by the 1.5 * 2^23 trick: the integer lands in the low mantissa bits */
-        const float t = __fadd_rn(fminf(fmaxf(q0, -127.0f), 127.0f), 0x1.8p23f);
-        const float n = __fsub_rn(t, 0x1.8p23f);
-        /* |q| <= 128: 2 ulp <= 2^-15; a half-integer nearer than 2^-12 (or NaN) takes the division */
-        if (fabsf(fabsf(__fsub_rn(q0, n)) - 0.5f) > 0x1p-12f) return (store)(__float_as_uint(t) & 0xffu);
+        const float t = __fadd_rn(q0, 0x1.8p23f);
+        /* 2 ulp <= 2^-15 below 128; a half-integer nearer than 2^-12 (or NaN) takes the division */
+        if (fabsf(fabsf(__fsub_rn(q0, __fsub_rn(t, 0x1.8p23f))) - 0.5f) > 0x1p-12f)
+            return (store)(__float_as_uint(t) & 0xffu);
         return quant(x, s);
     }
 };
@@ -171,26 +171,31 @@ static __device__ __forceinline__ uint2 ss_load4(const uint16_t *c, int64_t i) {
 
 /* Writes the slid row out[0, g.K_slid) (K_slid < 2^32) from the quantized row codes[0,
  * g.K_padded) (zero in [K, K_padded)), in 16-byte stores: each store holds
- * 16/(4*elem) whole windows, so each window is one aligned load pair. */
+ * NW = 16/(4*elem) whole windows, so each window is one aligned load pair.
+ * One integer division per store finds its first window's group; the next
+ * windows step through the group (a division per window made this gather
+ * the larger half of the quant+slide kernel's instructions). */
 template <class Q>
 static __device__ __forceinline__ void ss_block_slide_row(const typename Q::store *codes, const ss_slide_params &g,
                                                           typename Q::store *out) {
     typedef typename Q::store T;
     constexpr int NE = 16 / sizeof(T), NW = NE / 4;
     const uint8_t *cb = reinterpret_cast<const uint8_t *>(codes);
+    const uint32_t W = (uint32_t)g.out_group / 4; /* windows per group */
     for (int64_t c = threadIdx.x; c < g.K_slid / NE; c += blockDim.x) {
         union {
             uint4 u;
             uint32_t w1[4];
             uint2 w2[2];
         } v;
+        const uint32_t w0 = (uint32_t)c * NW; /* first window of this store */
+        uint32_t grp = w0 / W, wi = w0 - grp * W;
 #pragma unroll
         for (int t = 0; t < NW; t++) {
-            /* 32-bit division: a 64-bit one is a long software sequence */
-            const uint32_t p = (uint32_t)(c * NE + 4 * t), grp = p / (uint32_t)g.out_group, r = p - grp * g.out_group;
-            const int64_t src = (int64_t)grp * g.L + (r >> 1); /* window r/4 starts at 2*(r/4) = r/2 */
+            const int64_t src = (int64_t)grp * g.L + 2 * wi; /* window wi of group grp starts at 2 wi */
             if constexpr (sizeof(T) == 1) v.w1[t] = grp < g.groups ? ss_load4(cb, src) : 0u;
             else v.w2[t] = grp < g.groups ? ss_load4(reinterpret_cast<const uint16_t *>(codes), src) : make_uint2(0, 0);
+            if (++wi == W) wi = 0, grp++;
         }
         reinterpret_cast<uint4 *>(out)[c] = v.u;
     }
