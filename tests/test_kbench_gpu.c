@@ -111,7 +111,8 @@ static void test_job_files_and_speedup(void **s) {
 static void test_tune_then_use(void **s) {
     (void)s;
     const int Ls[2] = {0, 8};
-    ss_kbench_tune_spec spec = {"Test-INT8", SS_GEMM_INT8, Ls, 2, kN, kK, 1, kM, 2, g_dir};
+    /* with a BF16 "lm_head" of 200 rows (padded to 224) */
+    ss_kbench_tune_spec spec = {"Test-INT8", SS_GEMM_INT8, Ls, 2, kN, kK, 1, kM, 2, g_dir, 200, 256};
     char path[2048];
     OK(ss_kbench_tune_isolated(&spec, path, sizeof path));
     print_message("table: %s\n", path);
@@ -128,6 +129,9 @@ static void test_tune_then_use(void **s) {
     assert_int_equal(a.has_lt_algo, 1);
     assert_true(ss_tune_find(&t, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, "channel_scalar", 256, 96, geo.K_slid, &a));
     assert_true(ss_tune_find(&t, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, "acc", 64, 96, geo.K_slid, &a));
+    /* per-channel scales (a fused q/k/v weight) are a different cuSPARSELt call */
+    assert_true(ss_tune_find(&t, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, "channel", 256, 96, geo.K_slid, &a));
+    assert_true(ss_tune_find(&t, SS_BACKEND_CUBLASLT, SS_GEMM_BF16, "bf16", 64, 224, 256, &a));
     ss_tune_table_free(&t);
     /* a job with the table takes its algorithms from it */
     ss_kbench_opts o = quick();

@@ -135,11 +135,17 @@ typedef struct ss_kbench_tune_spec {
     const int64_t *M;          /* M buckets, e.g. 64..32768 */
     int n_m;
     const char *results;       /* root: the table goes to <results>/tuning/<HW>_<TOOLCHAIN>/<model>.json */
+    int64_t head_N, head_K;    /* the BF16 lm_head [vocab, hidden] on cuBLASLt, tuned for the M buckets
+                                  <= SS_TUNE_HEAD_MAX_M (it sees one row per sequence); 0: none */
 } ss_kbench_tune_spec;
+
+#define SS_TUNE_HEAD_MAX_M 512
 
 /* For every (sparsity, N, K, M) runs the GEMM in each output mode an engine
  * uses (timing the cuBLASLt candidates / cusparseLtMatmulSearch) and stores
- * the chosen algorithms. table_path (may be NULL) receives the file written. */
+ * the chosen algorithms. cuSPARSELt weights are tuned twice for the
+ * channel-scaled output: with one scale (the "channel_scalar" call) and with
+ * per-channel scales (the "channel" call of a fused q/k/v or gate/up weight). table_path (may be NULL) receives the file written. */
 ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t cap);
 /* The same in a child process (the caller stays CUDA-free). */
 ss_status ss_kbench_tune_isolated(const ss_kbench_tune_spec *s, char *table_path, size_t cap);

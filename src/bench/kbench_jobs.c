@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,9 +431,11 @@ ss_status ss_gpu_info_isolated(ss_gpu_info *info) {
 
 /* ---- offline tuning (task 3) ---- */
 
-/* One weight: every M, every output mode the engine may ask for. */
-static ss_status tune_weight(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, ss_backend be, int L, int64_t N,
-                             int64_t K) {
+/* One weight: every M up to max_m, every output mode the engine may ask for;
+ * per_channel: distinct channel scales and the channel-scaled mode only
+ * (the other modes do not depend on the scales). */
+static ss_status tune_weight(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, ss_gemm_dtype dt, ss_backend be, int L,
+                             int64_t N, int64_t K, int per_channel, int64_t max_m) {
     ss_linear_weight lw;
     void *hw = NULL;
     float *hs = NULL;
@@ -441,9 +444,13 @@ static ss_status tune_weight(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, ss_
     float *sx = NULL;
     uint16_t *hx = NULL;
     int64_t Mmax = 0;
-    for (int m = 0; m < s->n_m; m++) Mmax = s->M[m] > Mmax ? s->M[m] : Mmax;
+    for (int m = 0; m < s->n_m; m++)
+        if (s->M[m] <= max_m && s->M[m] > Mmax) Mmax = s->M[m];
+    if (Mmax == 0) return SS_OK;
     const int64_t Mp = ss_gemm_pad_m(Mmax);
-    ss_status st = ss_kbench_make_weight(s->dtype, L, N, K, 20261125 ^ (uint64_t)(N * 131 + K), &lw, &hw, &hs);
+    ss_status st = ss_kbench_make_weight(dt, L, N, K, 20261125 ^ (uint64_t)(N * 131 + K), &lw, &hw, &hs);
+    if (!st && per_channel)
+        for (int64_t n = 0; n < N; n++) hs[n] = 0.02f * (float)(1 + n % 3);
     if (!st) st = ss_gemm_weight_create(ctx, &lw, be, &w);
     free(hw);
     free(hs);
@@ -458,13 +465,15 @@ static ss_status tune_weight(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, ss_
         st = ss_gpu_alloc((size_t)(Mmax * K) * 2, &x);
     }
     if (!st) st = ss_gpu_upload(x, hx, (size_t)(Mmax * K) * 2);
-    if (!st) st = ss_gpu_alloc((size_t)(Mp * wi.K_act) * ss_dtype_size(ss_gemm_act_dtype(s->dtype)), &xq);
+    if (!st) st = ss_gpu_alloc((size_t)(Mp * wi.K_act) * ss_dtype_size(ss_gemm_act_dtype(dt)), &xq);
     if (!st) st = ss_gpu_alloc((size_t)Mp * sizeof(float), (void **)&sx);
     if (!st) st = ss_gpu_alloc((size_t)(Mp * wi.N_pad) * 4, &out);
     free(hx);
     for (int m = 0; !st && m < s->n_m; m++) {
+        if (s->M[m] > max_m) continue;
         st = ss_gemm_quantize(ctx, w, x, s->M[m], xq, sx);
         for (int mode = 0; !st && mode < SS_GEMM_OUT_COUNT; mode++) {
+            if (per_channel && mode != SS_GEMM_OUT_BF16_CHANNEL) continue;
             if (ss_gemm_weight_out_supported(w, (ss_gemm_out)mode) != SS_OK) {
                 ss_clear_error();
                 continue;
@@ -505,11 +514,16 @@ ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t 
             ss_clear_error();
             continue;
         }
-        for (int k = 0; !st && k < s->n_nk; k++) {
-            st = tune_weight(ctx, s, be, s->L[l], s->N[k], s->K[k]);
-            if (st) ss_context(st, "tune %s %s %s N=%lld K=%lld", s->model, ss_gemm_dtype_name(s->dtype),
-                               ss_kbench_sparsity_name(s->L[l], sp, sizeof sp), (long long)s->N[k], (long long)s->K[k]);
-        }
+        for (int k = 0; !st && k < s->n_nk; k++)
+            for (int pc = 0; !st && pc < (be == SS_BACKEND_CUSPARSELT ? 2 : 1); pc++) {
+                st = tune_weight(ctx, s, s->dtype, be, s->L[l], s->N[k], s->K[k], pc, INT64_MAX);
+                if (st) ss_context(st, "tune %s %s %s N=%lld K=%lld", s->model, ss_gemm_dtype_name(s->dtype),
+                                   ss_kbench_sparsity_name(s->L[l], sp, sizeof sp), (long long)s->N[k], (long long)s->K[k]);
+            }
+    }
+    if (!st && s->head_N > 0) {
+        st = tune_weight(ctx, s, SS_GEMM_BF16, SS_BACKEND_CUBLASLT, 0, s->head_N, s->head_K, 0, SS_TUNE_HEAD_MAX_M);
+        if (st) ss_context(st, "tune %s lm_head bf16 N=%lld K=%lld", s->model, (long long)s->head_N, (long long)s->head_K);
     }
     if (!st) ss_tune_collect(&t, ctx);
     ss_gemm_ctx_destroy(ctx);

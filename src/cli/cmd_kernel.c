@@ -23,7 +23,7 @@ static const int64_t k_tune_m[] = {64, 128, 256, 512, 1024, 2048, 4096, 8192, 16
 /* The model's 4 (N, K) pairs and a base name for result files: from a
  * checkpoint folder (--model) or an architecture preset (--arch). */
 static ss_status model_shapes(const char *model_dir, const char *arch, int64_t N[4], int64_t K[4], char *name,
-                              size_t cap) {
+                              size_t cap, int64_t *head_N, int64_t *head_K) {
     ss_model_config cfg;
     if (model_dir) {
         char path[4096];
@@ -40,6 +40,7 @@ static ss_status model_shapes(const char *model_dir, const char *arch, int64_t N
         snprintf(name, cap, "%s", !strcmp(arch, "bitnet-2b") ? "BitNet-2B" : arch);
     }
     ss_kbench_model_nk(&cfg, N, K);
+    if (head_N) *head_N = cfg.vocab, *head_K = cfg.hidden;
     return SS_OK;
 }
 
@@ -146,7 +147,7 @@ ss_status cmd_bench_kernel(int argc, char **argv) {
         n_nk = nM;
         snprintf(name, sizeof name, "square");
     } else {
-        SS_TRY(model_shapes(model, arch, N, K, name, sizeof name));
+        SS_TRY(model_shapes(model, arch, N, K, name, sizeof name, NULL, NULL));
     }
 
     ss_gpu_info gpu;
@@ -236,11 +237,12 @@ ss_status cmd_tune(int argc, char **argv) {
     }
     int64_t N[4], K[4];
     char base[256], table_name[300], table[4096];
-    SS_TRY(model_shapes(model, NULL, N, K, base, sizeof base));
+    int64_t head_N = 0, head_K = 0;
+    SS_TRY(model_shapes(model, NULL, N, K, base, sizeof base, &head_N, &head_K));
     /* the table is named for the quantized base model, e.g. BitNet-2B-INT8 */
     snprintf(table_name, sizeof table_name, "%s", base);
     ss_kbench_tune_spec spec = {.model = table_name, .dtype = dt, .L = L, .n_L = nL, .N = N, .K = K, .n_nk = 4,
-                                .M = Ms, .n_m = nM, .results = out};
+                                .M = Ms, .n_m = nM, .results = out, .head_N = head_N, .head_K = head_K};
     double t0 = ss_now();
     SS_TRY(ss_kbench_tune_isolated(&spec, table, sizeof table));
     ss_info("tune: %s %s, %d sparsities x 4 (N,K) x %d M in %.1f s -> %s", table_name, ss_gemm_dtype_name(dt), nL, nM,

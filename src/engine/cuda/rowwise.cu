@@ -100,21 +100,23 @@ __device__ __forceinline__ float norm_row(const RowArgs &a, float *row, double s
 }
 
 // Writes row (published to the block) to output row i: 4 elements per
-// thread per step, plain or one slid window at a time.
+// thread per step, plain or one slid window at a time. Codes come from
+// quant_fast (gemm/quant_device.cuh), which equals quant bit for bit.
 template <class Q>
 __device__ __forceinline__ void write_row(const RowArgs &a, int64_t i, const float *row, float s) {
     typedef typename Q::store T;
     T *out = (T *)a.out.data + i * a.out.ld;
     const int n = a.n;
+    const float r = __frcp_rn(s); // quant_fast: x * (1/s), exact (|row| <= the absmax s came from)
     if (!a.out.slid) {
         for (int64_t j = threadIdx.x * 4; j < a.out.ld; j += blockDim.x * 4) {
             T q[4];
             if (j + 4 <= n) {
                 float4 v = *(const float4 *)(row + j);
-                q[0] = Q::quant(v.x, s), q[1] = Q::quant(v.y, s), q[2] = Q::quant(v.z, s), q[3] = Q::quant(v.w, s);
+                q[0] = Q::quant_fast(v.x, s, r), q[1] = Q::quant_fast(v.y, s, r), q[2] = Q::quant_fast(v.z, s, r), q[3] = Q::quant_fast(v.w, s, r);
             } else {
 #pragma unroll
-                for (int e = 0; e < 4; e++) q[e] = j + e < n ? Q::quant(row[j + e], s) : (T)0;
+                for (int e = 0; e < 4; e++) q[e] = j + e < n ? Q::quant_fast(row[j + e], s, r) : (T)0;
             }
             if (sizeof(T) == 1) *(uint32_t *)(out + j) = *(const uint32_t *)q;
             else *(uint2 *)(out + j) = *(const uint2 *)q;
@@ -126,7 +128,7 @@ __device__ __forceinline__ void write_row(const RowArgs &a, int64_t i, const flo
         T q[4];
         const int64_t src = p < g.K_slid ? ss_dev_slide_src(g, p) : -1; // window start (even)
 #pragma unroll
-        for (int e = 0; e < 4; e++) q[e] = (src >= 0 && src + e < g.K) ? Q::quant(row[src + e], s) : (T)0;
+        for (int e = 0; e < 4; e++) q[e] = (src >= 0 && src + e < g.K) ? Q::quant_fast(row[src + e], s, r) : (T)0;
         if (sizeof(T) == 1) *(uint32_t *)(out + p) = *(const uint32_t *)q;
         else *(uint2 *)(out + p) = *(const uint2 *)q;
     }
