@@ -129,14 +129,6 @@ static __device__ __forceinline__ float ss_act_scale(float amax, float qmax) {
     return fmaxf(__fdiv_rn(amax, qmax), SS_ACT_SCALE_FLOOR);
 }
 
-/* Source column of slid column p, -1 in padding (== ss_slide_src). */
-static __device__ __forceinline__ int64_t ss_dev_slide_src(const ss_slide_params &g, int64_t p) {
-    int64_t grp = p / g.out_group, r = p - grp * g.out_group;
-    if (grp >= g.groups) return -1;
-    int64_t src = grp * g.L + 2 * (r >> 2) + (r & 3);
-    return src < g.K ? src : -1;
-}
-
 /* ---- block-wide pieces (every thread of the block must call them) ---- */
 
 /* Maximum of v over the block, returned to every thread. red: 32 floats of

@@ -123,14 +123,21 @@ __device__ __forceinline__ void write_row(const RowArgs &a, int64_t i, const flo
         }
         return;
     }
+    // Thread t writes windows t, t + blockDim.x, ... (4 columns each). The
+    // window's group and place in it are stepped, not divided out: a 64-bit
+    // division per window cost more than the quantization it feeds.
     const ss_slide_params &g = a.slide;
+    const uint32_t W = (uint32_t)g.out_group / 4, step_g = blockDim.x / W, step_w = blockDim.x % W;
+    uint32_t grp = threadIdx.x / W, wi = threadIdx.x % W;
     for (int64_t p = threadIdx.x * 4; p < a.out.ld; p += blockDim.x * 4) {
         T q[4];
-        const int64_t src = p < g.K_slid ? ss_dev_slide_src(g, p) : -1; // window start (even)
+        const int64_t src = grp < g.groups ? (int64_t)grp * g.L + 2 * wi : g.K; // window start (even)
 #pragma unroll
-        for (int e = 0; e < 4; e++) q[e] = (src >= 0 && src + e < g.K) ? Q::quant_fast(row[src + e], s, r) : (T)0;
+        for (int e = 0; e < 4; e++) q[e] = src + e < g.K ? Q::quant_fast(row[src + e], s, r) : (T)0;
         if (sizeof(T) == 1) *(uint32_t *)(out + p) = *(const uint32_t *)q;
         else *(uint2 *)(out + p) = *(const uint2 *)q;
+        grp += step_g, wi += step_w;
+        if (wi >= W) wi -= W, grp++;
     }
 }
 
