@@ -117,7 +117,8 @@ static void yfix_make(yfix *f, ss_ykind kind, int64_t M, int64_t N, int64_t ld) 
         else ((uint16_t *)raw)[i] = ss_f32_to_bf16(kind == SS_Y_BF16 ? ss_rng_normal(&g_rng) : 20.0f * ss_rng_normal(&g_rng));
     }
     ss_dtype in = kind == SS_Y_I32 ? SS_DT_I32 : kind == SS_Y_F32 ? SS_DT_F32 : SS_DT_BF16;
-    const float *hsx = kind == SS_Y_BF16 ? NULL : sx, *hsw = (kind == SS_Y_I32 || kind == SS_Y_F32) ? sw : NULL,
+    const float *hsx = kind == SS_Y_BF16 ? NULL : sx,
+                *hsw = (kind == SS_Y_I32 || kind == SS_Y_F32 || kind == SS_Y_BF16_ACC) ? sw : NULL,
                 *hb = kind == SS_Y_BF16 ? NULL : bias;
     ss_dequant_ref(in, raw, ld, M, N, hsx, hsw, hb, f->host, N);
     f->d_data = dev_upload(raw, (size_t)(M_pad * ld) * es);
@@ -254,9 +255,9 @@ static void test_add_norm(void **state) {
     (void)state;
     const int M = 21, n = 384;
     const int64_t ld = 416;
-    const ss_ykind kinds[4] = {SS_Y_BF16, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32};
+    const ss_ykind kinds[5] = {SS_Y_BF16, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32, SS_Y_BF16_ACC};
     float *w = rand_floats(n, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)n * 4);
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         yfix f;
         yfix_make(&f, kinds[k], M, n, ld);
         float *x = rand_floats((int64_t)M * n, -2, 2), *sum = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
@@ -301,9 +302,9 @@ static void test_act_norm(void **state) {
     const int M = 33, I = 344;
     float *w = rand_floats(I, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)I * 4);
     for (int act = 0; act < 2; act++)
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) { /* BF16, INT32 accumulators, BF16 accumulators (cuSPARSELt FP8) */
             yfix f;
-            yfix_make(&f, k ? SS_Y_I32 : SS_Y_BF16, M, 2 * I, 2 * I + 16);
+            yfix_make(&f, k == 0 ? SS_Y_BF16 : k == 1 ? SS_Y_I32 : SS_Y_BF16_ACC, M, 2 * I, 2 * I + 16);
             float *h = malloc((size_t)M * I * 4), *y = malloc((size_t)M * I * 4);
             ss_ref_act(f.host, M, I, act, h);
             for (int with_norm = 0; with_norm < 2; with_norm++) {
@@ -365,12 +366,12 @@ static size_t cache_elems(const ss_attn_geom *g) {
 
 static void test_rope_kv(void **state) {
     (void)state;
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 3; variant++) {
         attn_fix a;
         attn_fix_make(&a, 4, 2, variant ? 128 : 64, 3, 40, variant ? 500000.0 : 10000.0);
         const int M = 25;
         yfix f;
-        yfix_make(&f, variant ? SS_Y_BF16_CHANNEL : SS_Y_BF16, M, a.ld, a.ld);
+        yfix_make(&f, variant == 0 ? SS_Y_BF16 : variant == 1 ? SS_Y_BF16_CHANNEL : SS_Y_BF16_ACC, M, a.ld, a.ld);
         int32_t seq[25], pos[25];
         for (int i = 0; i < M; i++) seq[i] = i % 3, pos[i] = (i * 7) % 40; /* distinct (seq, pos) pairs */
         int32_t *d_seq = dev_upload(seq, sizeof seq), *d_pos = dev_upload(pos, sizeof pos);

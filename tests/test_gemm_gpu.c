@@ -390,6 +390,28 @@ static void run_case(const lcase *c) {
         ss_clear_error();
     }
 
+    /* 3b. BF16_ACC (cuSPARSELt FP8): the accumulator in BF16, finished as the consumer would */
+    if (ss_gemm_weight_out_supported(w, SS_GEMM_OUT_BF16_ACC) == SS_OK) {
+        OK(ss_gemm_matmul(g_ctx, w, dxq, NULL, M, SS_GEMM_OUT_BF16_ACC, dout));
+        OK(ss_gemm_ctx_sync(g_ctx));
+        uint16_t *hc = malloc((size_t)(Mp * Np) * 2);
+        OK(ss_gpu_download(hc, dout, (size_t)(Mp * Np) * 2));
+        uint16_t *fin = malloc((size_t)(M * N) * 2);
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                volatile float v = ss_bf16_to_f32(hc[m * Np + n]) * sx_ref[m];
+                v = v * p.scale[n];
+                if (p.bias) v = v + p.bias[n];
+                fin[m * N + n] = ss_f32_to_bf16(v);
+            }
+        assert_int_equal(compare_bf16(c, "bf16_acc", fin, N, yref, S, pre, 0), 0);
+        free(hc);
+        free(fin);
+    } else {
+        assert_int_equal(ss_gemm_matmul(g_ctx, w, dxq, dsx, M, SS_GEMM_OUT_BF16_ACC, dout), SS_ERR_UNSUPPORTED);
+        ss_clear_error();
+    }
+
     /* 4. BF16 (split API) and 5. the full path */
     OK(ss_gemm_matmul(g_ctx, w, dxq, dsx, M, SS_GEMM_OUT_BF16, dout));
     OK(ss_gemm_ctx_sync(g_ctx));

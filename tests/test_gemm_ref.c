@@ -103,6 +103,13 @@ static void test_output_mode_table(void **s) {
     assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, SS_GEMM_OUT_BF16, 1), 0);
     assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, SS_GEMM_OUT_BF16, 0), 0);
     assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, SS_GEMM_OUT_BF16_CHANNEL, 0), 1);
+    /* bf16_acc: only where nothing else scales per channel (cuSPARSELt FP8) */
+    assert_int_equal(ss_gemm_out_supported(SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, SS_GEMM_OUT_BF16_ACC), SS_OK);
+    assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3, SS_GEMM_OUT_BF16_ACC, 1), 1);
+    assert_int_equal(ss_gemm_out_supported(SS_BACKEND_CUSPARSELT, SS_GEMM_INT8, SS_GEMM_OUT_BF16_ACC), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_out_supported(SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, SS_GEMM_OUT_BF16_ACC), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "bf16_acc"));
+    assert_string_equal(ss_gemm_out_name(SS_GEMM_OUT_BF16_ACC), "bf16_acc");
     assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUBLASLT, SS_GEMM_INT8, SS_GEMM_OUT_BF16_CHANNEL, 0), 0);
 }
 

@@ -37,10 +37,10 @@ static ss_status slt_types_of(ss_gemm_dtype dt, int kind, slt_types *t, const ch
     case SS_GEMM_FP16: *t = {CUSPARSE_COMPUTE_32F, CUDA_R_16F, CUDA_R_16F}; break;
     default: why = "no such dtype"; break;
     }
-    if (!why && kind != SS_GK_ACC && kind != SS_GK_CHANNEL && kind != SS_GK_CHANNEL_SCALAR)
-        why = "only accumulator or channel-scaled output";
+    if (!why && kind != SS_GK_ACC && kind != SS_GK_CHANNEL && kind != SS_GK_CHANNEL_SCALAR && kind != SS_GK_BF16)
+        why = "only accumulator, channel-scaled or unscaled BF16 output";
     if (!why && kind != SS_GK_ACC && (dt == SS_GEMM_BF16 || dt == SS_GEMM_FP16))
-        why = "channel scaling of an unquantized weight";
+        why = "channel scaling of an unquantized weight (its accumulator output is already BF16/FP16)";
     if (!why && kind == SS_GK_CHANNEL && dt == SS_GEMM_FP8E4M3)
         why = "no alpha-vector scaling for FP8 in cuSPARSELt 0.8.0 (a uniform weight scale works)";
     if (why) return ss_fail(SS_ERR_UNSUPPORTED, "%s: cusparselt: %s", what, why);

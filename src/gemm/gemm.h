@@ -92,6 +92,8 @@ typedef enum ss_gemm_out {
     SS_GEMM_OUT_ACC = 0,
     SS_GEMM_OUT_BF16_CHANNEL,
     SS_GEMM_OUT_BF16,
+    SS_GEMM_OUT_BF16_ACC, /* BF16 = acc, unscaled: the consumer applies s_x, s_w and bias (cuSPARSELt FP8,
+                             whose alpha is scalar only, for weights of several scales) */
     SS_GEMM_OUT_COUNT
 } ss_gemm_out;
 
@@ -101,7 +103,7 @@ const char *ss_backend_name(ss_backend b);          /* "cublaslt", "cusparselt" 
 ss_status ss_backend_parse(const char *s, ss_backend *b);
 const char *ss_gemm_dtype_name(ss_gemm_dtype d);    /* "bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1" */
 ss_status ss_gemm_dtype_parse(const char *s, ss_gemm_dtype *d);
-const char *ss_gemm_out_name(ss_gemm_out o);        /* "acc", "bf16_channel", "bf16" */
+const char *ss_gemm_out_name(ss_gemm_out o);        /* "acc", "bf16_channel", "bf16", "bf16_acc" */
 /* GEMM dtype of a stored weight (BF16, F16, I8, F8_E4M3). */
 ss_status ss_gemm_dtype_of_weight(ss_dtype w, ss_gemm_dtype *d);
 /* Element type of the activation operand X' (BF16, F16, I8, F8_E4M3). */

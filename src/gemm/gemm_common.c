@@ -8,7 +8,7 @@
 
 static const char *const backend_names[SS_BACKEND_COUNT] = {"cublaslt", "cusparselt"};
 static const char *const dtype_names[SS_GEMM_DTYPE_COUNT] = {"bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1"};
-static const char *const out_names[SS_GEMM_OUT_COUNT] = {"acc", "bf16_channel", "bf16"};
+static const char *const out_names[SS_GEMM_OUT_COUNT] = {"acc", "bf16_channel", "bf16", "bf16_acc"};
 
 const char *ss_backend_name(ss_backend b) { return (unsigned)b < SS_BACKEND_COUNT ? backend_names[b] : "?"; }
 const char *ss_gemm_dtype_name(ss_gemm_dtype d) { return (unsigned)d < SS_GEMM_DTYPE_COUNT ? dtype_names[d] : "?"; }
@@ -79,6 +79,12 @@ ss_status ss_gemm_out_supported(ss_backend b, ss_gemm_dtype d, ss_gemm_out o) {
         return ss_fail(SS_ERR_ARG, "bad GEMM backend/dtype/output mode (%d, %d, %d)", (int)b, (int)d, (int)o);
     if (d == SS_GEMM_FP4E2M1)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: not implemented in this build", ss_backend_name(b));
+    if (o == SS_GEMM_OUT_BF16_ACC) {
+        if (b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP8E4M3) return SS_OK;
+        return ss_fail(SS_ERR_UNSUPPORTED,
+                       "%s %s: output mode bf16_acc is for cusparselt fp8e4m3 (elsewhere bf16_channel or acc does it)",
+                       ss_backend_name(b), ss_gemm_dtype_name(d));
+    }
     if (o != SS_GEMM_OUT_BF16_CHANNEL) return SS_OK;
     if (d == SS_GEMM_BF16 || d == SS_GEMM_FP16)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: output mode bf16_channel needs a quantized (int8/fp8e4m3) weight",
@@ -97,7 +103,8 @@ int ss_gemm_out_fused(ss_backend b, ss_gemm_dtype d, ss_gemm_out o, int has_bias
     }
     switch (o) {
     case SS_GEMM_OUT_ACC:
-    case SS_GEMM_OUT_BF16_CHANNEL: return 1;
+    case SS_GEMM_OUT_BF16_CHANNEL:
+    case SS_GEMM_OUT_BF16_ACC: return 1;
     case SS_GEMM_OUT_BF16:
         if (has_bias) return 0;
         if (d == SS_GEMM_BF16) return 1;

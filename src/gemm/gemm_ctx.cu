@@ -346,7 +346,7 @@ ss_status ss_gemm_weight_out_supported(const ss_gemm_weight *w, ss_gemm_out mode
         w->info.dtype == SS_GEMM_FP8E4M3 && !w->uniform_scale)
         return ss_fail(SS_ERR_UNSUPPORTED,
                        "%s: bf16_channel needs a uniform weight scale here (cuSPARSELt has no alpha-vector scaling "
-                       "for FP8); use acc or bf16",
+                       "for FP8); use acc, bf16_acc or bf16",
                        what);
     return SS_OK;
 }
@@ -428,6 +428,7 @@ ss_status ss_gemm_matmul(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *
     switch (mode) {
     case SS_GEMM_OUT_ACC: return gemm_run(ctx, w, SS_GK_ACC, xq, sx, M_pad, out, what);
     case SS_GEMM_OUT_BF16_CHANNEL: return gemm_run(ctx, w, channel_kind(w), xq, sx, M_pad, out, what);
+    case SS_GEMM_OUT_BF16_ACC: return gemm_run(ctx, w, SS_GK_BF16, xq, sx, M_pad, out, what);
     default: break;
     }
     if (is_quantized(w) && !sx) return ss_fail(SS_ERR_ARG, "%s: output mode bf16 needs the per-token scales", what);
@@ -488,8 +489,8 @@ ss_status ss_gemm_plan_get_info(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int64
         info->fused = p != NULL;
         if (!p) p = ss_gemm_plan_find(ctx, i->backend, i->dtype, SS_GK_ACC, M_pad, i->N_pad, i->K_act, 0);
     } else {
-        p = ss_gemm_plan_find(ctx, i->backend, i->dtype, mode == SS_GEMM_OUT_ACC ? SS_GK_ACC : channel_kind(w), M_pad,
-                              i->N_pad, i->K_act, 0);
+        const int kind = mode == SS_GEMM_OUT_ACC ? SS_GK_ACC : mode == SS_GEMM_OUT_BF16_ACC ? SS_GK_BF16 : channel_kind(w);
+        p = ss_gemm_plan_find(ctx, i->backend, i->dtype, kind, M_pad, i->N_pad, i->K_act, 0);
         info->fused = 1;
     }
     if (!p || p->unsupported || !p->ready)

@@ -16,7 +16,7 @@ enum ss_gemm_kind {
     SS_GK_CHANNEL,        /* BF16 = acc * s_w[n] (alpha vector / outer vector with ones) */
     SS_GK_CHANNEL_SCALAR, /* the same for a uniform (per-tensor) weight scale: scalar alpha */
     SS_GK_TOKEN_CHANNEL,  /* BF16 = acc * s_x[m] * s_w[n] (cuBLASLt FP8 outer vectors) */
-    SS_GK_BF16,           /* BF16 = acc, unscaled (bf16 weights on cuBLASLt) */
+    SS_GK_BF16,           /* BF16 = acc, unscaled (bf16 weights on cuBLASLt; FP8 on cuSPARSELt, bf16_acc) */
     SS_GK_COUNT
 };
 

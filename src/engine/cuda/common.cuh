@@ -45,7 +45,9 @@ __device__ __forceinline__ float yview_load(const ss_yview &y, int64_t m, int64_
         return round_bf16(v);
     }
     default: {
-        float acc = y.kind == SS_Y_I32 ? (float)((const int32_t *)y.data)[i] : ((const float *)y.data)[i];
+        float acc = y.kind == SS_Y_I32      ? (float)((const int32_t *)y.data)[i]
+                    : y.kind == SS_Y_F32    ? ((const float *)y.data)[i]
+                                            : bf16_bits_to_f32(((const uint16_t *)y.data)[i]); // BF16_ACC
         float v = acc;
         if (y.sx) v = __fmul_rn(v, y.sx[m]);
         if (y.sw) v = __fmul_rn(v, y.sw[n]);
@@ -67,21 +69,13 @@ __device__ __forceinline__ void yview_load4(const ss_yview &y, int64_t m, int64_
         return;
     }
     float raw[4];
-    if (y.kind == SS_Y_BF16_CHANNEL) {
+    if (y.kind == SS_Y_BF16_CHANNEL || y.kind == SS_Y_BF16_ACC) { // BF16_CHANNEL views carry no sw
         uint2 u = *(const uint2 *)((const uint16_t *)y.data + i);
         raw[0] = __uint_as_float(u.x << 16);
         raw[1] = __uint_as_float(u.x & 0xffff0000u);
         raw[2] = __uint_as_float(u.y << 16);
         raw[3] = __uint_as_float(u.y & 0xffff0000u);
-        for (int j = 0; j < 4; j++) {
-            float v = raw[j];
-            if (y.sx) v = __fmul_rn(v, y.sx[m]);
-            if (y.bias) v = __fadd_rn(v, y.bias[n + j]);
-            out[j] = round_bf16(v);
-        }
-        return;
-    }
-    if (y.kind == SS_Y_I32) {
+    } else if (y.kind == SS_Y_I32) {
         int4 u = *(const int4 *)((const int32_t *)y.data + i);
         raw[0] = (float)u.x, raw[1] = (float)u.y, raw[2] = (float)u.z, raw[3] = (float)u.w;
     } else {

@@ -84,8 +84,9 @@ static int uniform_scale(const ss_linear_weight *w) {
 
 /* The output mode a weight's GEMM is asked for (see ss_cuda_dequant).
  * cuSPARSELt 0.8 scales FP8 by a scalar alpha only: BF16_CHANNEL there needs
- * a uniform weight scale (BitNet's o and down; the fused q/k/v and gate/up
- * concatenate tensors of different scales and take ACC). */
+ * a uniform weight scale (BitNet's o and down); the fused q/k/v and gate/up
+ * concatenate tensors of different scales and take BF16_ACC (the
+ * accumulator in BF16, both scales applied by the consumer). */
 static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, const ss_linear_weight *w, ss_cuda_dequant policy) {
     const int quantized = d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3, has_bias = w->bias != NULL;
     if (!quantized) return ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
@@ -94,6 +95,8 @@ static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, const ss_linear_we
     const int scalar_only = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP8E4M3;
     if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_CHANNEL, has_bias) && (!scalar_only || uniform_scale(w)))
         return SS_GEMM_OUT_BF16_CHANNEL;
+    /* half the bytes of FP32 accumulators; the consumer applies both scales */
+    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_ACC, has_bias)) return SS_GEMM_OUT_BF16_ACC;
     return SS_GEMM_OUT_ACC;
 }
 
@@ -291,6 +294,13 @@ static ss_yview yview_of(const dev_linear *d, const void *buf, const float *sx) 
     if (d->mode == SS_GEMM_OUT_BF16_CHANNEL) {
         y.kind = SS_Y_BF16_CHANNEL;
         y.sx = sx;
+        y.bias = d->bias;
+        return y;
+    }
+    if (d->mode == SS_GEMM_OUT_BF16_ACC) {
+        y.kind = SS_Y_BF16_ACC;
+        y.sx = sx;
+        y.sw = d->sw;
         y.bias = d->bias;
         return y;
     }

@@ -49,8 +49,10 @@ typedef enum ss_cuda_dequant {
     SS_DEQUANT_EXACT = 0,
     /* The cheapest output per weight: scaled inside the GEMM where it can
      * (cuBLASLt FP8 outer-vector scales: BF16 out; cuSPARSELt alpha vector:
-     * BF16 x s_w, the consumer applies s_x), raw INT32 otherwise. Halves the
-     * GEMM output traffic; rounding differs from the CPU at BF16 level. */
+     * BF16 x s_w, the consumer applies s_x; cuSPARSELt FP8 with several
+     * weight scales: the accumulator in BF16, the consumer applies both),
+     * raw INT32 otherwise. Halves the GEMM output traffic; rounding differs
+     * from the CPU at BF16 level. */
     SS_DEQUANT_FAST,
 } ss_cuda_dequant;
 

@@ -9,6 +9,7 @@
  *      BF16          y = out                          (already final)
  *      BF16_CHANNEL  y = bf16(out * sx[m] + bias[n])  (out = bf16(acc * sw[n]))
  *      ACC (I32/F32) y = bf16(((float)acc * sx[m]) * sw[n] + bias[n])
+ *      BF16_ACC      the same with acc = bf16(acc) (cuSPARSELt FP8, unscaled)
  *    each step rounded to FP32 with no fused multiply-add, as the CPU
  *    reference linear (gemm/linear.h) does.
  *  - ss_xview: the next GEMM's activation operand [M_pad, ld]: BF16 (rounded),
@@ -29,7 +30,7 @@
 extern "C" {
 #endif
 
-typedef enum ss_ykind { SS_Y_BF16 = 0, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32 } ss_ykind;
+typedef enum ss_ykind { SS_Y_BF16 = 0, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32, SS_Y_BF16_ACC } ss_ykind;
 
 typedef struct ss_yview {
     ss_ykind kind;
