@@ -158,7 +158,7 @@ static void check_vs_cpu(const ss_model *m, const ss_cuda_model_opts *mo, double
     int rows = 0;
     for (int s = 0; s < ns; s++) rows += steps[s].n_logits;
     diff_stats d = compare_logits(got, want, rows, m->cfg.vocab);
-    printf("  %-34s vs CPU: rel L2 %.2e, max |diff| %.3g of max |logit| %.3g, argmax agrees %d/%d (bound %.0e)\n",
+    printf("  %-34s vs CPU: rel L2 %.2e, max |diff| %.3g of max |logit| %.3g, argmax agrees %d/%d (bound %.2g)\n",
            what, d.rel_l2, d.max_abs, d.scale, d.argmax_agree, d.rows, bound);
     assert_true(d.rel_l2 < bound);
     free(want), free(got);
