@@ -4,7 +4,9 @@
  * staged in shared memory. After the block's absmax:
  *   not slid: each chunk is quantized to 8 codes and stored (8 or 16 bytes);
  *   slid:     the codes go to shared memory, then are gathered window by
- *             window into 16-byte stores of X' (K_slid columns).
+ *             window into 16-byte stores of X' (K_slid columns);
+ *   slid 2:8 (K % 8 == 0): a thread's chunk of 8 is one group, and it stores
+ *             the group's 3 windows itself.
  * Padding rows (M <= m < M_pad) are written as zeros with scale 1.
  * Memory-bound by design: at M=16384, K=2560 the BF16 read is 84 MB and the
  * INT8 write 42 MB (x1.5 for 2_8), ~40-60 us at 3 TB/s. An earlier version
@@ -47,7 +49,27 @@ static __device__ __forceinline__ float ss_chunk_elem(const uint4 &u, int j) {
     return __uint_as_float(j & 1 ? w & 0xffff0000u : w << 16);
 }
 
-template <class Q, bool SLIDE, int V>
+/* How the codes leave the kernel. */
+enum ss_quant_out {
+    SS_QO_PLAIN = 0, /* the row, K_out columns */
+    SS_QO_SLIDE,     /* slid, any 2:L: codes to shared memory, then the window gather */
+    SS_QO_SLIDE8,    /* slid 2:8 with K % 8 == 0: a chunk of 8 is one group, whose 3 windows
+                        (codes 0-3, 2-5, 4-7) a thread stores itself: no shared memory, no barrier */
+};
+
+/* The 3 windows of a 2:8 group: 12 codes at dst (4-code aligned). */
+template <class Q>
+static __device__ __forceinline__ void ss_store_windows8(typename Q::store *dst, const ss_codes8<Q> &c) {
+    if constexpr (sizeof(typename Q::store) == 1) {
+        uint32_t *d = reinterpret_cast<uint32_t *>(dst);
+        d[0] = c.u2.x, d[1] = __byte_perm(c.u2.x, c.u2.y, 0x5432), d[2] = c.u2.y;
+    } else {
+        uint2 *d = reinterpret_cast<uint2 *>(dst);
+        d[0] = make_uint2(c.u4.x, c.u4.y), d[1] = make_uint2(c.u4.y, c.u4.z), d[2] = make_uint2(c.u4.z, c.u4.w);
+    }
+}
+
+template <class Q, int OUT, int V>
 __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__restrict__ x, int64_t M, int64_t K,
                                                        int64_t ldx, typename Q::store *__restrict__ out, int64_t K_out,
                                                        float *__restrict__ scale, ss_slide_params g, int vec_ok) {
@@ -87,7 +109,7 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
     if (Q::scaled && scale && threadIdx.x == 0) scale[m] = s;
 
     const float r = __frcp_rn(s);
-    T *dst = SLIDE ? codes : orow;
+    T *dst = OUT == SS_QO_SLIDE ? codes : orow;
 #pragma unroll
     for (int v = 0; v < V; v++) {
         const int c = threadIdx.x + v * blockDim.x;
@@ -100,13 +122,21 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
 #pragma unroll
                 for (int j = 0; j < 8; j++) q.e[j] = 8 * (int64_t)c + j < K ? Q::quant(ss_chunk_elem(raw[v], j), s) : (T)0;
             }
-            ss_store_codes8<Q>(dst + 8 * c, q);
+            if constexpr (OUT == SS_QO_SLIDE8) ss_store_windows8<Q>(orow + 12 * c, q);
+            else ss_store_codes8<Q>(dst + 8 * c, q);
         }
     }
+    if constexpr (OUT == SS_QO_SLIDE8) { /* zeros in [12 groups, K_slid), 4 codes at a time */
+        for (int64_t p = 12 * (int64_t)chunks + 4 * (int64_t)threadIdx.x; p < g.K_slid; p += 4 * (int64_t)blockDim.x) {
+            if constexpr (sizeof(T) == 1) *reinterpret_cast<uint32_t *>(orow + p) = 0u;
+            else *reinterpret_cast<uint2 *>(orow + p) = make_uint2(0, 0);
+        }
+        return;
+    }
     /* zeros after the row's last chunk: output padding, or the slide's last group */
-    const int64_t tail_end = SLIDE ? (g.K_padded + 7) / 8 : K_out / 8;
+    const int64_t tail_end = OUT == SS_QO_SLIDE ? (g.K_padded + 7) / 8 : K_out / 8;
     for (int64_t c = chunks + (int64_t)threadIdx.x; c < tail_end; c += blockDim.x) ss_store_codes8<Q>(dst + 8 * c, ss_codes8<Q>{});
-    if constexpr (SLIDE) {
+    if constexpr (OUT == SS_QO_SLIDE) {
         __syncthreads();
         ss_block_slide_row<Q>(codes, g, orow);
     }
@@ -115,13 +145,13 @@ __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__re
 /* Rows of up to 8 * 512 * SS_QUANT_MAX_V elements. */
 #define SS_QUANT_MAX_V 8
 
-template <class Q, bool SLIDE, int V>
+template <class Q, int OUT, int V>
 static ss_status launch_v(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
                           float *scale, const ss_slide_params &g, int threads, cudaStream_t stream, const char *what) {
     typedef typename Q::store T;
-    const size_t smem = SLIDE ? (size_t)ss_gemm_round_up(g.K_padded, 8) * sizeof(T) : 0;
-    auto kernel = ss_quant_kernel<Q, SLIDE, V>;
-    if constexpr (SLIDE) { /* the only user of shared memory beyond the reduction */
+    const size_t smem = OUT == SS_QO_SLIDE ? (size_t)ss_gemm_round_up(g.K_padded, 8) * sizeof(T) : 0;
+    auto kernel = ss_quant_kernel<Q, OUT, V>;
+    if constexpr (OUT == SS_QO_SLIDE) { /* the only user of shared memory beyond the reduction */
         if (smem > 48 * 1024) {
             int dev = 0, max_optin = 0;
             CUDA_TRY(cudaGetDevice(&dev), what);
@@ -136,16 +166,16 @@ static ss_status launch_v(const void *x, int64_t M, int64_t M_pad, int64_t K, in
     const int vec_ok = ldx % 8 == 0 && (uintptr_t)x % 16 == 0;
     kernel<<<(unsigned)M_pad, threads, smem, stream>>>((const __nv_bfloat16 *)x, M, K, ldx, (T *)out, K_out, scale, g,
                                                        vec_ok);
-    CUDA_TRY_LAUNCH(SLIDE ? "ss_quant_kernel<slide>" : "ss_quant_kernel", what);
+    CUDA_TRY_LAUNCH(OUT == SS_QO_PLAIN ? "ss_quant_kernel" : "ss_quant_kernel<slide>", what);
     return SS_OK;
 }
 
 /* Picks V (chunks of 8 per thread) so that a block has at most 128 threads
  * where it can: small blocks put many rows in flight per SM, which is what
  * hides the memory latency here; at most 512. */
-template <class Q, bool SLIDE>
-static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
-                        float *scale, const ss_slide_params &g, cudaStream_t stream, const char *what) {
+template <class Q, int OUT>
+static ss_status launch_out(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
+                            float *scale, const ss_slide_params &g, cudaStream_t stream, const char *what) {
     const int64_t chunks = (K + 7) / 8;
     if (chunks > 512 * SS_QUANT_MAX_V)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: quant kernel handles rows of up to %d elements, not K=%lld", what,
@@ -154,11 +184,22 @@ static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int6
     while (V < SS_QUANT_MAX_V && (chunks + V - 1) / V > 128) V *= 2;
     int threads = (int)ss_gemm_round_up((chunks + V - 1) / V, 32);
     switch (V) {
-    case 1: return launch_v<Q, SLIDE, 1>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
-    case 2: return launch_v<Q, SLIDE, 2>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
-    case 4: return launch_v<Q, SLIDE, 4>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
-    default: return launch_v<Q, SLIDE, 8>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    case 1: return launch_v<Q, OUT, 1>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    case 2: return launch_v<Q, OUT, 2>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    case 4: return launch_v<Q, OUT, 4>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
+    default: return launch_v<Q, OUT, 8>(x, M, M_pad, K, ldx, out, K_out, scale, g, threads, stream, what);
     }
+}
+
+/* geom == NULL: not slid. */
+template <class Q>
+static ss_status launch(const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out, int64_t K_out,
+                        float *scale, const ss_slide_geom *geom, const ss_slide_params &g, cudaStream_t stream,
+                        const char *what) {
+    if (!geom) return launch_out<Q, SS_QO_PLAIN>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what);
+    if (geom->L == 8 && K % 8 == 0)
+        return launch_out<Q, SS_QO_SLIDE8>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what);
+    return launch_out<Q, SS_QO_SLIDE>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what);
 }
 
 ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out,
@@ -183,17 +224,13 @@ ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_p
     }
     switch (d) {
     case SS_GEMM_INT8:
-        return geom ? launch<ss_q_int8, true>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what)
-                    : launch<ss_q_int8, false>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what);
+        return launch<ss_q_int8>(x, M, M_pad, K, ldx, out, K_out, scale, geom, g, stream, what);
     case SS_GEMM_FP8E4M3:
-        return geom ? launch<ss_q_fp8e4m3, true>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what)
-                    : launch<ss_q_fp8e4m3, false>(x, M, M_pad, K, ldx, out, K_out, scale, g, stream, what);
+        return launch<ss_q_fp8e4m3>(x, M, M_pad, K, ldx, out, K_out, scale, geom, g, stream, what);
     case SS_GEMM_BF16:
-        return geom ? launch<ss_q_bf16, true>(x, M, M_pad, K, ldx, out, K_out, NULL, g, stream, what)
-                    : launch<ss_q_bf16, false>(x, M, M_pad, K, ldx, out, K_out, NULL, g, stream, what);
+        return launch<ss_q_bf16>(x, M, M_pad, K, ldx, out, K_out, NULL, geom, g, stream, what);
     case SS_GEMM_FP16:
-        return geom ? launch<ss_q_fp16, true>(x, M, M_pad, K, ldx, out, K_out, NULL, g, stream, what)
-                    : launch<ss_q_fp16, false>(x, M, M_pad, K, ldx, out, K_out, NULL, g, stream, what);
+        return launch<ss_q_fp16>(x, M, M_pad, K, ldx, out, K_out, NULL, geom, g, stream, what);
     default:
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: no activation quantization for %s", what, ss_gemm_dtype_name(d));
     }
