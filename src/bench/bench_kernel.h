@@ -145,7 +145,8 @@ typedef struct ss_kbench_tune_spec {
  * uses (timing the cuBLASLt candidates / cusparseLtMatmulSearch) and stores
  * the chosen algorithms. cuSPARSELt weights are tuned twice for the
  * channel-scaled output: with one scale (the "channel_scalar" call) and with
- * per-channel scales (the "channel" call of a fused q/k/v or gate/up weight). table_path (may be NULL) receives the file written. */
+ * per-channel scales (the "channel" call of a fused q/k/v or gate/up
+ * weight). table_path (may be NULL) receives the file written. */
 ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t cap);
 /* The same in a child process (the caller stays CUDA-free). */
 ss_status ss_kbench_tune_isolated(const ss_kbench_tune_spec *s, char *table_path, size_t cap);
