@@ -4,7 +4,7 @@
 
 #include "gemm/gemm.h"
 
-#define NO_CUDA() ss_fail(SS_ERR_UNSUPPORTED, "no CUDA device: this build has no CUDA support")
+#define NO_CUDA() ss_fail(SS_ERR_UNSUPPORTED, "built without CUDA")
 
 int ss_gpu_count(void) { return 0; }
 ss_status ss_gpu_info_get(int device, ss_gpu_info *info) {
@@ -73,3 +73,12 @@ ss_status ss_gpu_event_elapsed(ss_gpu_event *start, ss_gpu_event *end, float *ms
 void ss_gemm_ctx_set_alg_lookup(ss_gemm_ctx *ctx, ss_gemm_alg_lookup fn, void *user) { (void)ctx, (void)fn, (void)user; }
 void ss_gemm_ctx_each_plan(ss_gemm_ctx *ctx, ss_gemm_plan_visit fn, void *user) { (void)ctx, (void)fn, (void)user; }
 ss_status ss_gpu_plant_fault(ss_gemm_ctx *ctx) { (void)ctx; return NO_CUDA(); }
+ss_status ss_gemm_weight_out_supported(const ss_gemm_weight *w, ss_gemm_out mode) { (void)w, (void)mode; return NO_CUDA(); }
+ss_status ss_gpu_selftest_quant(ss_gemm_ctx *ctx, ss_gemm_dtype d, int n_scales, uint64_t seed,
+                                unsigned long long *checked, unsigned long long *mismatched) {
+    (void)ctx, (void)d, (void)n_scales, (void)seed;
+    *checked = 0;
+    *mismatched = 0;
+    return NO_CUDA();
+}
+ss_status ss_gpu_profiler(int on) { (void)on; return NO_CUDA(); }

@@ -1,7 +1,7 @@
 /* The GPU engine in a build without CUDA: every entry point reports it. */
 #include "engine/cuda/engine_cuda.h"
 
-#define NO_CUDA ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: this build has no CUDA (configure with SS_CUDA=ON)")
+#define NO_CUDA ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: built without CUDA (configure with SS_CUDA=ON)")
 
 ss_status ss_cuda_model_load(const ss_model *m, const ss_cuda_model_opts *o, ss_cuda_model **out) {
     (void)m, (void)o;
@@ -46,4 +46,9 @@ ss_status ss_generate_cuda_opts(const ss_model *m, const ss_cuda_gen_opts *o, co
 ss_status ss_generate_cuda(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new, int stop_at_eos,
                            int32_t *out_ids, int *n_out) {
     return ss_generate_cuda_opts(m, NULL, prompt_ids, n_prompt, max_new, stop_at_eos, out_ids, n_out, NULL);
+}
+ss_status ss_cuda_engine_profile(ss_cuda_engine *e, int on) { (void)e, (void)on; return NO_CUDA; }
+void ss_cuda_engine_profile_read(const ss_cuda_engine *e, double ms[SS_PROF_COUNT]) {
+    (void)e;
+    for (int k = 0; k < SS_PROF_COUNT; k++) ms[k] = 0;
 }
