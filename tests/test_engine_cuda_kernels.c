@@ -466,6 +466,125 @@ static void test_attention(void **state) {
     }
 }
 
+/* The tensor-core decode kernel (ss_k_attention_decode_tc) on contexts of
+ * every length near its warp (16), tile (64) and chunk edges, each row its
+ * own sequence, rows given in a permuted order: against the CPU engine's
+ * attention (ss_ref_attention) and the kernel's own twin
+ * (ss_ref_attention_decode_tc, same chunks), for automatic and forced
+ * chunks (the split + combine path), GQA groups of 1 to 8, both head
+ * dimensions, BF16 and BF16-accumulator q/k/v views. Fused (fuse_kv 1): the
+ * caches hold NaN at each row's own position beforehand, and must hold
+ * exactly ss_ref_rope_kv's K/V there afterwards. */
+static const int DEC_CTX[] = {1, 2, 15, 16, 17, 31, 48, 63, 64, 65, 80, 127, 128, 129, 191, 192, 193, 255, 256, 300};
+#define N_DEC_CTX ((int)(sizeof DEC_CTX / sizeof DEC_CTX[0]))
+
+static void check_decode_tc(int H, int KVH, int D, ss_ykind kind, int fuse) {
+    const int n = N_DEC_CTX, max_len = 300;
+    attn_fix a;
+    attn_fix_make(&a, H, KVH, D, n, max_len, 500000.0);
+    yfix f;
+    yfix_make(&f, kind, n, a.ld, a.ld);
+    int32_t seq[N_DEC_CTX], pos[N_DEC_CTX], rows[N_DEC_CTX];
+    for (int i = 0; i < n; i++) seq[i] = n - 1 - i, pos[i] = DEC_CTX[i] - 1, rows[i] = (i * 7) % n;
+    const size_t ce = cache_elems(&a.g);
+    uint16_t *kc = malloc(ce * 2), *vc = malloc(ce * 2);
+    assert_non_null(kc), assert_non_null(vc);
+    for (size_t i = 0; i < ce; i++) kc[i] = ss_f32_to_bf16(ss_rng_normal(&g_rng)), vc[i] = ss_f32_to_bf16(ss_rng_normal(&g_rng));
+    if (fuse) /* the kernel must neither read these nor leave them */
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < KVH; h++)
+                for (int d = 0; d < D; d++) {
+                    const size_t at = (((size_t)seq[i] * KVH + h) * max_len + pos[i]) * D + d;
+                    kc[at] = vc[at] = 0x7fc0;
+                }
+    uint16_t *d_kc = dev_upload(kc, ce * 2), *d_vc = dev_upload(vc, ce * 2);
+    if (fuse) OK(ss_ref_rope_kv(f.host, a.ld, n, seq, pos, a.rope, &a.g, kc, vc)); /* the caches the kernel must leave */
+    int32_t *d_seq = dev_upload(seq, sizeof seq), *d_pos = dev_upload(pos, sizeof pos), *d_rows = dev_upload(rows, sizeof rows);
+    const int64_t Q = (int64_t)H * D;
+    float *want = malloc((size_t)n * Q * 4), *twin = malloc((size_t)n * Q * 4);
+    assert_non_null(want), assert_non_null(twin);
+    OK(ss_ref_attention(f.host, a.ld, n, seq, pos, a.rope, &a.g, kc, vc, want));
+    const int chunks[4] = {0, 64, 128, 320};
+    for (int c = 0; c < 4; c++) {
+        if (c > 0) { /* fresh caches: the fused run wrote them */
+            OK(ss_gpu_upload(d_kc, kc, ce * 2));
+            OK(ss_gpu_upload(d_vc, vc, ce * 2));
+            if (fuse) /* poison the new positions again */
+                for (int i = 0; i < n; i++)
+                    for (int h = 0; h < KVH; h++) {
+                        const size_t at = (((size_t)seq[i] * KVH + h) * max_len + pos[i]) * D;
+                        uint16_t nan_row[128];
+                        for (int d = 0; d < D; d++) nan_row[d] = 0x7fc0;
+                        OK(ss_gpu_upload(d_kc + at, nan_row, (size_t)D * 2));
+                        OK(ss_gpu_upload(d_vc + at, nan_row, (size_t)D * 2));
+                    }
+        }
+        float *d_att = dev_poison((size_t)n * Q * 4), *d_part = dev_poison(ss_attn_decode_partial_floats(n, &a.g) * 4);
+        OK(ss_k_attention_decode_tc(&f.dev, d_rows, n, d_seq, d_pos, a.d_rope, &a.g, chunks[c], fuse, d_kc, d_vc, d_part,
+                                    d_att, NULL));
+        float *got = dev_download(d_att, (size_t)n * Q * 4);
+        double worst = 0, worst_twin = 0;
+        if (chunks[c]) /* (the automatic chunk depends on the GPU's SM count) */
+            OK(ss_ref_attention_decode_tc(f.host, a.ld, rows, n, seq, pos, a.rope, &a.g, chunks[c], kc, vc, twin));
+        for (int i = 0; i < n; i++) {
+            const double e = rel_l2(got + (int64_t)i * Q, want + (int64_t)i * Q, Q);
+            if (e > worst) worst = e;
+            if (e >= 1e-4)
+                fail_msg("decode_tc H=%d KVH=%d D=%d kind %d fuse %d chunk %d: context %d: rel L2 %.3g vs CPU", H, KVH,
+                         D, (int)kind, fuse, chunks[c], DEC_CTX[i], e);
+            if (chunks[c]) {
+                const double et = rel_l2(got + (int64_t)i * Q, twin + (int64_t)i * Q, Q);
+                if (et > worst_twin) worst_twin = et;
+                assert_true(et < 1e-4);
+            }
+        }
+        printf("  decode_tc H=%2d KVH=%d D=%3d y kind %d fuse %d chunk %3d: worst row rel L2 %.2e vs CPU, %.2e vs twin\n",
+               H, KVH, D, (int)kind, fuse, chunks[c], worst, worst_twin);
+        if (fuse) {
+            uint16_t *gk = dev_download(d_kc, ce * 2), *gv = dev_download(d_vc, ce * 2);
+            assert_memory_equal(gk, kc, ce * 2);
+            assert_memory_equal(gv, vc, ce * 2);
+            free(gk), free(gv);
+        }
+        free(got);
+        ss_gpu_free(d_att), ss_gpu_free(d_part);
+    }
+    free(want), free(twin), free(kc), free(vc);
+    ss_gpu_free(d_kc), ss_gpu_free(d_vc), ss_gpu_free(d_seq), ss_gpu_free(d_pos), ss_gpu_free(d_rows);
+    yfix_free(&f);
+    attn_fix_free(&a);
+}
+
+static void test_attention_decode_tc(void **state) {
+    (void)state;
+    for (int fuse = 0; fuse < 2; fuse++) {
+        check_decode_tc(20, 5, 128, SS_Y_BF16, fuse); /* BitNet-2B */
+        check_decode_tc(8, 2, 64, SS_Y_BF16_ACC, fuse);
+        check_decode_tc(4, 4, 128, SS_Y_BF16, fuse); /* groups of 1 */
+        check_decode_tc(16, 2, 64, SS_Y_F32, fuse);  /* groups of 8 */
+        check_decode_tc(6, 2, 128, SS_Y_BF16_CHANNEL, fuse);
+    }
+}
+
+/* Shapes the tensor-core decode kernel does not take are refused by name. */
+static void test_attention_decode_tc_refusals(void **state) {
+    (void)state;
+    attn_fix a;
+    attn_fix_make(&a, 18, 2, 128, 2, 64, 10000.0);
+    ss_yview y = {.kind = SS_Y_BF16, .data = NULL, .ld = a.ld};
+    assert_int_equal(ss_k_attention_decode_tc(&y, NULL, 1, NULL, NULL, a.d_rope, &a.g, 0, 0, NULL, NULL, NULL, NULL, NULL),
+                     SS_ERR_UNSUPPORTED); /* groups of 9 */
+    assert_non_null(strstr(ss_errmsg(), "groups"));
+    a.g.n_heads = 8;
+    assert_int_equal(ss_k_attention_decode_tc(&y, NULL, 1, NULL, NULL, a.d_rope, &a.g, 100, 0, NULL, NULL, NULL, NULL, NULL),
+                     SS_ERR_ARG); /* chunk not a multiple of 64 */
+    a.g.head_dim = 96;
+    assert_int_equal(ss_k_attention_decode_tc(&y, NULL, 1, NULL, NULL, a.d_rope, &a.g, 0, 0, NULL, NULL, NULL, NULL, NULL),
+                     SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "head_dim"));
+    attn_fix_free(&a);
+}
+
 /* ---- argmax ---- */
 
 static void test_argmax(void **state) {
@@ -507,7 +626,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_norm_plain), cmocka_unit_test(test_embed_norm), cmocka_unit_test(test_add_norm),
         cmocka_unit_test(test_act_norm),   cmocka_unit_test(test_rope_kv),    cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_argmax),     cmocka_unit_test(test_attention_decode_tc),
+        cmocka_unit_test(test_attention_decode_tc_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,15 @@
 /* CPU test of the GPU engine's attention scheduling (engine/cuda/plan.h):
  * runs become 64-row prefill tiles (largest context first), single rows go
- * to the decode kernel, and every batch row is covered exactly once. */
+ * to the decode kernel, and every batch row is covered exactly once; the
+ * tensor-core decode kernel's context chunk (ss_attn_decode_chunk). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+
+#include "core/status.h"
 
 #include "core/rng.h"
 #include "engine/cuda/plan.h"
@@ -95,11 +98,51 @@ static void test_plan_random(void **state) {
     }
 }
 
+/* Chunks are whole tiles, cover max_len in as few splits as the rule gives,
+ * and split only when the (row, KV head) pairs leave the GPU short of CTAs. */
+static void test_decode_chunk(void **state) {
+    (void)state;
+    /* batch 512 x 5 KV heads on 132 SMs: one chunk per context */
+    assert_int_equal(ss_attn_decode_chunk(512, 5, 272, 132), 320);
+    assert_int_equal(ss_attn_decode_chunk(512, 5, 64, 132), 64);
+    /* batch 1: as many splits as tiles, up to 4 CTAs per SM */
+    assert_int_equal(ss_attn_decode_chunk(1, 5, 4096, 132), 64);
+    /* batch 64 x 5 = 320 pairs < 528: 2 splits of 5 tiles -> 3 tiles each */
+    assert_int_equal(ss_attn_decode_chunk(64, 5, 272, 132), 192);
+    const int rows[5] = {1, 3, 16, 100, 1000}, lens[6] = {1, 63, 64, 65, 1000, 40000};
+    for (int r = 0; r < 5; r++)
+        for (int k = 0; k < 6; k++)
+            for (int sms = 1; sms <= 264; sms += 131) {
+                const int c = ss_attn_decode_chunk(rows[r], 2, lens[k], sms);
+                const int tiles = (lens[k] + 63) / 64, splits = (lens[k] + c - 1) / c;
+                assert_true(c >= 64 && c % 64 == 0);
+                assert_true(c <= tiles * 64);           /* never more than the whole context */
+                assert_true(splits <= tiles);
+                if ((long)rows[r] * 2 >= 4L * sms) assert_int_equal(splits, 1);
+                /* no split wasted: a chunk one tile shorter would need more splits */
+                if (c > 64) assert_true((lens[k] + c - 65) / (c - 64) > splits || splits == 1);
+            }
+}
+
+/* An unknown decode attention kind is refused by name. */
+static void test_attn_decode_names(void **state) {
+    (void)state;
+    ss_attn_decode_kind k;
+    assert_int_equal(ss_attn_decode_parse("tc", &k), SS_OK);
+    assert_int_equal(k, SS_ATTN_DECODE_TC);
+    assert_int_equal(ss_attn_decode_parse("fast", &k), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "'fast'"));
+    assert_null(ss_attn_decode_name(SS_ATTN_DECODE_AUTO));
+    assert_string_equal(ss_attn_decode_name(SS_ATTN_DECODE_OLD), "old");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_shapes),
         cmocka_unit_test(test_plan_interleaved),
         cmocka_unit_test(test_plan_random),
+        cmocka_unit_test(test_decode_chunk),
+        cmocka_unit_test(test_attn_decode_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

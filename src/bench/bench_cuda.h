@@ -42,6 +42,9 @@ typedef struct ss_bench_cuda_opts {
     int profile;           /* 1: one extra profiled pass per point (eager); default 1 */
     uint64_t seed;         /* prompt token ids */
     const char *tune_dir;  /* task 3's tuning tables (NULL: the library heuristics, timed) */
+    int old_kernels;       /* 1: the engine's earlier kernels where a newer one replaced them
+                            * (decode attention on CUDA cores, SS_ATTN_DECODE=old), to time
+                            * before against after in one process; 0: the engine's defaults */
 } ss_bench_cuda_opts;
 
 /* Zeroes *o and sets the stage and the defaults above. */

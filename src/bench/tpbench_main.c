@@ -7,6 +7,12 @@
  *   ss_tpbench --synth bitnet-2b --dtype int8,fp8 --sparsity dense,2_4,2_6,2_8,2_10 \
  *              --prefill-m 512,1024,...,32768 --decode-m 64,128,256,512 --results out/
  *   ss_tpbench --model models/BitNet-2B-FP8 --prefill-m 4096 --decode-m 0 --results out/
+ *   ss_tpbench --synth bitnet-2b --dtype fp8 --prefill-m 32768 --decode-m 512 --kernels old,new --results out/
+ *
+ * --kernels old,new runs every point with the engine's earlier kernels
+ * (bench_cuda.h's old_kernels) and with its defaults, in this process, and
+ * prints both per-kernel splits (GEMM / attention / other); the defaults'
+ * results go to --results, the old kernels' to <results>/kernels_old.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,7 @@ typedef struct args {
     const char *synth, *model, *results, *dtypes, *sparsities;
     int64_t prefill_m[16], decode_m[16];
     int n_prefill, n_decode, warmup_p, repeats_p, warmup_d, repeats_d, search, candidates, exact, graph;
+    int kernels[2], n_kernels; /* 1 = old, 0 = new, in the order given */
     uint64_t seed;
 } args;
 
@@ -41,7 +48,7 @@ static int usage(void) {
     fprintf(stderr, "usage: ss_tpbench (--synth PRESET | --model DIR) [--dtype int8,fp8] [--sparsity dense,2_4,...]\n"
                     "  [--prefill-m LIST] [--decode-m LIST] [--warmup N] [--repeats N] [--decode-warmup N]\n"
                     "  [--decode-repeats N] [--cusparselt-search 0|1] [--cublaslt-candidates N] [--exact]\n"
-                    "  [--no-graph] [--seed S] --results DIR\n");
+                    "  [--no-graph] [--seed S] [--kernels old,new] --results DIR\n");
     return 2;
 }
 
@@ -53,6 +60,7 @@ static int parse(int argc, char **argv, args *a) {
     a->search = 1, a->candidates = 32, a->graph = 1, a->seed = 2025;
     a->n_prefill = parse_list("512,1024,2048,4096,8192,16384,32768", a->prefill_m, 16);
     a->n_decode = parse_list("64,128,256,512", a->decode_m, 16);
+    a->n_kernels = 1; /* new */
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--exact")) { a->exact = 1; continue; }
@@ -73,6 +81,18 @@ static int parse(int argc, char **argv, args *a) {
         else if (!strcmp(k, "--cusparselt-search")) a->search = atoi(v);
         else if (!strcmp(k, "--cublaslt-candidates")) a->candidates = atoi(v);
         else if (!strcmp(k, "--seed")) a->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(k, "--kernels")) {
+            a->n_kernels = 0;
+            char buf[32];
+            snprintf(buf, sizeof buf, "%s", v);
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (a->n_kernels == 2 || (strcmp(t, "old") && strcmp(t, "new"))) {
+                    fprintf(stderr, "error: --kernels takes old, new or both, not '%s'\n", v);
+                    return 2;
+                }
+                a->kernels[a->n_kernels++] = !strcmp(t, "old");
+            }
+        }
         else return usage();
     }
     if ((!a->synth == !a->model) || !a->results || a->n_prefill < 0 || a->n_decode < 0) return usage();
@@ -83,11 +103,12 @@ static int parse(int argc, char **argv, args *a) {
 static char g_summary[64][200];
 static int g_nsum;
 
-static void summarize(const char *model, const char *sp, ss_tp_stage stage, const ss_bench_cuda_point *p, int n) {
+static void summarize(const char *model, const char *sp, const char *kern, ss_tp_stage stage,
+                      const ss_bench_cuda_point *p, int n) {
     for (int i = 0; i < n && g_nsum < 64; i++)
         snprintf(g_summary[g_nsum++], sizeof g_summary[0],
-                 "%-8s %-22s %-6s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
-                 ss_tp_stage_name(stage), model, sp, (long long)p[i].tp.M, ss_tp_tokens_per_s(&p[i].tp),
+                 "%-8s %-22s %-6s %-3s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
+                 ss_tp_stage_name(stage), model, sp, kern, (long long)p[i].tp.M, ss_tp_tokens_per_s(&p[i].tp),
                  ss_tp_output_tokens_per_s(&p[i].tp), 1e3 * p[i].tp.median_pass_s,
                  (double)p[i].mem_used / (1 << 30), p[i].prof_ms[0], p[i].prof_ms[1], p[i].prof_ms[2]);
 }
@@ -106,9 +127,14 @@ static ss_status run_model(const args *a, const ss_model *m, const char *name, c
     ss_info("%s %s: weights on the GPU in %.1f s (%.2f GiB, %s)", name, sp, ss_now() - t0,
             (double)ss_cuda_model_weight_bytes(cm) / (1 << 30), ss_backend_name(ss_cuda_model_backend(cm)));
     ss_status st = SS_OK;
+    for (int kk = 0; kk < a->n_kernels && st == SS_OK; kk++)
     for (int stage = 0; stage < 2 && st == SS_OK; stage++) {
         ss_bench_cuda_opts o;
         ss_bench_cuda_defaults(&o, (ss_tp_stage)stage);
+        o.old_kernels = a->kernels[kk];
+        const char *kern = o.old_kernels ? "old" : "new";
+        char results[4096];
+        snprintf(results, sizeof results, "%s%s", a->results, o.old_kernels ? "/kernels_old" : "");
         o.m_list = stage == 0 ? a->prefill_m : a->decode_m;
         o.n_m = stage == 0 ? a->n_prefill : a->n_decode;
         if (o.n_m == 0) continue;
@@ -119,12 +145,12 @@ static ss_status run_model(const args *a, const ss_model *m, const char *name, c
         t0 = ss_now();
         st = ss_bench_cuda_run(cm, &o, pts);
         char dir[4096];
-        if (st == SS_OK) st = ss_bench_cuda_dir(cm, a->results, o.stage, dir, sizeof dir);
+        if (st == SS_OK) st = ss_bench_cuda_dir(cm, results, o.stage, dir, sizeof dir);
         if (st == SS_OK) st = ss_bench_cuda_write(dir, name, o.stage, pts, o.n_m);
         if (st == SS_OK) {
-            summarize(name, sp, o.stage, pts, o.n_m);
-            ss_info("%s %s %s: %d points in %.1f s -> %s", name, sp, ss_tp_stage_name(o.stage), o.n_m, ss_now() - t0,
-                    dir);
+            summarize(name, sp, kern, o.stage, pts, o.n_m);
+            ss_info("%s %s %s (%s kernels): %d points in %.1f s -> %s", name, sp, ss_tp_stage_name(o.stage), kern,
+                    o.n_m, ss_now() - t0, dir);
         }
     }
     ss_cuda_model_free(cm);

@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "engine/cuda/common.cuh"
+#include "engine/cuda/mma.cuh"
 
 namespace {
 
@@ -26,53 +27,6 @@ constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per block
 constexpr int BN = 64;                // keys per tile
 constexpr int THREADS = 128;          // 4 warps x 16 rows
 
-template <int D> __device__ __forceinline__ int swz(int r, int c) {
-    return r * D + ((((c >> 3) ^ (r & 7))) << 3) + (c & 7);
-}
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-// d (16x8 FP32) += a (16x16 FP16, row) * b (16x8 FP16, col)
-__device__ __forceinline__ void mma_f16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// d (16x8 FP32) += a (16x16 BF16, row) * b (16x8 BF16, col)
-__device__ __forceinline__ void mma_bf16(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *(uint32_t *)&v;
-}
-__device__ __forceinline__ uint32_t pack_f16(float lo, float hi) {
-    __half2 v = __floats2half2_rn(lo, hi);
-    return *(uint32_t *)&v;
-}
 // Two BF16 in a word -> the same two values as FP16 (exact within FP16's range).
 __device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
     return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
@@ -90,19 +44,6 @@ template <int D> __device__ __forceinline__ void k_tile_to_f16(uint16_t *tile) {
         v.x = bf16x2_to_f16x2(v.x), v.y = bf16x2_to_f16x2(v.y), v.z = bf16x2_to_f16x2(v.z), v.w = bf16x2_to_f16x2(v.w);
         *p = v;
     }
-}
-
-// Eight consecutive elements (col % 8 == 0) of a GEMM output row.
-__device__ __forceinline__ void yview_load8(const ss_yview &y, int64_t m, int64_t col, float out[8]) {
-    if (y.kind == SS_Y_BF16) {
-        const uint4 u = *(const uint4 *)((const uint16_t *)y.data + m * y.ld + col);
-        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-        for (int i = 0; i < 4; i++) out[2 * i] = __uint_as_float(w[i] << 16), out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-        return;
-    }
-    yview_load4(y, m, col, out);
-    yview_load4(y, m, col + 4, out + 4);
 }
 
 // Issues the cp.async loads of keys [key0, key0 + BN) of one KV head into a

@@ -91,6 +91,19 @@ __device__ __forceinline__ void yview_load4(const ss_yview &y, int64_t m, int64_
     }
 }
 
+// Eight consecutive elements (col % 8 == 0, ld % 8 == 0 for BF16) of a GEMM output row.
+__device__ __forceinline__ void yview_load8(const ss_yview &y, int64_t m, int64_t col, float out[8]) {
+    if (y.kind == SS_Y_BF16) {
+        const uint4 u = *(const uint4 *)((const uint16_t *)y.data + m * y.ld + col);
+        const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) out[2 * i] = __uint_as_float(w[i] << 16), out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        return;
+    }
+    yview_load4(y, m, col, out);
+    yview_load4(y, m, col + 4, out + 4);
+}
+
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;

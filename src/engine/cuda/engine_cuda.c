@@ -5,7 +5,9 @@
  *   add_norm     x += down(l-1) (layer 0: x = embed[tok]); xq = quant(rmsnorm(x))   [fused]
  *   GEMM qkv     y_qkv = xq . Wqkv^T                    (q, k, v fused: one GEMM)
  *   rope_kv      k rotated, k and v -> BF16 KV cache at (seq, pos)
- *   attention    flash kernel on prefill tiles, split-context kernel on decode rows;
+ *   attention    flash kernel on prefill tiles, split-context kernel on decode rows
+ *                (tensor cores unless SS_ATTN_DECODE=old; in the decode loop, with
+ *                the `fused` kind, it also does rope_kv's work and rope_kv is skipped);
  *                q is read from y_qkv and rotated inside them
  *   norm         xq = quant(attn_sub_norm(att))      (Llama/Qwen: quant(att))
  *   GEMM o       y_h = xq . Wo^T
@@ -331,7 +333,7 @@ enum { SX_QKV, SX_O, SX_GU, SX_DOWN, SX_COUNT };
 
 struct ss_cuda_engine {
     ss_cuda_model *cm;
-    ss_cuda_engine_opts o;
+    ss_cuda_engine_opts o;        /* attn_decode resolved (never AUTO) */
     ss_attn_geom geom;
     int *seq_len;                 /* host [max_seqs] */
     uint16_t *k_cache, *v_cache;  /* [n_layers][max_seqs][KVH][max_len][D] BF16 */
@@ -498,10 +500,19 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     if (o->max_seqs <= 0 || o->max_len <= 0 || o->max_tokens <= 0 || o->max_logits < 0)
         return ss_fail(SS_ERR_ARG, "GPU engine: max_seqs=%d, max_len=%d, max_tokens=%d must be positive", o->max_seqs,
                        o->max_len, o->max_tokens);
+    ss_attn_decode_kind dk = o->attn_decode;
+    if (dk == SS_ATTN_DECODE_AUTO) {
+        const char *env = getenv("SS_ATTN_DECODE");
+        dk = SS_ATTN_DECODE_FUSED;
+        if (env && *env) SS_TRY_CTX(ss_attn_decode_parse(env, &dk), "environment variable SS_ATTN_DECODE");
+    } else if (!ss_attn_decode_name(dk)) {
+        return ss_fail(SS_ERR_ARG, "GPU engine: decode attention kind %d is unknown", (int)dk);
+    }
     ss_cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the engine");
     e->cm = cm;
     e->o = *o;
+    e->o.attn_decode = dk;
     if (e->o.max_logits == 0) e->o.max_logits = o->max_seqs;
     const ss_model_config *c = &cm->m->cfg;
     const int64_t D = c->head_dim;
@@ -538,6 +549,7 @@ int ss_cuda_engine_seq_len(const ss_cuda_engine *e, int s) {
     return s >= 0 && s < e->o.max_seqs ? e->seq_len[s] : 0;
 }
 size_t ss_cuda_engine_bytes(const ss_cuda_engine *e) { return e->bytes; }
+ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e) { return e->o.attn_decode; }
 
 ss_status ss_cuda_sync(ss_cuda_engine *e) {
     CU(cudaStreamSynchronize((cudaStream_t)e->cm->stream));
@@ -556,6 +568,7 @@ typedef struct step_io {
     int n_dec;
     const int32_t *logit_rows; /* NULL: rows 0..n_logits-1 */
     int n_logits;
+    int decode_loop;           /* every row is its sequence's one token (the graph step) */
 } step_io;
 
 static ss_status gemm(ss_cuda_engine *e, const dev_linear *d, int n, const float *sx, void *out) {
@@ -583,12 +596,20 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->qkv, n, e->sx[SX_QKV], e->y_qkv));
         ss_yview qkv = yview_of(&dl->qkv, e->y_qkv, e->sx[SX_QKV]);
-        mark(e, SS_PROF_OTHER);
-        SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
+        const ss_attn_decode_kind dk = e->o.attn_decode;
+        const int fuse_kv = dk == SS_ATTN_DECODE_FUSED && io->decode_loop;
+        if (!fuse_kv) {
+            mark(e, SS_PROF_OTHER);
+            SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
+        }
         mark(e, SS_PROF_ATTENTION);
         SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
-        SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
-                                     e->partial, e->att, st));
+        if (dk == SS_ATTN_DECODE_OLD)
+            SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
+                                         e->partial, e->att, st));
+        else
+            SS_TRY(ss_k_attention_decode_tc(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, 0,
+                                            fuse_kv, kc, vc, e->partial, e->att, st));
 
         ss_xview xo = xview_of(&dl->o, e->xq, e->sx[SX_O]);
         mark(e, SS_PROF_OTHER);
@@ -705,7 +726,7 @@ ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids
  * forward, argmax into e->ids, then token <- ids, pos += 1. */
 static ss_status enqueue_decode_step(ss_cuda_engine *e, int n) {
     step_io io = {.n = n, .tok = e->dec_tok, .seq = e->dec_seq, .pos = e->dec_pos, .tiles = NULL, .n_tiles = 0,
-                  .dec_rows = e->dec_rows, .n_dec = n, .logit_rows = NULL, .n_logits = n};
+                  .dec_rows = e->dec_rows, .n_dec = n, .logit_rows = NULL, .n_logits = n, .decode_loop = 1};
     SS_TRY(enqueue_layers(e, &io));
     SS_TRY(enqueue_head(e, &io));
     mark(e, SS_PROF_OTHER);

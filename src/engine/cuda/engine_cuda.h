@@ -37,6 +37,7 @@
 
 #include "core/status.h"
 #include "engine/forward_cpu.h"
+#include "engine/cuda/plan.h"
 #include "engine/generate.h"
 #include "engine/model.h"
 #include "gemm/gemm.h"
@@ -83,6 +84,7 @@ typedef struct ss_cuda_engine_opts {
     int max_len;    /* positions per sequence */
     int max_tokens; /* most tokens in one step (the GEMMs' M) */
     int max_logits; /* most logit rows in one step; 0: max_seqs */
+    ss_attn_decode_kind attn_decode;
 } ss_cuda_engine_opts;
 
 typedef struct ss_cuda_engine ss_cuda_engine;
@@ -95,6 +97,8 @@ void ss_cuda_engine_reset(ss_cuda_engine *e);
 int ss_cuda_engine_seq_len(const ss_cuda_engine *e, int s);
 /* Device bytes this engine allocated (KV cache, activations, graphs excluded). */
 size_t ss_cuda_engine_bytes(const ss_cuda_engine *e);
+/* The decode attention kind this engine runs (AUTO resolved). */
+ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e);
 
 /* One step, the contract of ss_cpu_forward: logits [b->n_logits, vocab]
  * floats on the host (the lm_head's BF16 values). */

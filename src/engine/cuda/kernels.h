@@ -125,6 +125,20 @@ ss_status ss_k_attention_decode(const ss_yview *qkv, const int32_t *rows, int n_
                                 const uint16_t *k_cache, const uint16_t *v_cache, float *partial, float *att,
                                 void *stream);
 
+/* The same attention on the tensor cores (attention_decode_tc.cu), reading
+ * the KV cache once: mma.sync BF16 with q and P carried as BF16 hi + lo
+ * parts (~16 significant bits each; K and V as cached), FP32 softmax. One
+ * CTA per (row, KV head, chunk of `chunk` context positions, a multiple of
+ * 64; 0: ss_attn_decode_chunk's choice for this batch and GPU); rows whose
+ * context spans several chunks are merged by a second kernel (partial: as
+ * above). fuse_kv 1: also does ss_k_rope_kv's work for these rows (the same
+ * bits into the caches), so rope_kv must not run for them; only when each
+ * row is the one token of its sequence in the step. */
+ss_status ss_k_attention_decode_tc(const ss_yview *qkv, const int32_t *rows, int n_rows, const int32_t *seq,
+                                   const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                                   int fuse_kv, uint16_t *k_cache, uint16_t *v_cache, float *partial, float *att,
+                                   void *stream);
+
 /* Greedy pick per row of BF16 logits [n_rows, ld] over vocab columns: the
  * lowest index of the largest value (NaN never wins), like ss_argmax. */
 ss_status ss_k_argmax(const uint16_t *logits, int64_t ld, int n_rows, int vocab, int32_t *ids, void *stream);

@@ -138,3 +138,116 @@ ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *s
     free(scores);
     return SS_OK;
 }
+
+/* ---- the tensor-core decode attention's twin ---- */
+
+enum { TC_TILE = 64, TC_WARPS = 4, TC_WARP_KEYS = 16 };
+
+/* One warp's online softmax state for one head. */
+typedef struct tc_state {
+    float m, l;
+    float o_hi[SS_REF_MAX_HEAD_DIM], o_lo[SS_REF_MAX_HEAD_DIM];
+} tc_state;
+
+static void split_bf16(float x, float *hi, float *lo) {
+    *hi = ss_round_bf16(x);
+    *lo = ss_round_bf16(x - *hi);
+}
+
+/* The warp's 16 positions key0.. (those <= last) of one head. */
+static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, const uint16_t *K, const uint16_t *V,
+                         int D, int key0, int last) {
+    float sc[TC_WARP_KEYS], mx = -INFINITY;
+    for (int i = 0; i < TC_WARP_KEYS; i++) {
+        const int key = key0 + i;
+        sc[i] = -INFINITY;
+        if (key > last) continue;
+        float shi = 0, slo = 0;
+        for (int d = 0; d < D; d++) {
+            const float k = ss_bf16_to_f32(K[(size_t)key * D + d]);
+            shi += q_hi[d] * k;
+            slo += q_lo[d] * k;
+        }
+        sc[i] = shi + slo;
+        mx = fmaxf(mx, sc[i]);
+    }
+    const float m_new = fmaxf(st->m, mx), alpha = exp2f(st->m - m_new);
+    st->m = m_new;
+    float rs = 0;
+    for (int d = 0; d < D; d++) st->o_hi[d] *= alpha, st->o_lo[d] *= alpha;
+    for (int i = 0; i < TC_WARP_KEYS; i++) {
+        const float p = exp2f(sc[i] - m_new);
+        rs += p;
+        if (key0 + i > last) continue; /* p = 0 */
+        float phi, plo;
+        split_bf16(p, &phi, &plo);
+        for (int d = 0; d < D; d++) {
+            const float v = ss_bf16_to_f32(V[(size_t)(key0 + i) * D + d]);
+            st->o_hi[d] += phi * v;
+            st->o_lo[d] += plo * v;
+        }
+    }
+    st->l = st->l * alpha + rs;
+}
+
+ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t *rows, int n_rows, const int32_t *seq,
+                                     const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                                     const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
+    const int D = g->head_dim, H = g->n_heads, G = g->n_heads / g->n_kv_heads;
+    if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "attention reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
+    if (chunk <= 0 || chunk % TC_TILE) return ss_fail(SS_ERR_ARG, "attention reference: chunk %d is not a multiple of 64", chunk);
+    const int n_splits = (g->max_len + chunk - 1) / chunk;
+    const float qscale = 1.4426950408889634f / sqrtf((float)D);
+    tc_state *ws = malloc(TC_WARPS * sizeof *ws);
+    float *part = malloc((size_t)n_splits * (D + 2) * sizeof(float)); /* one head's chunks: O, m, l */
+    if (!ws || !part) {
+        free(ws), free(part);
+        return ss_fail(SS_ERR_NOMEM, "attention reference: no memory for %d chunks", n_splits);
+    }
+    float q[SS_REF_MAX_HEAD_DIM], q_hi[SS_REF_MAX_HEAD_DIM], q_lo[SS_REF_MAX_HEAD_DIM];
+    for (int j = 0; j < n_rows; j++) {
+        const int row = rows[j], p = pos[row];
+        for (int h = 0; h < H; h++) {
+            memcpy(q, qkv + (int64_t)row * ld + g->q_col + (int64_t)h * D, (size_t)D * sizeof(float));
+            rotate(q, D, p, rope);
+            for (int d = 0; d < D; d++) split_bf16(q[d] * qscale, &q_hi[d], &q_lo[d]);
+            const uint16_t *K = k_cache + cache_at(g, seq[row], h / G, 0), *V = v_cache + cache_at(g, seq[row], h / G, 0);
+            const int used = p / chunk + 1;
+            for (int c = 0; c < used; c++) {
+                const int begin = c * chunk, last = p < begin + chunk - 1 ? p : begin + chunk - 1;
+                for (int w = 0; w < TC_WARPS; w++) {
+                    ws[w].m = -INFINITY, ws[w].l = 0;
+                    memset(ws[w].o_hi, 0, sizeof ws[w].o_hi), memset(ws[w].o_lo, 0, sizeof ws[w].o_lo);
+                    for (int key0 = begin + w * TC_WARP_KEYS; key0 <= last; key0 += TC_TILE)
+                        tc_warp_step(&ws[w], q_hi, q_lo, K, V, D, key0, last);
+                }
+                float M = -INFINITY, l = 0, *pc = part + (size_t)c * (D + 2);
+                for (int w = 0; w < TC_WARPS; w++) M = fmaxf(M, ws[w].m);
+                for (int d = 0; d < D; d++) pc[d] = 0;
+                for (int w = 0; w < TC_WARPS; w++) {
+                    const float wt = exp2f(ws[w].m - M);
+                    l += wt * ws[w].l;
+                    for (int d = 0; d < D; d++) pc[d] += wt * (ws[w].o_hi[d] + ws[w].o_lo[d]);
+                }
+                pc[D] = M, pc[D + 1] = l;
+            }
+            float *out = att + (int64_t)row * H * D + (int64_t)h * D;
+            if (used == 1) {
+                const float inv = 1.0f / part[D + 1];
+                for (int d = 0; d < D; d++) out[d] = part[d] * inv;
+                continue;
+            }
+            float M = -INFINITY, l = 0;
+            for (int c = 0; c < used; c++) M = fmaxf(M, part[(size_t)c * (D + 2) + D]);
+            for (int d = 0; d < D; d++) out[d] = 0;
+            for (int c = 0; c < used; c++) {
+                const float *pc = part + (size_t)c * (D + 2), wt = exp2f(pc[D] - M);
+                l += wt * pc[D + 1];
+                for (int d = 0; d < D; d++) out[d] += wt * pc[d];
+            }
+            for (int d = 0; d < D; d++) out[d] /= l;
+        }
+    }
+    free(ws), free(part);
+    return SS_OK;
+}

@@ -42,4 +42,16 @@ ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *s
                            const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
                            const uint16_t *v_cache, float *att);
 
+/* ss_k_attention_decode_tc's twin, step for step: rows[j] of the batch
+ * (one token each, at pos[rows[j]]) over contexts cut into chunks of
+ * `chunk` positions (> 0, a multiple of 64), tiles of 64, 16 positions per
+ * warp; q (rotated, scaled by log2(e)/sqrt(D)) and P as BF16 hi + lo parts
+ * whose products are summed separately in float, online softmax in log2
+ * units per warp, warps merged, then the chunks. att rows other than
+ * rows[j] are left as they are. (The tensor cores sum in another order;
+ * everything else is the same arithmetic.) */
+ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t *rows, int n_rows, const int32_t *seq,
+                                     const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                                     const uint16_t *k_cache, const uint16_t *v_cache, float *att);
+
 #endif

@@ -1,5 +1,6 @@
 /* Attention scheduling of a batch (see plan.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/cuda/plan.h"
 
@@ -30,4 +31,29 @@ void ss_attn_plan(const ss_batch *b, ss_attn_tile *tiles, int *n_tiles, int32_t 
     qsort(tiles, (size_t)nt, sizeof *tiles, tile_cmp);
     *n_tiles = nt;
     *n_decode = nd;
+}
+
+int ss_attn_decode_chunk(int n_rows, int n_kv_heads, int max_len, int n_sms) {
+    const int64_t tiles = max_len > 0 ? (max_len + 63) / 64 : 1;
+    const int64_t units = (int64_t)(n_rows > 0 ? n_rows : 1) * (n_kv_heads > 0 ? n_kv_heads : 1);
+    const int64_t want = 4 * (int64_t)(n_sms > 0 ? n_sms : 1);
+    int64_t splits = units >= want ? 1 : (want + units - 1) / units;
+    if (splits > tiles) splits = tiles;
+    const int64_t per = (tiles + splits - 1) / splits;
+    return (int)(per * 64);
+}
+
+static const char *const DECODE_NAMES[] = {NULL, "old", "tc", "fused"};
+
+const char *ss_attn_decode_name(ss_attn_decode_kind k) {
+    return (unsigned)k < sizeof DECODE_NAMES / sizeof DECODE_NAMES[0] ? DECODE_NAMES[k] : NULL;
+}
+
+ss_status ss_attn_decode_parse(const char *s, ss_attn_decode_kind *out) {
+    for (int k = SS_ATTN_DECODE_OLD; k <= SS_ATTN_DECODE_FUSED; k++)
+        if (s && !strcmp(s, DECODE_NAMES[k])) {
+            *out = (ss_attn_decode_kind)k;
+            return SS_OK;
+        }
+    return ss_fail(SS_ERR_ARG, "decode attention '%s' is not one of old, tc, fused", s ? s : "(null)");
 }
