@@ -322,10 +322,13 @@ static void ref_forward(const micro *mc, const int32_t *tok, int T, double *logi
     free(x), free(xn), free(q), free(k), free(v), free(att), free(g), free(u), free(o), free(p);
 }
 
+static ss_residual g_residual; /* of engine_prefill's state; AUTO: the default */
+
 /* Engine logits [T, V] of one sequence prefilled in one batch. */
 static void engine_prefill(const ss_model *m, const int32_t *tok, int T, float *logits) {
     ss_cpu_state *st;
     OK(ss_cpu_state_new(m, 1, T, &st));
+    if (g_residual != SS_RESIDUAL_AUTO) st->residual = g_residual;
     int32_t seq[64] = {0}, pos[64], rows[64];
     for (int i = 0; i < T; i++) pos[i] = rows[i] = i;
     ss_batch b = {.n = T, .token = tok, .seq = seq, .pos = pos, .n_logits = T, .logit_rows = rows};
@@ -379,6 +382,47 @@ static void check_arch(ss_arch arch) {
     ss_model_config micro_cfg = micro_config(arch), small_cfg = small_config(arch);
     check_against_reference(&micro_cfg, 42 + (uint64_t)arch);
     check_against_reference(&small_cfg, 52 + (uint64_t)arch);
+}
+
+/* The BF16 residual stream (x rounded after the embedding and every add,
+ * as transformers carries a BF16 model) stays within the same tolerance of
+ * the double reference, and is really applied (the logits move). A bad
+ * $SS_RESIDUAL is refused by name. */
+static void test_residual_bf16(void **state) {
+    (void)state;
+    ss_model_config cfg = small_config(SS_ARCH_BITNET);
+    check_against_reference(&cfg, 61); /* F32 */
+    g_residual = SS_RESIDUAL_BF16;
+    check_against_reference(&cfg, 61);
+    micro mc;
+    micro_build(&mc, &cfg, 61, SS_QUANT_NONE);
+    const int32_t tok[] = {3, 7, 5};
+    const int V = cfg.vocab;
+    float lb[3 * 64], lf[3 * 64];
+    engine_prefill(&mc.model, tok, 3, lb);
+    g_residual = SS_RESIDUAL_F32;
+    engine_prefill(&mc.model, tok, 3, lf);
+    double diff = 0;
+    for (int i = 0; i < 3 * V; i++) diff = fmax(diff, fabs((double)lb[i] - lf[i]));
+    printf("BF16 residual vs F32: max |logit difference| %.2e\n", diff);
+    assert_true(diff > 0);
+    g_residual = SS_RESIDUAL_AUTO;
+    ss_cpu_state *st = NULL;
+    setenv("SS_RESIDUAL", "fp16", 1);
+    assert_int_equal(ss_cpu_state_new(&mc.model, 1, 4, &st), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "SS_RESIDUAL"));
+    setenv("SS_RESIDUAL", "bf16", 1);
+    OK(ss_cpu_state_new(&mc.model, 1, 4, &st));
+    assert_int_equal(st->residual, SS_RESIDUAL_BF16);
+    ss_cpu_state_free(st);
+    unsetenv("SS_RESIDUAL");
+    OK(ss_cpu_state_new(&mc.model, 1, 4, &st));
+    assert_int_equal(st->residual, SS_RESIDUAL_F32);
+    ss_cpu_state_free(st);
+    ss_residual r;
+    assert_int_equal(ss_residual_resolve((ss_residual)7, &r), SS_ERR_ARG);
+    assert_string_equal(ss_residual_name(SS_RESIDUAL_BF16), "bf16");
+    micro_free(&mc);
 }
 
 static void test_bitnet_matches_double_reference(void **state) {
@@ -838,6 +882,7 @@ int main(void) {
         cmocka_unit_test(test_llama_matches_double_reference),
         cmocka_unit_test(test_qwen2_matches_double_reference),
         cmocka_unit_test(test_rope_llama3_bands),
+        cmocka_unit_test(test_residual_bf16),
         cmocka_unit_test(test_batching_bf16),
         cmocka_unit_test(test_batching_int8_fp8),
         cmocka_unit_test(test_forward_errors),

@@ -5,7 +5,8 @@
  *  - logits of mixed batches (prefill chunks, continued sequences, decode
  *    tokens) within a stated tolerance of the CPU engine;
  *  - INT8 dense-pruned (cuBLASLt) and slid (cuSPARSELt) models: bit-identical
- *    logits and identical generated ids (exact dequant mode);
+ *    logits and identical generated ids (exact dequant mode), with the
+ *    residual stream in float32 and in BF16 (ss_residual, both engines);
  *  - KV cache across steps: a prompt prefilled in chunks gives the same
  *    logits as in one pass (bit-identical for INT8);
  *  - decode through a CUDA graph equals eager decode, for every decode
@@ -28,6 +29,7 @@
 #include "core/fsutil.h"
 #include "core/rng.h"
 #include "engine/cuda/engine_cuda.h"
+#include "engine/cuda/kernels.h"
 #include "engine/forward_cpu.h"
 #include "engine/generate.h"
 #include "engine/model.h"
@@ -41,6 +43,8 @@
 
 static char g_tmp[256];
 static ss_attn_decode_kind g_attn; /* decode attention of run_gpu's engines */
+static ss_residual g_residual;     /* residual precision of run_cpu's and run_gpu's engines (AUTO: default) */
+static ss_attn_prefill_kind g_prefill; /* prefill attention of run_gpu's engines */
 
 /* ---- a scripted conversation of three steps over three sequences ---- */
 
@@ -94,6 +98,7 @@ static ss_batch batch_of(const step_def *s) {
 static float *run_cpu(const ss_model *m, const step_def *steps, int n_steps) {
     ss_cpu_state *st;
     OK(ss_cpu_state_new(m, 3, 128, &st));
+    if (g_residual != SS_RESIDUAL_AUTO) st->residual = g_residual;
     size_t total = 0;
     for (int s = 0; s < n_steps; s++) total += (size_t)steps[s].n_logits;
     float *out = malloc(total * (size_t)m->cfg.vocab * sizeof(float)), *p = out;
@@ -111,7 +116,7 @@ static float *run_gpu(ss_cuda_model *cm, const step_def *steps, int n_steps) {
     const ss_model *m = ss_cuda_model_host(cm);
     ss_cuda_engine *e;
     ss_cuda_engine_opts eo = {.max_seqs = 3, .max_len = 128, .max_tokens = MAX_ROWS, .max_logits = MAX_ROWS,
-                              .attn_decode = g_attn};
+                              .attn_decode = g_attn, .residual = g_residual, .attn_prefill = g_prefill};
     OK(ss_cuda_engine_new(cm, &eo, &e));
     size_t total = 0;
     for (int s = 0; s < n_steps; s++) total += (size_t)steps[s].n_logits;
@@ -225,6 +230,20 @@ static void test_tiny_vs_cpu(void **state) {
             check_vs_cpu(&m, &o, bounds[i], "tiny int8 ternary, old decode kernel");
             g_attn = SS_ATTN_DECODE_AUTO;
         }
+        if (i == 1 || i == 4) { /* the wgmma prefill kernel (where the GPU has it): same bound */
+            g_prefill = SS_ATTN_PREFILL_WGMMA;
+            char what[96];
+            snprintf(what, sizeof what, "%s, %s prefill", names[i], ss_attn_prefill_wgmma_available() ? "wgmma" : "mma (no wgmma)");
+            check_vs_cpu(&m, &o, bounds[i], what);
+            g_prefill = SS_ATTN_PREFILL_AUTO;
+        }
+        if (i <= 1 || i == 5) { /* the BF16 residual, both engines: same bound */
+            g_residual = SS_RESIDUAL_BF16;
+            char what[96];
+            snprintf(what, sizeof what, "%s, BF16 residual", names[i]);
+            check_vs_cpu(&m, &o, bounds[i], what);
+            g_residual = SS_RESIDUAL_AUTO;
+        }
         if (m.quant != SS_QUANT_NONE) {
             o.dequant = SS_DEQUANT_FAST;
             char what[96];
@@ -254,12 +273,17 @@ static void test_tiny_pruned_equals_slid(void **state) {
     OK(ss_cuda_model_load(&ms, &o, &cs));
     assert_int_equal(ss_cuda_model_backend(cp), SS_BACKEND_CUBLASLT);
     assert_int_equal(ss_cuda_model_backend(cs), SS_BACKEND_CUSPARSELT);
-    float *lp = run_gpu(cp, steps, ns), *ls = run_gpu(cs, steps, ns);
     int rows = 0;
     for (int s = 0; s < ns; s++) rows += steps[s].n_logits;
-    assert_memory_equal(ls, lp, (size_t)rows * mp.cfg.vocab * sizeof(float));
-    printf("  int8 pruned (cublaslt) vs slid (cusparselt): %d x %d logits bit-identical\n", rows, mp.cfg.vocab);
-    free(lp), free(ls);
+    for (int r = 0; r < 2; r++) { /* residual F32, BF16 */
+        g_residual = r ? SS_RESIDUAL_BF16 : SS_RESIDUAL_F32;
+        float *lp = run_gpu(cp, steps, ns), *ls = run_gpu(cs, steps, ns);
+        assert_memory_equal(ls, lp, (size_t)rows * mp.cfg.vocab * sizeof(float));
+        printf("  int8 pruned (cublaslt) vs slid (cusparselt), %s residual: %d x %d logits bit-identical\n",
+               ss_residual_name(g_residual), rows, mp.cfg.vocab);
+        free(lp), free(ls);
+    }
+    g_residual = SS_RESIDUAL_AUTO;
     ss_cuda_model_free(cp);
     ss_cuda_model_free(cs);
 
@@ -286,8 +310,21 @@ static void test_tiny_pruned_equals_slid(void **state) {
  * one: same cache, same final logits (INT8 exact: bit-identical for the
  * chunked prefill; the decode kernel keeps q and P in float while the flash
  * kernel rounds them to BF16, so that one is within tolerance). */
+static void kv_cache_across_steps(void);
+
 static void test_kv_cache_across_steps(void **state) {
     (void)state;
+    g_prefill = SS_ATTN_PREFILL_MMA;
+    kv_cache_across_steps();
+    if (ss_attn_prefill_wgmma_available()) {
+        g_prefill = SS_ATTN_PREFILL_WGMMA;
+        printf("  (again with the wgmma prefill kernel)\n");
+        kv_cache_across_steps();
+    }
+    g_prefill = SS_ATTN_PREFILL_AUTO;
+}
+
+static void kv_cache_across_steps(void) {
     char p[6][300];
     tiny_paths(p[0], p[1], p[2], p[3], p[4], p[5], sizeof p[0]);
     ss_model m;
@@ -295,7 +332,8 @@ static void test_kv_cache_across_steps(void **state) {
     ss_cuda_model_opts o = exact_opts();
     ss_cuda_model *cm;
     OK(ss_cuda_model_load(&m, &o, &cm));
-    ss_cuda_engine_opts eo = {.max_seqs = 1, .max_len = 200, .max_tokens = 150, .max_logits = 1};
+    ss_cuda_engine_opts eo = {.max_seqs = 1, .max_len = 200, .max_tokens = 150, .max_logits = 1,
+                              .attn_prefill = g_prefill};
     const int P = 150, V = m.cfg.vocab;
     int32_t tok[150], seq[150] = {0}, pos[150];
     ss_rng r;

@@ -236,43 +236,65 @@ static void test_embed_norm(void **state) {
     for (int i = 0; i < M; i++) tok[i] = (int32_t)(ss_rng_u64(&g_rng) % vocab);
     uint16_t *d_tab = dev_upload(tb, (size_t)vocab * n * 2);
     int32_t *d_tok = dev_upload(tok, sizeof tok);
-    float *d_w = dev_upload(w, (size_t)n * 4), *d_x = dev_poison((size_t)M * n * 4);
+    float *d_w = dev_upload(w, (size_t)n * 4);
     float *x = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
     for (int i = 0; i < M; i++) memcpy(x + (size_t)i * n, table + (size_t)tok[i] * n, (size_t)n * 4);
     ss_ref_rmsnorm(y, x, w, M, n, 1e-6);
-    xout o;
-    xout_make(&o, SS_DT_I8, M, n, 8);
-    OK(ss_k_embed_norm(d_tok, d_tab, M, n, d_x, d_w, 1e-6, &o.dev, NULL));
-    xout_check(&o, y, n, 0, "embed_norm -> I8 L=8");
-    float *gx = dev_download(d_x, (size_t)M * n * 4);
-    assert_memory_equal(gx, x, (size_t)M * n * 4);
-    xout_free(&o);
-    ss_gpu_free(d_tab), ss_gpu_free(d_tok), ss_gpu_free(d_w), ss_gpu_free(d_x);
-    free(table), free(tb), free(w), free(x), free(y), free(gx);
+    for (int bf = 0; bf < 2; bf++) { /* residual F32, BF16 */
+        void *d_x = dev_poison((size_t)M * n * 4);
+        xout o;
+        xout_make(&o, SS_DT_I8, M, n, 8);
+        OK(ss_k_embed_norm(d_tok, d_tab, M, n, d_x, bf ? SS_DT_BF16 : SS_DT_F32, d_w, 1e-6, &o.dev, NULL));
+        xout_check(&o, y, n, 0, bf ? "embed_norm (x BF16) -> I8 L=8" : "embed_norm -> I8 L=8");
+        if (bf) {
+            uint16_t *gx = dev_download(d_x, (size_t)M * n * 2), *wx = to_bf16(x, (int64_t)M * n);
+            assert_memory_equal(gx, wx, (size_t)M * n * 2);
+            free(gx), free(wx);
+        } else {
+            float *gx = dev_download(d_x, (size_t)M * n * 4);
+            assert_memory_equal(gx, x, (size_t)M * n * 4);
+            free(gx);
+        }
+        xout_free(&o);
+        ss_gpu_free(d_x);
+    }
+    assert_int_equal(ss_k_embed_norm(d_tok, d_tab, M, n, NULL, SS_DT_F16, d_w, 1e-6, NULL, NULL), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "residual dtype"));
+    ss_gpu_free(d_tab), ss_gpu_free(d_tok), ss_gpu_free(d_w);
+    free(table), free(tb), free(w), free(x), free(y);
 }
 
+/* Residual add + norm for every GEMM-output view, x float or BF16 (then the
+ * sum is rounded: x = bf16(x + delta), the CPU's BF16 residual). */
 static void test_add_norm(void **state) {
     (void)state;
     const int M = 21, n = 384;
     const int64_t ld = 416;
     const ss_ykind kinds[5] = {SS_Y_BF16, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32, SS_Y_BF16_ACC};
     float *w = rand_floats(n, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)n * 4);
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 10; k++) {
+        const int bf = k >= 5; /* BF16 residual */
+        const size_t xs = bf ? 2 : 4, xbytes = (size_t)M * n * xs;
         yfix f;
-        yfix_make(&f, kinds[k], M, n, ld);
-        float *x = rand_floats((int64_t)M * n, -2, 2), *sum = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
-        for (int64_t i = 0; i < (int64_t)M * n; i++) sum[i] = x[i] + f.host[i];
+        yfix_make(&f, kinds[k % 5], M, n, ld);
+        float *x = bf ? rand_normal_bf16((int64_t)M * n, 1.0f) : rand_floats((int64_t)M * n, -2, 2);
+        float *sum = malloc((size_t)M * n * 4), *y = malloc((size_t)M * n * 4);
+        for (int64_t i = 0; i < (int64_t)M * n; i++) sum[i] = bf ? ss_round_bf16(x[i] + f.host[i]) : x[i] + f.host[i];
+        uint16_t *xb = to_bf16(x, (int64_t)M * n), *sumb = to_bf16(sum, (int64_t)M * n);
+        const void *xh = bf ? (const void *)xb : (const void *)x, *sumh = bf ? (const void *)sumb : (const void *)sum;
+        const ss_dtype xd = bf ? SS_DT_BF16 : SS_DT_F32;
         /* all rows, residual written back */
-        float *d_x = dev_upload(x, (size_t)M * n * 4);
+        void *d_x = dev_upload(xh, xbytes);
         ss_ref_rmsnorm(y, sum, w, M, n, 1e-5);
         xout o;
-        xout_make(&o, SS_DT_F8_E4M3, M, n, k == 2 ? 10 : 0);
-        OK(ss_k_add_norm(d_x, &f.dev, NULL, M, n, 1, d_w, 1e-5, &o.dev, NULL));
+        xout_make(&o, SS_DT_F8_E4M3, M, n, k % 5 == 2 ? 10 : 0);
+        OK(ss_k_add_norm(d_x, xd, &f.dev, NULL, M, n, 1, d_w, 1e-5, &o.dev, NULL));
         char what[96];
-        snprintf(what, sizeof what, "add_norm(y kind %d) -> FP8%s", (int)kinds[k], k == 2 ? " L=10" : "");
+        snprintf(what, sizeof what, "add_norm(y kind %d, x %s) -> FP8%s", (int)kinds[k % 5], bf ? "BF16" : "F32",
+                 k % 5 == 2 ? " L=10" : "");
         xout_check(&o, y, n, 0, what);
-        float *gx = dev_download(d_x, (size_t)M * n * 4);
-        assert_memory_equal(gx, sum, (size_t)M * n * 4);
+        void *gx = dev_download(d_x, xbytes);
+        assert_memory_equal(gx, sumh, xbytes);
         free(gx);
         xout_free(&o);
         /* gathered rows (the lm_head input), residual untouched */
@@ -280,17 +302,17 @@ static void test_add_norm(void **state) {
         float *ys = malloc((size_t)3 * n * 4), *sums = malloc((size_t)3 * n * 4);
         for (int r = 0; r < 3; r++) memcpy(sums + (size_t)r * n, sum + (size_t)rows[r] * n, (size_t)n * 4);
         ss_ref_rmsnorm(ys, sums, w, 3, n, 1e-5);
-        OK(ss_gpu_upload(d_x, x, (size_t)M * n * 4));
+        OK(ss_gpu_upload(d_x, xh, xbytes));
         int32_t *d_rows = dev_upload(rows, sizeof rows);
         xout_make(&o, SS_DT_BF16, 3, n, 0);
-        OK(ss_k_add_norm(d_x, &f.dev, d_rows, 3, n, 0, d_w, 1e-5, &o.dev, NULL));
+        OK(ss_k_add_norm(d_x, xd, &f.dev, d_rows, 3, n, 0, d_w, 1e-5, &o.dev, NULL));
         xout_check(&o, ys, n, 0, "add_norm gathered rows -> BF16");
-        gx = dev_download(d_x, (size_t)M * n * 4);
-        assert_memory_equal(gx, x, (size_t)M * n * 4);
+        gx = dev_download(d_x, xbytes);
+        assert_memory_equal(gx, xh, xbytes);
         free(gx);
         xout_free(&o);
         ss_gpu_free(d_rows), ss_gpu_free(d_x);
-        free(x), free(sum), free(y), free(ys), free(sums);
+        free(x), free(sum), free(y), free(ys), free(sums), free(xb), free(sumb);
         yfix_free(&f);
     }
     ss_gpu_free(d_w);
@@ -448,6 +470,26 @@ static void test_attention(void **state) {
         OK(ss_k_attention_prefill(&f.dev, d_tiles, nt, a.d_rope_f, &a.g, d_kc, d_vc, d_att, NULL));
         OK(ss_k_attention_decode(&f.dev, d_dec, nd, d_seq, d_pos, a.d_rope, &a.g, d_kc, d_vc, d_part, d_att, NULL));
         float *got = dev_download(d_att, (size_t)n * Q * 4), *want = malloc((size_t)n * Q * 4);
+        if (ss_attn_prefill_wgmma_available()) {
+            /* the wgmma kernel: the same tiles, compared with the mma.sync kernel and (below) the CPU */
+            float *d_att2 = dev_poison((size_t)n * Q * 4);
+            OK(ss_k_attention_prefill_wgmma(&f.dev, d_tiles, nt, a.d_rope_f, &a.g, d_kc, d_vc, d_att2, NULL));
+            float *got2 = dev_download(d_att2, (size_t)n * Q * 4);
+            const int n_pre2 = n - 2;
+            float *want2 = malloc((size_t)n * Q * 4);
+            OK(ss_ref_attention(f.host, a.ld, n, seq, pos, a.rope, &a.g, kc, vc, want2));
+            const double e_mma = rel_l2(got2, got, (int64_t)n_pre2 * Q), e_cpu = rel_l2(got2, want2, (int64_t)n_pre2 * Q);
+            printf("  attention D=%d: prefill (wgmma) rel L2 %.2e vs CPU, %.2e vs the mma.sync kernel\n", a.g.head_dim,
+                   e_cpu, e_mma);
+            assert_true(e_cpu < 1e-2);
+            assert_true(e_mma < 1e-3); /* same roundings, other summation order */
+            for (int i = 0; i < n_pre2; i++) assert_true(rel_l2(got2 + (int64_t)i * Q, want2 + (int64_t)i * Q, Q) < 3e-2);
+            free(got2), free(want2);
+            ss_gpu_free(d_att2);
+        } else {
+            printf("  attention D=%d: wgmma prefill kernel not available here (needs sm_90 and sm_90a code)\n",
+                   a.g.head_dim);
+        }
         OK(ss_ref_attention(f.host, a.ld, n, seq, pos, a.rope, &a.g, kc, vc, want));
         const int n_pre = n - 2;
         double e_pre = rel_l2(got, want, (int64_t)n_pre * Q);

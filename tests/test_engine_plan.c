@@ -124,7 +124,7 @@ static void test_decode_chunk(void **state) {
             }
 }
 
-/* An unknown decode attention kind is refused by name. */
+/* Unknown decode and prefill attention kinds are refused by name. */
 static void test_attn_decode_names(void **state) {
     (void)state;
     ss_attn_decode_kind k;
@@ -134,6 +134,12 @@ static void test_attn_decode_names(void **state) {
     assert_non_null(strstr(ss_errmsg(), "'fast'"));
     assert_null(ss_attn_decode_name(SS_ATTN_DECODE_AUTO));
     assert_string_equal(ss_attn_decode_name(SS_ATTN_DECODE_OLD), "old");
+    ss_attn_prefill_kind pk;
+    assert_int_equal(ss_attn_prefill_parse("wgmma", &pk), SS_OK);
+    assert_int_equal(pk, SS_ATTN_PREFILL_WGMMA);
+    assert_int_equal(ss_attn_prefill_parse("fa3", &pk), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "'fa3'"));
+    assert_string_equal(ss_attn_prefill_name(SS_ATTN_PREFILL_MMA), "mma");
 }
 
 int main(void) {

@@ -15,7 +15,8 @@
  * a separate kernel not timed here). The kinds' outputs are compared
  * (relative L2 against `old`).
  *
- * Prefill point SEQS:PROMPT: the causal flash kernel on SEQS prompts of
+ * Prefill point SEQS:PROMPT: the causal flash kernels (mma.sync, and the
+ * experimental wgmma one where the GPU has it) on SEQS prompts of
  * PROMPT tokens in one batch (M = SEQS * PROMPT); TFLOP/s counts 4 *
  * head_dim FLOP per (query head, query, visible key): q.k and p.V, two
  * FLOP per multiply-add. */
@@ -254,8 +255,10 @@ static ss_status decode_launch(bench_io *b, int kind, int B, int set) {
 }
 
 static ss_status prefill_launch(bench_io *b, int kind, int B, int set) {
-    (void)kind, (void)set, (void)B;
+    (void)set, (void)B;
     const ss_yview y = {.kind = SS_Y_BF16, .data = b->qkv, .ld = b->ld};
+    if (kind == SS_ATTN_PREFILL_WGMMA)
+        return ss_k_attention_prefill_wgmma(&y, b->tiles, b->n_tiles, b->rope_f, &b->g, b->kc, b->vc, b->att, NULL);
     return ss_k_attention_prefill(&y, b->tiles, b->n_tiles, b->rope_f, &b->g, b->kc, b->vc, b->att, NULL);
 }
 
@@ -321,13 +324,26 @@ static ss_status bench_prefill(const args *a, int S, int P, ss_rng *r) {
         st = upload_new((void **)&b.tiles, tiles, (size_t)b.n_tiles * sizeof *tiles);
     }
     free(tok), free(seq), free(pos), free(dec), free(tiles);
-    double us = 0;
-    if (st == SS_OK) st = time_launches(&b, prefill_launch, 0, M, a->iters, &us);
-    if (st == SS_OK) {
-        printf("prefill seqs=%-3d prompt=%-5d flash(mma.sync) %9.1f us  %6.1f TFLOP/s  (M=%d, %.2f TFLOP)\n", S, P, us,
-               flop / (us * 1e-6) / 1e12, M, flop / 1e12);
-        if (g_csv) fprintf(g_csv, "prefill,%d,%d,flash,%.3f,%.2f,,\n", S, P, us, flop / (us * 1e-6) / 1e12);
+    const size_t n_att = (size_t)M * a->H * a->D;
+    float *ref = malloc(n_att * sizeof(float)), *out = malloc(n_att * sizeof(float));
+    if (st == SS_OK && (!ref || !out)) st = ss_fail(SS_ERR_NOMEM, "attnbench: no memory for outputs");
+    const ss_attn_prefill_kind kinds[2] = {SS_ATTN_PREFILL_MMA, SS_ATTN_PREFILL_WGMMA};
+    for (int k = 0; k < 2 && st == SS_OK; k++) {
+        if (kinds[k] == SS_ATTN_PREFILL_WGMMA && !ss_attn_prefill_wgmma_available()) {
+            printf("prefill seqs=%-3d prompt=%-5d %-6s skipped: needs sm_90 and sm_90a code\n", S, P, "wgmma");
+            continue;
+        }
+        double us = 0;
+        st = prefill_launch(&b, (int)kinds[k], M, 0);
+        if (st == SS_OK) st = ss_gpu_download(k == 0 ? ref : out, b.att, n_att * sizeof(float));
+        if (st == SS_OK) st = time_launches(&b, prefill_launch, (int)kinds[k], M, a->iters, &us);
+        if (st != SS_OK) break;
+        const double tf = flop / (us * 1e-6) / 1e12, err = k == 0 ? 0.0 : rel_l2(out, ref, n_att);
+        printf("prefill seqs=%-3d prompt=%-5d %-6s %9.1f us  %6.1f TFLOP/s  (M=%d, %.2f TFLOP)  rel L2 vs mma %.1e\n", S,
+               P, ss_attn_prefill_name(kinds[k]), us, tf, M, flop / 1e12, err);
+        if (g_csv) fprintf(g_csv, "prefill,%d,%d,%s,%.3f,%.2f,,%.3e\n", S, P, ss_attn_prefill_name(kinds[k]), us, tf, err);
     }
+    free(ref), free(out);
     io_free(&b);
     return st;
 }

@@ -45,6 +45,8 @@ typedef struct ss_bench_cuda_opts {
     int old_kernels;       /* 1: the engine's earlier kernels where a newer one replaced them
                             * (decode attention on CUDA cores, SS_ATTN_DECODE=old), to time
                             * before against after in one process; 0: the engine's defaults */
+    ss_residual residual;  /* the engines' residual precision (AUTO: their default) */
+    ss_attn_prefill_kind attn_prefill; /* the engines' prefill attention (AUTO: their default) */
 } ss_bench_cuda_opts;
 
 /* Zeroes *o and sets the stage and the defaults above. */

@@ -9,10 +9,12 @@
  *   ss_tpbench --model models/BitNet-2B-FP8 --prefill-m 4096 --decode-m 0 --results out/
  *   ss_tpbench --synth bitnet-2b --dtype fp8 --prefill-m 32768 --decode-m 512 --kernels old,new --results out/
  *
- * --kernels old,new runs every point with the engine's earlier kernels
- * (bench_cuda.h's old_kernels) and with its defaults, in this process, and
- * prints both per-kernel splits (GEMM / attention / other); the defaults'
- * results go to --results, the old kernels' to <results>/kernels_old.
+ * --kernels old,new,new-bf16,new-wgmma runs every point with the engine's
+ * earlier kernels (bench_cuda.h's old_kernels, float32 residual), with its
+ * defaults, with its defaults plus the BF16 residual stream, and with those
+ * plus the experimental wgmma prefill attention, in this process, and
+ * prints each per-kernel split (GEMM / attention / other); the first
+ * variant's results go to --results, the others' to <results>/kernels_<name>.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +38,23 @@ static int parse_list(const char *s, int64_t *out, int cap) {
     return n;
 }
 
+/* Engine variants of --kernels. */
+enum { N_VARIANTS = 4 };
+static const struct variant {
+    const char *name;
+    int old_kernels;
+    ss_residual residual;
+    ss_attn_prefill_kind prefill;
+} VARIANTS[N_VARIANTS] = {{"old", 1, SS_RESIDUAL_F32, SS_ATTN_PREFILL_MMA},
+                          {"new", 0, SS_RESIDUAL_AUTO, SS_ATTN_PREFILL_AUTO},
+                          {"new-bf16", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO},
+                          {"new-wgmma", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_WGMMA}};
+
 typedef struct args {
     const char *synth, *model, *results, *dtypes, *sparsities;
     int64_t prefill_m[16], decode_m[16];
     int n_prefill, n_decode, warmup_p, repeats_p, warmup_d, repeats_d, search, candidates, exact, graph;
-    int kernels[2], n_kernels; /* 1 = old, 0 = new, in the order given */
+    int kernels[4], n_kernels; /* variants (VARIANTS above), in the order given */
     uint64_t seed;
 } args;
 
@@ -48,7 +62,7 @@ static int usage(void) {
     fprintf(stderr, "usage: ss_tpbench (--synth PRESET | --model DIR) [--dtype int8,fp8] [--sparsity dense,2_4,...]\n"
                     "  [--prefill-m LIST] [--decode-m LIST] [--warmup N] [--repeats N] [--decode-warmup N]\n"
                     "  [--decode-repeats N] [--cusparselt-search 0|1] [--cublaslt-candidates N] [--exact]\n"
-                    "  [--no-graph] [--seed S] [--kernels old,new] --results DIR\n");
+                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma] --results DIR\n");
     return 2;
 }
 
@@ -61,6 +75,7 @@ static int parse(int argc, char **argv, args *a) {
     a->n_prefill = parse_list("512,1024,2048,4096,8192,16384,32768", a->prefill_m, 16);
     a->n_decode = parse_list("64,128,256,512", a->decode_m, 16);
     a->n_kernels = 1; /* new */
+    a->kernels[0] = 1;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--exact")) { a->exact = 1; continue; }
@@ -86,11 +101,13 @@ static int parse(int argc, char **argv, args *a) {
             char buf[32];
             snprintf(buf, sizeof buf, "%s", v);
             for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-                if (a->n_kernels == 2 || (strcmp(t, "old") && strcmp(t, "new"))) {
-                    fprintf(stderr, "error: --kernels takes old, new or both, not '%s'\n", v);
+                int vi = 0;
+                while (vi < N_VARIANTS && strcmp(t, VARIANTS[vi].name)) vi++;
+                if (a->n_kernels == N_VARIANTS || vi == N_VARIANTS) {
+                    fprintf(stderr, "error: --kernels takes old, new, new-bf16, new-wgmma, not '%s'\n", v);
                     return 2;
                 }
-                a->kernels[a->n_kernels++] = !strcmp(t, "old");
+                a->kernels[a->n_kernels++] = vi;
             }
         }
         else return usage();
@@ -107,7 +124,7 @@ static void summarize(const char *model, const char *sp, const char *kern, ss_tp
                       const ss_bench_cuda_point *p, int n) {
     for (int i = 0; i < n && g_nsum < 64; i++)
         snprintf(g_summary[g_nsum++], sizeof g_summary[0],
-                 "%-8s %-22s %-6s %-3s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
+                 "%-8s %-22s %-6s %-9s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
                  ss_tp_stage_name(stage), model, sp, kern, (long long)p[i].tp.M, ss_tp_tokens_per_s(&p[i].tp),
                  ss_tp_output_tokens_per_s(&p[i].tp), 1e3 * p[i].tp.median_pass_s,
                  (double)p[i].mem_used / (1 << 30), p[i].prof_ms[0], p[i].prof_ms[1], p[i].prof_ms[2]);
@@ -131,10 +148,14 @@ static ss_status run_model(const args *a, const ss_model *m, const char *name, c
     for (int stage = 0; stage < 2 && st == SS_OK; stage++) {
         ss_bench_cuda_opts o;
         ss_bench_cuda_defaults(&o, (ss_tp_stage)stage);
-        o.old_kernels = a->kernels[kk];
-        const char *kern = o.old_kernels ? "old" : "new";
+        const struct variant *vr = &VARIANTS[a->kernels[kk]];
+        o.old_kernels = vr->old_kernels;
+        o.residual = vr->residual;
+        o.attn_prefill = vr->prefill;
+        const char *kern = vr->name;
         char results[4096];
-        snprintf(results, sizeof results, "%s%s", a->results, o.old_kernels ? "/kernels_old" : "");
+        if (kk == 0) snprintf(results, sizeof results, "%s", a->results);
+        else snprintf(results, sizeof results, "%s/kernels_%s", a->results, kern);
         o.m_list = stage == 0 ? a->prefill_m : a->decode_m;
         o.n_m = stage == 0 ? a->n_prefill : a->n_decode;
         if (o.n_m == 0) continue;

@@ -13,7 +13,8 @@
  * then logits = rmsnorm(x, norm) Wlm^T for the requested rows.
  *
  * Precision points (the GPU engine follows the same ones):
- *  - the residual stream x is float32; embeddings are read exactly (BF16 -> f32);
+ *  - the residual stream x is float32, or BF16 (ss_residual: rounded after the
+ *    embedding and every add); embeddings are read exactly (BF16 -> f32);
  *  - RMSNorm: sum of squares accumulated in double, y = (float)(x * inv_rms) * w;
  *  - every linear output is rounded to BF16 (ss_linear_ref; this includes the
  *    bias add and the lm_head logits);
@@ -37,14 +38,37 @@
 
 /* ---- state ---- */
 
+const char *ss_residual_name(ss_residual r) {
+    return r == SS_RESIDUAL_F32 ? "f32" : r == SS_RESIDUAL_BF16 ? "bf16" : NULL;
+}
+
+ss_status ss_residual_resolve(ss_residual r, ss_residual *out) {
+    if (r == SS_RESIDUAL_F32 || r == SS_RESIDUAL_BF16) {
+        *out = r;
+        return SS_OK;
+    }
+    if (r != SS_RESIDUAL_AUTO) return ss_fail(SS_ERR_ARG, "residual precision %d is unknown", (int)r);
+    const char *env = getenv("SS_RESIDUAL");
+    *out = SS_RESIDUAL_F32;
+    if (!env || !*env || !strcmp(env, "f32")) return SS_OK;
+    if (!strcmp(env, "bf16")) {
+        *out = SS_RESIDUAL_BF16;
+        return SS_OK;
+    }
+    return ss_fail(SS_ERR_ARG, "environment variable SS_RESIDUAL='%s' is not f32 or bf16", env);
+}
+
 ss_status ss_cpu_state_new(const ss_model *m, int max_seqs, int max_len, ss_cpu_state **out) {
     *out = NULL;
     if (max_seqs <= 0 || max_len <= 0)
         return ss_fail(SS_ERR_ARG, "KV cache: max_seqs=%d and max_len=%d must be positive", max_seqs, max_len);
     size_t per_layer = (size_t)max_seqs * (size_t)max_len * (size_t)ss_model_kv_dim(m);
     size_t n = per_layer * (size_t)m->cfg.n_layers;
+    ss_residual res;
+    SS_TRY(ss_residual_resolve(SS_RESIDUAL_AUTO, &res));
     ss_cpu_state *s = calloc(1, sizeof *s);
     if (!s) return ss_fail(SS_ERR_NOMEM, "KV cache: no memory for the state");
+    s->residual = res;
     s->model = m;
     s->max_seqs = max_seqs;
     s->max_len = max_len;
@@ -210,6 +234,11 @@ static ss_status attention(const ss_cpu_state *s, int layer, const ss_batch *b, 
     return SS_OK;
 }
 
+/* x += d over n elements; BF16 residual: then rounded (the add itself in float). */
+static void residual_add(float *x, const float *d, size_t n, ss_residual r) {
+    for (size_t j = 0; j < n; j++) x[j] = r == SS_RESIDUAL_BF16 ? ss_round_bf16(x[j] + d[j]) : x[j] + d[j];
+}
+
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 static float relu2(float x) { return x > 0 ? x * x : 0.0f; }
 
@@ -292,11 +321,11 @@ static ss_status attention_block(ss_cpu_state *s, int l, const ss_batch *b, scra
     SS_TRY(attention(s, l, b, sc->q, sc->att));
     if (lw->attn_sub_norm) rmsnorm(sc->att, sc->att, lw->attn_sub_norm, n, Q, m->cfg.rms_eps);
     SS_TRY(linear(&lw->o, sc->att, n, sc->out, sc->xbuf));
-    for (size_t j = 0; j < (size_t)n * H; j++) sc->x[j] += sc->out[j];
+    residual_add(sc->x, sc->out, (size_t)n * H, s->residual);
     return SS_OK;
 }
 
-static ss_status mlp_block(const ss_model *m, int l, int n, scratch *sc) {
+static ss_status mlp_block(const ss_model *m, int l, int n, ss_residual res, scratch *sc) {
     const ss_layer_weights *lw = &m->layers[l];
     const int H = m->cfg.hidden, I = m->cfg.intermediate;
     rmsnorm(sc->xn, sc->x, lw->mlp_norm, n, H, m->cfg.rms_eps);
@@ -308,7 +337,7 @@ static ss_status mlp_block(const ss_model *m, int l, int n, scratch *sc) {
     }
     if (lw->ffn_sub_norm) rmsnorm(sc->gate, sc->gate, lw->ffn_sub_norm, n, I, m->cfg.rms_eps);
     SS_TRY(linear(&lw->down, sc->gate, n, sc->out, sc->xbuf));
-    for (size_t j = 0; j < (size_t)n * H; j++) sc->x[j] += sc->out[j];
+    residual_add(sc->x, sc->out, (size_t)n * H, res);
     return SS_OK;
 }
 
@@ -329,9 +358,11 @@ ss_status ss_cpu_forward(ss_cpu_state *s, const ss_batch *b, float *logits) {
     SS_TRY(scratch_alloc(&sc, m, b->n));
     ss_status st = SS_OK;
     embed(m, b, sc.x);
+    if (s->residual == SS_RESIDUAL_BF16)
+        for (size_t j = 0; j < (size_t)b->n * m->cfg.hidden; j++) sc.x[j] = ss_round_bf16(sc.x[j]);
     for (int l = 0; l < m->cfg.n_layers && st == SS_OK; l++) {
         st = attention_block(s, l, b, &sc);
-        if (st == SS_OK) st = mlp_block(m, l, b->n, &sc);
+        if (st == SS_OK) st = mlp_block(m, l, b->n, s->residual, &sc);
     }
     if (st == SS_OK && b->n_logits > 0) st = head(m, b, &sc, logits);
     if (st == SS_OK)

@@ -36,11 +36,24 @@ typedef struct ss_batch {
  * (they need not be adjacent in the batch), and the first of them is at most
  * the sequence's current length (continuing it, or rewinding it). */
 
+/* Precision of the residual stream x. F32: float32 sums (the reference's
+ * default). BF16: x rounded to BF16 after the embedding and after every
+ * residual add (x = bf16(x + out), the add in float), as a BF16 model
+ * carries it in transformers and vLLM; half the bytes on the GPU. Both
+ * engines implement both, bit for bit the same roundings. */
+typedef enum ss_residual { SS_RESIDUAL_AUTO = 0, SS_RESIDUAL_F32, SS_RESIDUAL_BF16 } ss_residual;
+/* AUTO: $SS_RESIDUAL ("f32" or "bf16") when set, else F32; other values
+ * pass through. SS_ERR_ARG naming a value that is neither. */
+ss_status ss_residual_resolve(ss_residual r, ss_residual *out);
+/* "f32", "bf16" (NULL for AUTO or out of range). */
+const char *ss_residual_name(ss_residual r);
+
 typedef struct ss_cpu_state {
     const ss_model *model;
     int max_seqs, max_len;
     uint16_t *k_cache, *v_cache; /* [n_layers, max_seqs, max_len, kv_dim], BF16 */
     int *seq_len;                /* [max_seqs] positions written so far */
+    ss_residual residual;        /* ss_cpu_state_new: $SS_RESIDUAL or F32; may be set before a forward */
     double *inv_freq;            /* [head_dim/2] RoPE frequencies */
 } ss_cpu_state;
 

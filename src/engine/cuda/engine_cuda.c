@@ -340,7 +340,8 @@ struct ss_cuda_engine {
     size_t layer_cache;           /* elements per layer */
     double *rope;                 /* [max_len][D/2][2] (cos, sin) */
     float *rope_f;                /* the same as floats, for the prefill kernel */
-    float *x;                     /* [max_tokens, hidden] residual */
+    void *x;                      /* [max_tokens, hidden] residual, x_dtype (F32 or BF16) */
+    ss_dtype x_dtype;
     void *xq;                     /* [M_pad, widest K_act] GEMM input */
     float *sx[SX_COUNT];          /* [M_pad] token scales per GEMM input */
     void *y_qkv, *y_h, *y_gu;     /* GEMM outputs [M_pad, N_pad] */
@@ -456,7 +457,7 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
         int64_t bytes = lins[i]->info.K_act * (int64_t)ss_dtype_size(lins[i]->act_dtype);
         if (bytes > widest) widest = bytes;
     }
-    SS_TRY(dev_alloc((void **)&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * sizeof(float), b));
+    SS_TRY(dev_alloc(&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * ss_dtype_size(e->x_dtype), b));
     SS_TRY(dev_alloc(&e->xq, (size_t)(M_pad * widest), b));
     for (int i = 0; i < SX_COUNT; i++) SS_TRY(dev_alloc((void **)&e->sx[i], (size_t)M_pad * sizeof(float), b));
     SS_TRY(dev_alloc(&e->y_qkv, (size_t)(M_pad * dl->qkv.info.N_pad) * out_elem_size(&dl->qkv), b));
@@ -508,11 +509,30 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     } else if (!ss_attn_decode_name(dk)) {
         return ss_fail(SS_ERR_ARG, "GPU engine: decode attention kind %d is unknown", (int)dk);
     }
+    ss_attn_prefill_kind pk = o->attn_prefill;
+    if (pk == SS_ATTN_PREFILL_AUTO) {
+        const char *env = getenv("SS_ATTN_PREFILL");
+        pk = SS_ATTN_PREFILL_MMA;
+        if (env && *env) SS_TRY_CTX(ss_attn_prefill_parse(env, &pk), "environment variable SS_ATTN_PREFILL");
+    } else if (!ss_attn_prefill_name(pk)) {
+        return ss_fail(SS_ERR_ARG, "GPU engine: prefill attention kind %d is unknown", (int)pk);
+    }
+    if (pk == SS_ATTN_PREFILL_WGMMA && !ss_attn_prefill_wgmma_available()) {
+        ss_warn("GPU engine: the wgmma prefill attention needs an sm_90 GPU and sm_90a code; using mma");
+        pk = SS_ATTN_PREFILL_MMA;
+    }
     ss_cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the engine");
     e->cm = cm;
     e->o = *o;
     e->o.attn_decode = dk;
+    e->o.attn_prefill = pk;
+    ss_status rst = ss_residual_resolve(o->residual, &e->o.residual);
+    if (rst != SS_OK) {
+        free(e);
+        return rst;
+    }
+    e->x_dtype = e->o.residual == SS_RESIDUAL_BF16 ? SS_DT_BF16 : SS_DT_F32;
     if (e->o.max_logits == 0) e->o.max_logits = o->max_seqs;
     const ss_model_config *c = &cm->m->cfg;
     const int64_t D = c->head_dim;
@@ -550,6 +570,8 @@ int ss_cuda_engine_seq_len(const ss_cuda_engine *e, int s) {
 }
 size_t ss_cuda_engine_bytes(const ss_cuda_engine *e) { return e->bytes; }
 ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e) { return e->o.attn_decode; }
+ss_residual ss_cuda_engine_residual(const ss_cuda_engine *e) { return e->o.residual; }
+ss_attn_prefill_kind ss_cuda_engine_attn_prefill(const ss_cuda_engine *e) { return e->o.attn_prefill; }
 
 ss_status ss_cuda_sync(ss_cuda_engine *e) {
     CU(cudaStreamSynchronize((cudaStream_t)e->cm->stream));
@@ -588,10 +610,10 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         ss_xview xin = xview_of(&dl->qkv, e->xq, e->sx[SX_QKV]);
         mark(e, SS_PROF_OTHER);
         if (l == 0) {
-            SS_TRY(ss_k_embed_norm(io->tok, cm->embed, n, H, e->x, dl->attn_norm, eps, &xin, st));
+            SS_TRY(ss_k_embed_norm(io->tok, cm->embed, n, H, e->x, e->x_dtype, dl->attn_norm, eps, &xin, st));
         } else {
             ss_yview down = yview_of(&cm->layers[l - 1].down, e->y_h, e->sx[SX_DOWN]);
-            SS_TRY(ss_k_add_norm(e->x, &down, NULL, n, H, 1, dl->attn_norm, eps, &xin, st));
+            SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &down, NULL, n, H, 1, dl->attn_norm, eps, &xin, st));
         }
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->qkv, n, e->sx[SX_QKV], e->y_qkv));
@@ -603,7 +625,10 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
             SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
         }
         mark(e, SS_PROF_ATTENTION);
-        SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
+        if (e->o.attn_prefill == SS_ATTN_PREFILL_WGMMA)
+            SS_TRY(ss_k_attention_prefill_wgmma(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
+        else
+            SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
         if (dk == SS_ATTN_DECODE_OLD)
             SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
                                          e->partial, e->att, st));
@@ -620,7 +645,7 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         ss_yview o = yview_of(&dl->o, e->y_h, e->sx[SX_O]);
         ss_xview xgu = xview_of(&dl->gate_up, e->xq, e->sx[SX_GU]);
         mark(e, SS_PROF_OTHER);
-        SS_TRY(ss_k_add_norm(e->x, &o, NULL, n, H, 1, dl->mlp_norm, eps, &xgu, st));
+        SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &o, NULL, n, H, 1, dl->mlp_norm, eps, &xgu, st));
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->gate_up, n, e->sx[SX_GU], e->y_gu));
 
@@ -642,7 +667,7 @@ static ss_status enqueue_head(ss_cuda_engine *e, const step_io *io) {
     ss_yview down = yview_of(&cm->layers[c->n_layers - 1].down, e->y_h, e->sx[SX_DOWN]);
     ss_xview xl = xview_of(&cm->lm_head, e->xl, NULL);
     mark(e, SS_PROF_OTHER);
-    SS_TRY(ss_k_add_norm(e->x, &down, io->logit_rows, io->n_logits, c->hidden, 0, cm->final_norm, c->rms_eps, &xl,
+    SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &down, io->logit_rows, io->n_logits, c->hidden, 0, cm->final_norm, c->rms_eps, &xl,
                          cm->stream));
     mark(e, SS_PROF_GEMM);
     return ss_gemm_matmul(cm->gemm, cm->lm_head.w, e->xl, NULL, io->n_logits, cm->lm_head.mode, e->logits);

@@ -22,7 +22,8 @@
  * of sequences (ss_cuda_decode_greedy) replays one CUDA graph per batch size
  * and synchronises only after the last step.
  *
- * Precision points are the CPU reference's (forward_cpu.c): residual float32,
+ * Precision points are the CPU reference's (forward_cpu.c): residual float32
+ * or BF16 (ss_residual, the same roundings),
  * linear outputs BF16, BF16 linears take BF16-rounded inputs, quantized
  * linears quantize the float norm/activation output per token, K/V cached in
  * BF16 after RoPE. Where the GPU differs: prefill attention rounds q and P to
@@ -85,6 +86,8 @@ typedef struct ss_cuda_engine_opts {
     int max_tokens; /* most tokens in one step (the GEMMs' M) */
     int max_logits; /* most logit rows in one step; 0: max_seqs */
     ss_attn_decode_kind attn_decode;
+    ss_residual residual; /* AUTO: $SS_RESIDUAL (f32 | bf16), else f32, as ss_cpu_state_new */
+    ss_attn_prefill_kind attn_prefill; /* wgmma where the GPU/build lacks it: mma, with a warning */
 } ss_cuda_engine_opts;
 
 typedef struct ss_cuda_engine ss_cuda_engine;
@@ -99,6 +102,10 @@ int ss_cuda_engine_seq_len(const ss_cuda_engine *e, int s);
 size_t ss_cuda_engine_bytes(const ss_cuda_engine *e);
 /* The decode attention kind this engine runs (AUTO resolved). */
 ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e);
+/* The residual precision this engine runs (AUTO resolved). */
+ss_residual ss_cuda_engine_residual(const ss_cuda_engine *e);
+/* The prefill attention kind this engine runs (AUTO and fallbacks resolved). */
+ss_attn_prefill_kind ss_cuda_engine_attn_prefill(const ss_cuda_engine *e);
 
 /* One step, the contract of ss_cpu_forward: logits [b->n_logits, vocab]
  * floats on the host (the lm_head's BF16 values). */

@@ -55,16 +55,19 @@ typedef struct ss_xview {
  * zeros, scale 1). n % 4 == 0. RMSNorm follows the CPU reference:
  * sum of squares in double, y = (float)(x * inv_rms) * w. */
 
-/* Layer 0: x[i] = embed[tokens[i]] (BF16 table [vocab, n]), written to x
- * [M, n] float, then y = rmsnorm(x, w). */
-ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embed, int M, int n, float *x, const float *w,
-                          double eps, const ss_xview *out, void *stream);
+/* The residual stream x [M, n] is x_dtype SS_DT_F32 or SS_DT_BF16 (the CPU
+ * reference's ss_residual: BF16 rounds x after every add). */
 
-/* Residual add and norm: x[r] += delta[r] (r = rows ? rows[i] : i), written
- * back to x when write_x, then y[i] = rmsnorm(x[r], w). The lm_head input
- * uses rows = the logit rows and write_x = 0. */
-ss_status ss_k_add_norm(float *x, const ss_yview *delta, const int32_t *rows, int M, int n, int write_x,
-                        const float *w, double eps, const ss_xview *out, void *stream);
+/* Layer 0: x[i] = embed[tokens[i]] (BF16 table [vocab, n]), written to x,
+ * then y = rmsnorm(x, w). */
+ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embed, int M, int n, void *x, ss_dtype x_dtype,
+                          const float *w, double eps, const ss_xview *out, void *stream);
+
+/* Residual add and norm: x[r] += delta[r] (r = rows ? rows[i] : i; BF16: then
+ * rounded), written back to x when write_x, then y[i] = rmsnorm(x[r], w).
+ * The lm_head input uses rows = the logit rows and write_x = 0. */
+ss_status ss_k_add_norm(void *x, ss_dtype x_dtype, const ss_yview *delta, const int32_t *rows, int M, int n,
+                        int write_x, const float *w, double eps, const ss_xview *out, void *stream);
 
 /* Plain float input [M, n] (attention output) -> optional RMSNorm (w NULL:
  * none, BitNet's attn_sub_norm otherwise) -> xview. */
@@ -110,6 +113,17 @@ typedef struct ss_attn_tile {
 ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope_f,
                                  const ss_attn_geom *g, const uint16_t *k_cache, const uint16_t *v_cache, float *att,
                                  void *stream);
+
+/* The same on Hopper's warpgroup tensor cores (attention_prefill_wgmma.cu,
+ * EXPERIMENTAL): wgmma for both products, Q, K and V from shared memory
+ * (P from registers), the same precision. SS_ERR_UNSUPPORTED unless
+ * ss_attn_prefill_wgmma_available(). */
+ss_status ss_k_attention_prefill_wgmma(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
+                                       const float *rope_f, const ss_attn_geom *g, const uint16_t *k_cache,
+                                       const uint16_t *v_cache, float *att, void *stream);
+/* 1 when the current device is compute capability 9.x and this build's code
+ * for it has the wgmma kernel (an sm_90a target); probed once. */
+int ss_attn_prefill_wgmma_available(void);
 
 /* Single-token (decode) attention for n_rows batch rows: rows[j] is the batch
  * row, seq/pos are indexed by batch row (device arrays, so a CUDA graph

@@ -57,3 +57,18 @@ ss_status ss_attn_decode_parse(const char *s, ss_attn_decode_kind *out) {
         }
     return ss_fail(SS_ERR_ARG, "decode attention '%s' is not one of old, tc, fused", s ? s : "(null)");
 }
+
+static const char *const PREFILL_NAMES[] = {NULL, "mma", "wgmma"};
+
+const char *ss_attn_prefill_name(ss_attn_prefill_kind k) {
+    return (unsigned)k < sizeof PREFILL_NAMES / sizeof PREFILL_NAMES[0] ? PREFILL_NAMES[k] : NULL;
+}
+
+ss_status ss_attn_prefill_parse(const char *s, ss_attn_prefill_kind *out) {
+    for (int k = SS_ATTN_PREFILL_MMA; k <= SS_ATTN_PREFILL_WGMMA; k++)
+        if (s && !strcmp(s, PREFILL_NAMES[k])) {
+            *out = (ss_attn_prefill_kind)k;
+            return SS_OK;
+        }
+    return ss_fail(SS_ERR_ARG, "prefill attention '%s' is not one of mma, wgmma", s ? s : "(null)");
+}

@@ -25,6 +25,17 @@ const char *ss_attn_decode_name(ss_attn_decode_kind k);
 /* Parses those names; SS_ERR_ARG naming the value otherwise. */
 ss_status ss_attn_decode_parse(const char *s, ss_attn_decode_kind *out);
 
+/* Which kernel runs prefill (flash) attention. */
+typedef enum ss_attn_prefill_kind {
+    SS_ATTN_PREFILL_AUTO = 0, /* $SS_ATTN_PREFILL (mma | wgmma) if set, else mma */
+    SS_ATTN_PREFILL_MMA,      /* mma.sync m16n8k16 (attention_prefill.cu), any GPU from sm_80 */
+    SS_ATTN_PREFILL_WGMMA,    /* wgmma (attention_prefill_wgmma.cu), sm_90a; EXPERIMENTAL; others fall back to mma */
+} ss_attn_prefill_kind;
+/* "mma", "wgmma" (NULL for AUTO or out of range). */
+const char *ss_attn_prefill_name(ss_attn_prefill_kind k);
+/* Parses those names; SS_ERR_ARG naming the value otherwise. */
+ss_status ss_attn_prefill_parse(const char *s, ss_attn_prefill_kind *out);
+
 /* Most tiles a batch of n rows can need: a run of r >= 2 rows takes
  * ceil(r / 64) <= r / 2 tiles, so n bounds the total. */
 static inline int ss_attn_plan_max_tiles(int n) { return n > 0 ? n : 1; }

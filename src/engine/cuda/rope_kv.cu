@@ -1,4 +1,4 @@
-// RoPE on k and the KV-cache write, one block per token.
+// RoPE on k and the KV-cache write.
 //
 // k and v come from the fused qkv GEMM output (dequantized on load); k is
 // rotated in double with the table's cos/sin, exactly as the CPU reference
@@ -9,26 +9,44 @@
 
 namespace {
 
-__global__ void rope_kv_kernel(ss_yview qkv, const int32_t *seq, const int32_t *pos, const double *rope,
-                               ss_attn_geom g, uint16_t *k_cache, uint16_t *v_cache) {
-    const int i = blockIdx.x;
+constexpr int THREADS = 256;
+
+// One item per thread: 4 rotation pairs (dims j..j+3 and j+D/2..) of one
+// token's KV head, or 8 consecutive V elements; 8- and 16-byte accesses.
+__global__ void __launch_bounds__(THREADS) rope_kv_kernel(ss_yview qkv, int M, const int32_t *seq, const int32_t *pos,
+                                                          const double *rope, ss_attn_geom g, uint16_t *k_cache,
+                                                          uint16_t *v_cache) {
     const int D = g.head_dim, half = D / 2, KVH = g.n_kv_heads;
+    const int k_items = KVH * (half / 4), per_token = k_items + KVH * (D / 8);
+    const int64_t item = (int64_t)blockIdx.x * THREADS + threadIdx.x;
+    if (item >= (int64_t)M * per_token) return;
+    const int i = (int)(item / per_token), r = (int)(item - (int64_t)i * per_token);
     const int s = seq[i], p = pos[i];
     const int64_t head0 = ((int64_t)s * KVH) * g.max_len + p; // (seq, head 0, pos) in units of D
-    for (int t = threadIdx.x; t < KVH * half; t += blockDim.x) {
-        const int h = t / half, j = t - h * half;
-        const double a = yview_load(qkv, i, g.k_col + (int64_t)h * D + j);
-        const double b = yview_load(qkv, i, g.k_col + (int64_t)h * D + j + half);
-        const double2 cs = *(const double2 *)(rope + ((int64_t)p * half + j) * 2);
-        const float x0 = (float)__dsub_rn(__dmul_rn(a, cs.x), __dmul_rn(b, cs.y));
-        const float x1 = (float)__dadd_rn(__dmul_rn(b, cs.x), __dmul_rn(a, cs.y));
+    if (r < k_items) {
+        const int h = r / (half / 4), j = (r - h * (half / 4)) * 4;
+        float a[4], b[4];
+        yview_load4(qkv, i, g.k_col + (int64_t)h * D + j, a);
+        yview_load4(qkv, i, g.k_col + (int64_t)h * D + j + half, b);
+        uint16_t x0[4], x1[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const double2 cs = *(const double2 *)(rope + ((int64_t)p * half + j + e) * 2);
+            const double da = a[e], db = b[e];
+            x0[e] = f32_to_bf16_bits((float)__dsub_rn(__dmul_rn(da, cs.x), __dmul_rn(db, cs.y)));
+            x1[e] = f32_to_bf16_bits((float)__dadd_rn(__dmul_rn(db, cs.x), __dmul_rn(da, cs.y)));
+        }
         uint16_t *dst = k_cache + (head0 + (int64_t)h * g.max_len) * D;
-        dst[j] = f32_to_bf16_bits(x0);
-        dst[j + half] = f32_to_bf16_bits(x1);
-    }
-    for (int t = threadIdx.x; t < KVH * D; t += blockDim.x) {
-        const int h = t / D, d = t - h * D;
-        v_cache[(head0 + (int64_t)h * g.max_len) * D + d] = f32_to_bf16_bits(yview_load(qkv, i, g.v_col + t));
+        *(uint2 *)(dst + j) = make_uint2(x0[0] | (uint32_t)x0[1] << 16, x0[2] | (uint32_t)x0[3] << 16);
+        *(uint2 *)(dst + j + half) = make_uint2(x1[0] | (uint32_t)x1[1] << 16, x1[2] | (uint32_t)x1[3] << 16);
+    } else {
+        const int t = (r - k_items) * 8, h = t / D, d = t - h * D; // 8 elements of V, within one head
+        float v[8];
+        yview_load8(qkv, i, g.v_col + t, v);
+        uint32_t w[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) w[e] = f32_to_bf16_bits(v[2 * e]) | (uint32_t)f32_to_bf16_bits(v[2 * e + 1]) << 16;
+        *(uint4 *)(v_cache + (head0 + (int64_t)h * g.max_len) * D + d) = make_uint4(w[0], w[1], w[2], w[3]);
     }
 }
 
@@ -37,8 +55,13 @@ __global__ void rope_kv_kernel(ss_yview qkv, const int32_t *seq, const int32_t *
 extern "C" ss_status ss_k_rope_kv(const ss_yview *qkv, int M, const int32_t *seq, const int32_t *pos,
                                   const double *rope, const ss_attn_geom *g, uint16_t *k_cache, uint16_t *v_cache,
                                   void *stream) {
-    if (g->head_dim % 2) return ss_fail(SS_ERR_ARG, "rope_kv: head_dim %d is odd", g->head_dim);
+    if (g->head_dim % 8) return ss_fail(SS_ERR_ARG, "rope_kv: head_dim %d is not a multiple of 8", g->head_dim);
+    if (qkv->ld % 8 || g->k_col % 4 || g->v_col % 8)
+        return ss_fail(SS_ERR_ARG, "rope_kv: qkv stride %lld, k column %lld, v column %lld not aligned (8, 4, 8)",
+                       (long long)qkv->ld, (long long)g->k_col, (long long)g->v_col);
     if (M <= 0) return SS_OK;
-    rope_kv_kernel<<<M, 128, 0, ss_stream(stream)>>>(*qkv, seq, pos, rope, *g, k_cache, v_cache);
+    const int64_t items = (int64_t)M * g->n_kv_heads * (g->head_dim / 8 + g->head_dim / 8);
+    rope_kv_kernel<<<(unsigned)((items + THREADS - 1) / THREADS), THREADS, 0, ss_stream(stream)>>>(
+        *qkv, M, seq, pos, rope, *g, k_cache, v_cache);
     return ss_launch_status("rope_kv");
 }

@@ -20,7 +20,8 @@ struct RowArgs {
     int M, n;
     const int32_t *tokens;  // SRC_EMBED: [M]
     const uint16_t *embed;  // SRC_EMBED: [vocab, n] BF16
-    float *x;               // SRC_EMBED (written), SRC_ADD (read, written back when write_x)
+    void *x;                // residual [M, n]: SRC_EMBED (written), SRC_ADD (read, written back when write_x)
+    int x_bf16;             // x is BF16 (rounded after every add), else float
     int write_x;
     ss_yview delta;         // SRC_ADD
     const int32_t *rows;    // SRC_ADD: source row of output row i (NULL: i)
@@ -53,14 +54,31 @@ __device__ __forceinline__ double build_row(const RowArgs &a, int i, float *row)
             uint2 u = *(const uint2 *)(a.embed + tok * n + j);
             v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
             v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
-            *(float4 *)(a.x + (int64_t)i * n + j) = make_float4(v[0], v[1], v[2], v[3]);
+            if (a.x_bf16) *(uint2 *)((uint16_t *)a.x + (int64_t)i * n + j) = u; // BF16 already
+            else *(float4 *)((float *)a.x + (int64_t)i * n + j) = make_float4(v[0], v[1], v[2], v[3]);
         } else if (SRC == SRC_ADD) {
-            float4 xv = *(const float4 *)(a.x + (int64_t)src_row * n + j);
-            float d[4];
+            float xv[4], d[4];
+            if (a.x_bf16) {
+                const uint2 u = *(const uint2 *)((const uint16_t *)a.x + (int64_t)src_row * n + j);
+                xv[0] = __uint_as_float(u.x << 16), xv[1] = __uint_as_float(u.x & 0xffff0000u);
+                xv[2] = __uint_as_float(u.y << 16), xv[3] = __uint_as_float(u.y & 0xffff0000u);
+            } else {
+                const float4 f = *(const float4 *)((const float *)a.x + (int64_t)src_row * n + j);
+                xv[0] = f.x, xv[1] = f.y, xv[2] = f.z, xv[3] = f.w;
+            }
             yview_load4(a.delta, src_row, j, d);
-            v[0] = __fadd_rn(xv.x, d[0]), v[1] = __fadd_rn(xv.y, d[1]);
-            v[2] = __fadd_rn(xv.z, d[2]), v[3] = __fadd_rn(xv.w, d[3]);
-            if (a.write_x) *(float4 *)(a.x + (int64_t)src_row * n + j) = make_float4(v[0], v[1], v[2], v[3]);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                v[e] = __fadd_rn(xv[e], d[e]);
+                if (a.x_bf16) v[e] = round_bf16(v[e]);
+            }
+            if (a.write_x) {
+                if (a.x_bf16)
+                    *(uint2 *)((uint16_t *)a.x + (int64_t)src_row * n + j) =
+                        make_uint2(f32_to_bf16_bits(v[0]) | (uint32_t)f32_to_bf16_bits(v[1]) << 16,
+                                   f32_to_bf16_bits(v[2]) | (uint32_t)f32_to_bf16_bits(v[3]) << 16);
+                else *(float4 *)((float *)a.x + (int64_t)src_row * n + j) = make_float4(v[0], v[1], v[2], v[3]);
+            }
         } else if (SRC == SRC_PLAIN) {
             float4 xv = *(const float4 *)(a.xin + (int64_t)i * n + j);
             v[0] = xv.x, v[1] = xv.y, v[2] = xv.z, v[3] = xv.w;
@@ -224,18 +242,27 @@ RowArgs base_args(int M, int n, const float *w, double eps, const ss_xview *out)
 
 } // namespace
 
-extern "C" ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embed, int M, int n, float *x,
-                                     const float *w, double eps, const ss_xview *out, void *stream) {
+static ss_status residual_dtype(ss_dtype t, const char *name, int *bf16) {
+    if (t != SS_DT_F32 && t != SS_DT_BF16)
+        return ss_fail(SS_ERR_ARG, "%s: residual dtype %s is not F32 or BF16", name, ss_dtype_name(t));
+    *bf16 = t == SS_DT_BF16;
+    return SS_OK;
+}
+
+extern "C" ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embed, int M, int n, void *x,
+                                     ss_dtype x_dtype, const float *w, double eps, const ss_xview *out, void *stream) {
     RowArgs a = base_args(M, n, w, eps, out);
+    SS_TRY(residual_dtype(x_dtype, "embed_norm", &a.x_bf16));
     a.tokens = tokens;
     a.embed = embed;
     a.x = x;
     return launch_src<SRC_EMBED>(a, stream, "embed_norm");
 }
 
-extern "C" ss_status ss_k_add_norm(float *x, const ss_yview *delta, const int32_t *rows, int M, int n, int write_x,
-                                   const float *w, double eps, const ss_xview *out, void *stream) {
+extern "C" ss_status ss_k_add_norm(void *x, ss_dtype x_dtype, const ss_yview *delta, const int32_t *rows, int M, int n,
+                                   int write_x, const float *w, double eps, const ss_xview *out, void *stream) {
     RowArgs a = base_args(M, n, w, eps, out);
+    SS_TRY(residual_dtype(x_dtype, "add_norm", &a.x_bf16));
     a.x = x;
     a.delta = *delta;
     a.rows = rows;
