@@ -94,7 +94,8 @@ static void check_decode_tc(int H, int KVH, int D, float q_std) {
         for (int i = 0; i < n; i++) {
             const double e = rel_l2(got + (int64_t)i * Q, want + (int64_t)i * Q, Q);
             if (e > worst) worst = e;
-            if (e >= 2e-5) fail_msg("H=%d KVH=%d D=%d chunk %d: context %d: rel L2 %.3g", H, KVH, D, chunks[c], CTX[i], e);
+            if (e >= 2e-5)
+                fail_msg("H=%d KVH=%d D=%d chunk %d: context %d: rel L2 %.3g", H, KVH, D, chunks[c], CTX[i], e);
         }
         printf("  decode_tc twin H=%d KVH=%d D=%d q_std %.1f chunk %3d: worst row rel L2 %.2e over %d contexts\n", H,
                KVH, D, q_std, chunks[c], worst, n);

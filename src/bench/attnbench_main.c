@@ -296,7 +296,8 @@ static ss_status bench_decode(const args *a, int B, int ctx, double copy_gbs, ss
         if (st == SS_OK) st = time_launches(&b, decode_launch, (int)a->kinds[k], B, a->iters, &us);
         if (st != SS_OK) break;
         const double gbs = kv_bytes / (us * 1e-6) / 1e9, err = k == 0 ? 0.0 : rel_l2(out, ref, n_att);
-        printf("decode  B=%-5d ctx=%-6d %-6s %9.1f us  %7.1f GB/s  %5.1f%% of copy  (KV %.0f MB, chunk %d)  rel L2 vs %s %.1e\n",
+        printf("decode  B=%-5d ctx=%-6d %-6s %9.1f us  %7.1f GB/s  %5.1f%% of copy  (KV %.0f MB, chunk %d)  rel L2 vs "
+               "%s %.1e\n",
                B, ctx, ss_attn_decode_name(a->kinds[k]), us, gbs, 100.0 * gbs / copy_gbs, kv_bytes / 1e6,
                a->kinds[k] == SS_ATTN_DECODE_OLD ? 64 : chunk, ss_attn_decode_name(a->kinds[0]), err);
         if (g_csv)
@@ -312,9 +313,11 @@ static ss_status bench_prefill(const args *a, int S, int P, ss_rng *r) {
     bench_io b;
     const int M = S * P;
     ss_status st = io_make(&b, a, S, P, M, r);
-    int32_t *tok = calloc((size_t)M, 4), *seq = malloc((size_t)M * 4), *pos = malloc((size_t)M * 4), *dec = malloc((size_t)M * 4);
+    int32_t *tok = calloc((size_t)M, 4), *seq = malloc((size_t)M * 4), *pos = malloc((size_t)M * 4),
+            *dec = malloc((size_t)M * 4);
     ss_attn_tile *tiles = malloc((size_t)ss_attn_plan_max_tiles(M) * sizeof *tiles);
-    if (st == SS_OK && (!tok || !seq || !pos || !dec || !tiles)) st = ss_fail(SS_ERR_NOMEM, "attnbench: no memory for %d rows", M);
+    if (st == SS_OK && (!tok || !seq || !pos || !dec || !tiles))
+        st = ss_fail(SS_ERR_NOMEM, "attnbench: no memory for %d rows", M);
     double flop = 0;
     if (st == SS_OK) {
         for (int i = 0; i < M; i++) seq[i] = i / P, pos[i] = i % P, flop += 4.0 * a->D * a->H * (i % P + 1);
@@ -339,9 +342,10 @@ static ss_status bench_prefill(const args *a, int S, int P, ss_rng *r) {
         if (st == SS_OK) st = time_launches(&b, prefill_launch, (int)kinds[k], M, a->iters, &us);
         if (st != SS_OK) break;
         const double tf = flop / (us * 1e-6) / 1e12, err = k == 0 ? 0.0 : rel_l2(out, ref, n_att);
-        printf("prefill seqs=%-3d prompt=%-5d %-6s %9.1f us  %6.1f TFLOP/s  (M=%d, %.2f TFLOP)  rel L2 vs mma %.1e\n", S,
-               P, ss_attn_prefill_name(kinds[k]), us, tf, M, flop / 1e12, err);
-        if (g_csv) fprintf(g_csv, "prefill,%d,%d,%s,%.3f,%.2f,,%.3e\n", S, P, ss_attn_prefill_name(kinds[k]), us, tf, err);
+        printf("prefill seqs=%-3d prompt=%-5d %-6s %9.1f us  %6.1f TFLOP/s  (M=%d, %.2f TFLOP)  rel L2 vs mma %.1e\n",
+               S, P, ss_attn_prefill_name(kinds[k]), us, tf, M, flop / 1e12, err);
+        if (g_csv)
+            fprintf(g_csv, "prefill,%d,%d,%s,%.3f,%.2f,,%.3e\n", S, P, ss_attn_prefill_name(kinds[k]), us, tf, err);
     }
     free(ref), free(out);
     io_free(&b);
@@ -371,7 +375,8 @@ int main(int argc, char **argv) {
     if (st != SS_OK) fprintf(stderr, "error: %s\n", ss_errmsg());
     for (int i = 0; i < a.n_dec && st == SS_OK; i++) {
         ss_status s2 = bench_decode(&a, a.dec_b[i], a.dec_ctx[i], copy, &r);
-        if (s2 != SS_OK) fprintf(stderr, "error: decode B=%d ctx=%d: %s\n", a.dec_b[i], a.dec_ctx[i], ss_errmsg()), failures++;
+        if (s2 != SS_OK)
+            fprintf(stderr, "error: decode B=%d ctx=%d: %s\n", a.dec_b[i], a.dec_ctx[i], ss_errmsg()), failures++;
     }
     for (int i = 0; i < a.n_pre && st == SS_OK; i++) {
         ss_status s2 = bench_prefill(&a, a.pre_s[i], a.pre_p[i], &r);

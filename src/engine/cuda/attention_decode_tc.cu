@@ -205,7 +205,8 @@ __global__ void __launch_bounds__(THREADS, 2)
 #pragma unroll
         for (int kk = 0; kk < D / 16; kk++) {
             uint32_t b[4];
-            ldmatrix_x4(b, smem_u32(Kt + swz<D>(wrow + (lane & 7) + ((lane >> 4) << 3), kk * 16 + ((lane >> 3) & 1) * 8)));
+            ldmatrix_x4(b,
+                        smem_u32(Kt + swz<D>(wrow + (lane & 7) + ((lane >> 4) << 3), kk * 16 + ((lane >> 3) & 1) * 8)));
             mma_bf16(s[0], qf[kk], b[0], b[1]);
             mma_bf16(s[1], qf[kk], b[2], b[3]);
         }
@@ -247,7 +248,8 @@ __global__ void __launch_bounds__(THREADS, 2)
 #pragma unroll
         for (int dp = 0; dp < D / 16; dp++) {
             uint32_t b[4];
-            ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(wrow + (lane & 7) + ((lane >> 3) & 1) * 8, dp * 16 + (lane >> 4) * 8)));
+            ldmatrix_x4_trans(
+                b, smem_u32(Vt + swz<D>(wrow + (lane & 7) + ((lane >> 3) & 1) * 8, dp * 16 + (lane >> 4) * 8)));
             mma_bf16(o[2 * dp], pa, b[0], b[1]);
             mma_bf16(o[2 * dp + 1], pa, b[2], b[3]);
         }
@@ -319,7 +321,8 @@ __global__ void combine_tc_kernel(const int32_t *rows, const int32_t *pos, ss_at
 
 int device_sms() {
     int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
         n = 1;
     return n;
 }
@@ -329,7 +332,8 @@ ss_status launch_tc(const ss_yview *qkv, const int32_t *rows, int n_rows, const 
                     const double *rope, const ss_attn_geom *g, int chunk, uint16_t *kc, uint16_t *vc, float *partial,
                     float *att, void *stream) {
     const size_t smem = smem_bytes<D>();
-    cudaError_t e = cudaFuncSetAttribute(decode_tc_kernel<D, FUSE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    cudaError_t e =
+        cudaFuncSetAttribute(decode_tc_kernel<D, FUSE>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return ss_fail(SS_ERR_CUDA, "attention_decode_tc: %zu bytes of shared memory refused: %s", smem,
                        cudaGetErrorString(e));
@@ -353,23 +357,27 @@ extern "C" ss_status ss_k_attention_decode_tc(const ss_yview *qkv, const int32_t
                                               int fuse_kv, uint16_t *k_cache, uint16_t *v_cache, float *partial,
                                               float *att, void *stream) {
     if (g->n_kv_heads <= 0 || g->n_heads % g->n_kv_heads || g->n_heads / g->n_kv_heads > MAX_GROUP)
-        return ss_fail(SS_ERR_UNSUPPORTED, "attention_decode_tc: %d heads over %d KV heads (groups of at most %d supported)",
-                       g->n_heads, g->n_kv_heads, MAX_GROUP);
+        return ss_fail(SS_ERR_UNSUPPORTED,
+                       "attention_decode_tc: %d heads over %d KV heads (groups of at most %d supported)", g->n_heads,
+                       g->n_kv_heads, MAX_GROUP);
     if (chunk < 0 || chunk % BN)
-        return ss_fail(SS_ERR_ARG, "attention_decode_tc: chunk %d is not a positive multiple of %d (0: automatic)", chunk, BN);
+        return ss_fail(SS_ERR_ARG, "attention_decode_tc: chunk %d is not a positive multiple of %d (0: automatic)",
+                       chunk, BN);
     if (qkv->ld % 4 || g->q_col % 4)
         return ss_fail(SS_ERR_ARG, "attention_decode_tc: qkv stride %lld and q column %lld must be multiples of 4",
                        (long long)qkv->ld, (long long)g->q_col);
     if (n_rows <= 0) return SS_OK;
     if (n_rows > 65535) return ss_fail(SS_ERR_ARG, "attention_decode_tc: %d rows exceed a grid's 65535", n_rows);
     if (chunk == 0) chunk = ss_attn_decode_chunk(n_rows, g->n_kv_heads, g->max_len, device_sms());
+#define SS_DECODE_TC_ARGS qkv, rows, n_rows, seq, pos, rope, g, chunk, k_cache, v_cache, partial, att, stream
     switch (g->head_dim * 2 + (fuse_kv ? 1 : 0)) {
-    case 128: return launch_tc<64, false>(qkv, rows, n_rows, seq, pos, rope, g, chunk, k_cache, v_cache, partial, att, stream);
-    case 129: return launch_tc<64, true>(qkv, rows, n_rows, seq, pos, rope, g, chunk, k_cache, v_cache, partial, att, stream);
-    case 256: return launch_tc<128, false>(qkv, rows, n_rows, seq, pos, rope, g, chunk, k_cache, v_cache, partial, att, stream);
-    case 257: return launch_tc<128, true>(qkv, rows, n_rows, seq, pos, rope, g, chunk, k_cache, v_cache, partial, att, stream);
+    case 128: return launch_tc<64, false>(SS_DECODE_TC_ARGS);
+    case 129: return launch_tc<64, true>(SS_DECODE_TC_ARGS);
+    case 256: return launch_tc<128, false>(SS_DECODE_TC_ARGS);
+    case 257: return launch_tc<128, true>(SS_DECODE_TC_ARGS);
     default:
         return ss_fail(SS_ERR_UNSUPPORTED, "attention_decode_tc: head_dim %d is not supported on the GPU (64 or 128)",
                        g->head_dim);
     }
+#undef SS_DECODE_TC_ARGS
 }

@@ -212,7 +212,8 @@ __global__ void __launch_bounds__(THREADS, 2)
                 x1[e] = b * co + a * si;
             }
 #pragma unroll
-            for (int k = 0; k < 4; k++) w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
+            for (int k = 0; k < 4; k++)
+                w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
         }
         *(uint4 *)(Qs + sw128<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
         *(uint4 *)(Qs + sw128<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
@@ -351,8 +352,8 @@ extern "C" int ss_attn_prefill_wgmma_available(void) {
     if (cached >= 0) return cached;
     int dev = 0, major = 0, *d_flag = NULL, flag = 0;
     cached = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-        major != 9) {
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess || major != 9) {
         cudaGetLastError();
         return cached;
     }
