@@ -5,10 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/dtype.h"
@@ -137,7 +140,8 @@ static void test_atomic_file(void **state) {
     ss_afile f;
     assert_int_equal(ss_afile_open(&f, path), SS_OK);
     assert_int_equal(ss_afile_write(&f, "abc", 3), SS_OK);
-    snprintf(tmpname, sizeof tmpname, "%s", f.tmp);
+    snprintf(tmpname, sizeof tmpname, "%s", f.scratch.path);
+    assert_true(ss_path_exists(f.scratch.lock)); /* the owner lock announces the scratch */
     assert_false(ss_path_exists(path)); /* not visible before commit */
     ss_afile_abort(&f);
     assert_false(ss_path_exists(path));
@@ -154,6 +158,110 @@ static void test_atomic_file(void **state) {
     assert_non_null(strstr(ss_errmsg(), "/nonexistent-dir/x"));
     assert_int_equal(ss_rm_rf(dir), SS_OK);
     assert_false(ss_path_exists(dir));
+}
+
+/* Lists dir's entries (sorted, '\n'-joined) into out. */
+static void list_names(const char *dir, char *out, size_t cap) {
+    struct dirent **v;
+    int n = scandir(dir, &v, NULL, alphasort);
+    assert_true(n >= 0);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (strcmp(v[i]->d_name, ".") && strcmp(v[i]->d_name, ".."))
+            snprintf(out + strlen(out), cap - strlen(out), "%s\n", v[i]->d_name);
+        free(v[i]);
+    }
+    free(v);
+}
+
+/* A child that starts a scratch folder for `final`, writes a file in it and
+ * is killed (SS_FAULT at `point`, or by itself when point is NULL). */
+static void killed_writer(const char *final, const char *point) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (point) setenv("SS_FAULT", point, 1);
+        ss_scratch s;
+        if (ss_scratch_begin(&s, final) != SS_OK || ss_mkdir_p(s.path) != SS_OK) _exit(1);
+        char f[4400];
+        snprintf(f, sizeof f, "%s/model.safetensors", s.path);
+        if (ss_write_file_atomic(f, "new", 3) != SS_OK) _exit(1);
+        if (point) ss_scratch_commit_dir(&s);
+        raise(SIGKILL);
+        _exit(1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+static void test_scratch_names(void **state) {
+    (void)state;
+    assert_true(ss_is_scratch_name("Tiny-INT8.tmp.123"));
+    assert_true(ss_is_scratch_name("Tiny-INT8.tmp.123.lock"));
+    assert_true(ss_is_scratch_name("x.csv.old.9"));
+    assert_true(ss_is_scratch_name("Model-BF16.partial"));
+    assert_false(ss_is_scratch_name("Tiny-INT8"));
+    assert_false(ss_is_scratch_name("a.tmp."));
+    assert_false(ss_is_scratch_name("a.tmp.12x"));
+    assert_false(ss_is_scratch_name(".tmp.12")); /* nothing before the tag */
+    assert_false(ss_is_scratch_name("results.temp.1"));
+}
+
+/* A killed writer's scratch is removed by a later clean, a live one's and
+ * a user's look-alikes are not; a replaced folder is never missing. */
+static void test_scratch_cleans_after_killed_owner(void **state) {
+    (void)state;
+    char dir[] = "/tmp/ss_test_scratch_XXXXXX", final[512], names[4096], p[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(final, sizeof final, "%s/ckpt", dir);
+    killed_writer(final, NULL);
+    list_names(dir, names, sizeof names);
+    assert_non_null(strstr(names, "ckpt.tmp.")); /* what a SIGKILL leaves */
+    /* look-alikes of a user's: no lock file, so never touched */
+    snprintf(p, sizeof p, "%s/notes.tmp.12", dir);
+    assert_int_equal(ss_write_file_atomic(p, "mine", 4), SS_OK);
+    snprintf(p, sizeof p, "%s/keep.tmp.13", dir);
+    assert_int_equal(ss_mkdir_p(p), SS_OK);
+    /* a live owner (this process) keeps its scratch */
+    ss_scratch live;
+    char other[512];
+    snprintf(other, sizeof other, "%s/other", dir);
+    assert_int_equal(ss_scratch_begin(&live, other), SS_OK);
+    assert_int_equal(ss_mkdir_p(live.path), SS_OK);
+
+    assert_int_equal(ss_scratch_clean(dir), 1);
+    list_names(dir, names, sizeof names);
+    char want[1024];
+    snprintf(want, sizeof want, "keep.tmp.13\nnotes.tmp.12\nother.tmp.%ld\nother.tmp.%ld.lock\n", (long)getpid(),
+             (long)getpid());
+    assert_string_equal(names, want);
+    assert_int_equal(ss_scratch_clean(dir), 0); /* nothing else to do */
+
+    /* commit: a new folder in place; then replacing it exchanges atomically */
+    assert_int_equal(ss_scratch_commit_dir(&live), SS_OK);
+    assert_true(ss_is_dir(other));
+    assert_int_equal(ss_scratch_begin(&live, other), SS_OK);
+    assert_int_equal(ss_mkdir_p(live.path), SS_OK);
+    snprintf(p, sizeof p, "%s/v2", live.path);
+    assert_int_equal(ss_write_file_atomic(p, "2", 1), SS_OK);
+    assert_int_equal(ss_scratch_commit_dir(&live), SS_OK);
+    snprintf(p, sizeof p, "%s/v2", other);
+    assert_true(ss_path_exists(p));
+    list_names(dir, names, sizeof names);
+    assert_string_equal(names, "keep.tmp.13\nnotes.tmp.12\nother\n");
+
+    /* killed right after the exchange: the new folder is in place, the old
+     * one (under the scratch name) goes with the next clean */
+    snprintf(p, sizeof p, "%s/ckpt", dir);
+    assert_int_equal(ss_mkdir_p(p), SS_OK);
+    killed_writer(final, "scratch-exchanged");
+    snprintf(p, sizeof p, "%s/ckpt/model.safetensors", dir);
+    assert_true(ss_path_exists(p));
+    assert_int_equal(ss_scratch_clean(dir), 1);
+    list_names(dir, names, sizeof names);
+    assert_string_equal(names, "ckpt\nkeep.tmp.13\nnotes.tmp.12\nother\n");
+    assert_int_equal(ss_rm_rf(dir), SS_OK);
 }
 
 static void test_rng_deterministic(void **state) {
@@ -178,7 +286,8 @@ int main(void) {
         cmocka_unit_test(test_f16_all_codes),        cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_int8_rounding),        cmocka_unit_test(test_dtype_names),
         cmocka_unit_test(test_errors_carry_context), cmocka_unit_test(test_atomic_file),
-        cmocka_unit_test(test_rng_deterministic),
+        cmocka_unit_test(test_rng_deterministic),   cmocka_unit_test(test_scratch_names),
+        cmocka_unit_test(test_scratch_cleans_after_killed_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

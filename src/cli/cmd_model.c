@@ -15,6 +15,7 @@
 typedef struct model_opts {
     const char *in, *out, *repo, *arch, *dtype, *scheme, *sparsity, *revision, *model;
     uint64_t seed;
+    int force; /* --force: an existing --out that is one of our checkpoints may be replaced */
 } model_opts;
 
 enum { OPT_HELP = 'h' };
@@ -26,7 +27,8 @@ static ss_status parse(const char *cmd, int argc, char **argv, const char *help,
         {"dtype", required_argument, 0, 'd'},  {"scheme", required_argument, 0, 'c'},
         {"sparsity", required_argument, 0, 's'}, {"seed", required_argument, 0, 'S'},
         {"revision", required_argument, 0, 'R'}, {"model", required_argument, 0, 'm'},
-        {"help", no_argument, 0, OPT_HELP},    {0, 0, 0, 0},
+        {"force", no_argument, 0, 'f'},        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
     };
     memset(o, 0, sizeof *o);
     *want_help = 0;
@@ -44,6 +46,7 @@ static ss_status parse(const char *cmd, int argc, char **argv, const char *help,
         case 's': o->sparsity = optarg; break;
         case 'R': o->revision = optarg; break;
         case 'm': o->model = optarg; break;
+        case 'f': o->force = 1; break;
         case 'S': SS_TRY(cli_parse_u64("--seed", optarg, &o->seed)); break;
         case OPT_HELP:
             printf("usage: slidesparse %s %s\n", cmd, help);
@@ -54,6 +57,12 @@ static ss_status parse(const char *cmd, int argc, char **argv, const char *help,
     }
     if (optind < argc) return cli_bad_usage(cmd, argc, argv);
     return SS_OK;
+}
+
+/* The output policy (ss_ckpt_out_check), before any work is done. */
+static ss_status check_out(const char *cmd, const model_opts *o) {
+    SS_TRY(cli_require(cmd, "--out", o->out));
+    return ss_ckpt_out_check(o->out, o->force);
 }
 
 ss_status cmd_download(int argc, char **argv) {
@@ -73,10 +82,10 @@ ss_status cmd_download(int argc, char **argv) {
 ss_status cmd_synth(int argc, char **argv) {
     model_opts o;
     int help;
-    SS_TRY(parse("synth", argc, argv, "--arch NAME --out DIR [--seed S]\n  NAME: bitnet-2b, llama-3.2-1b, llama-3.2-3b, qwen2.5-7b, qwen2.5-14b, tiny", &o, &help));
+    SS_TRY(parse("synth", argc, argv, "--arch NAME --out DIR [--seed S] [--force]\n  NAME: bitnet-2b, llama-3.2-1b, llama-3.2-3b, qwen2.5-7b, qwen2.5-14b, tiny", &o, &help));
     if (help) return SS_OK;
     SS_TRY(cli_require("synth", "--arch", o.arch));
-    SS_TRY(cli_require("synth", "--out", o.out));
+    SS_TRY(check_out("synth", &o));
     double t0 = ss_now();
     SS_TRY(ss_synth(o.arch, o.out, o.seed));
     ss_info("synthesised %s (seed %llu) into %s in %.1f s", o.arch, (unsigned long long)o.seed, o.out, ss_now() - t0);
@@ -86,10 +95,10 @@ ss_status cmd_synth(int argc, char **argv) {
 ss_status cmd_quantize(int argc, char **argv) {
     model_opts o;
     int help;
-    SS_TRY(parse("quantize", argc, argv, "--in DIR --out DIR --dtype int8|fp8 [--scheme ternary|absmax]", &o, &help));
+    SS_TRY(parse("quantize", argc, argv, "--in DIR --out DIR --dtype int8|fp8 [--scheme ternary|absmax] [--force]", &o, &help));
     if (help) return SS_OK;
     SS_TRY(cli_require("quantize", "--in", o.in));
-    SS_TRY(cli_require("quantize", "--out", o.out));
+    SS_TRY(check_out("quantize", &o));
     SS_TRY(cli_require("quantize", "--dtype", o.dtype));
     ss_quant q;
     SS_TRY(ss_quant_parse(o.dtype, &q));
@@ -109,11 +118,11 @@ ss_status cmd_quantize(int argc, char **argv) {
 static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int slide) {
     model_opts o;
     int help, L;
-    SS_TRY(parse(cmd, argc, argv, slide ? "--in DIR --out DIR --sparsity 2_L|2_inf" : "--in DIR --out DIR --sparsity 2_L",
+    SS_TRY(parse(cmd, argc, argv, slide ? "--in DIR --out DIR --sparsity 2_L|2_inf [--force]" : "--in DIR --out DIR --sparsity 2_L [--force]",
                  &o, &help));
     if (help) return SS_OK;
     SS_TRY(cli_require(cmd, "--in", o.in));
-    SS_TRY(cli_require(cmd, "--out", o.out));
+    SS_TRY(check_out(cmd, &o));
     SS_TRY(cli_require(cmd, "--sparsity", o.sparsity));
     SS_TRY(ss_sparsity_parse(o.sparsity, slide, &L));
     double t0 = ss_now();
@@ -125,6 +134,22 @@ static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int sl
 ss_status cmd_prune(int argc, char **argv) { return prune_or_convert("prune", argc, argv, 0); }
 ss_status cmd_convert(int argc, char **argv) { return prune_or_convert("convert", argc, argv, 1); }
 
+/* What info states must hold: tensors that match config.json, a parameter
+ * count that fits, a sparsity this build knows. */
+static ss_status info_checks(const char *dir, const ss_checkpoint *c) {
+    SS_TRY(ss_ckpt_check_config(c));
+    if (ss_config_param_count(&c->cfg) < 0)
+        return ss_fail(SS_ERR_FORMAT, "%s/config.json: the parameter count overflows 64 bits", dir);
+    if (c->meta.sparsity[0]) {
+        int L;
+        if (ss_sparsity_parse(c->meta.sparsity, 1, &L) != SS_OK) /* a bad file, not a bad argument */
+            return ss_context(SS_ERR_FORMAT, "%s/slidesparse.json: field 'sparsity'", dir);
+    } else if (c->meta.slid) {
+        return ss_fail(SS_ERR_FORMAT, "%s/slidesparse.json: 'slid' is true but 'sparsity' is null", dir);
+    }
+    return SS_OK;
+}
+
 ss_status cmd_info(int argc, char **argv) {
     model_opts o;
     int help;
@@ -133,6 +158,11 @@ ss_status cmd_info(int argc, char **argv) {
     SS_TRY(cli_require("info", "--model", o.model));
     ss_checkpoint c;
     SS_TRY(ss_ckpt_open(o.model, &c));
+    ss_status st = info_checks(o.model, &c);
+    if (st != SS_OK) {
+        ss_ckpt_close(&c);
+        return st;
+    }
     const ss_model_config *m = &c.cfg;
     printf("model      %s\narch       %s (%d layers, hidden %d, intermediate %d, heads %d/%d, vocab %d)\n", o.model,
            ss_arch_name(m->arch), m->n_layers, m->hidden, m->intermediate, m->n_heads, m->n_kv_heads, m->vocab);

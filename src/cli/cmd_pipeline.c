@@ -168,6 +168,9 @@ ss_status cmd_gpu_info(int argc, char **argv) {
     printf("%s\n", text);
     fflush(stdout);
     free(text);
+#ifndef SS_HAVE_CUDA
+    if (!g.available) return ss_fail(SS_ERR_UNSUPPORTED, "gpu-info: %s (this build has no CUDA)", g.reason);
+#endif
     if (!g.available) return ss_fail(SS_ERR_CUDA, "gpu-info: %s", g.reason);
     ss_info("%s, cc %d.%d, %.1f GiB", g.name, g.cc_major, g.cc_minor, (double)g.memory_bytes / (1 << 30));
     return SS_OK;

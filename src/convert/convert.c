@@ -299,6 +299,7 @@ static ss_status stream(const job *j, ss_ckpt_writer *w) {
 static ss_status run_job(job *j) {
     SS_TRY(check_paths(j->in_dir, j->out_dir));
     SS_TRY(ss_ckpt_open(j->in_dir, &j->ck));
+    SS_TRY(ss_ckpt_check_config(&j->ck)); /* counts and vocabulary first: no per-layer work for a bogus config */
     SS_TRY(check_input_state(j));
     SS_TRY(check_linears_against_config(j));
     SS_TRY(plan(j));

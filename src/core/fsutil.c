@@ -13,9 +13,13 @@ ss_status ss_afile_open(ss_afile *f, const char *path) {
     memset(f, 0, sizeof *f);
     if (strlen(path) >= sizeof f->path) return ss_fail(SS_ERR_ARG, "%s: path too long", path);
     strcpy(f->path, path);
-    snprintf(f->tmp, sizeof f->tmp, "%s.tmp.%ld", path, (long)getpid());
-    f->fp = fopen(f->tmp, "wb");
-    if (!f->fp) return ss_fail_errno("cannot create %s", f->tmp);
+    SS_TRY(ss_scratch_begin(&f->scratch, path));
+    f->fp = fopen(f->scratch.path, "wbx");
+    if (!f->fp) {
+        ss_status st = ss_fail_errno("cannot create %s", f->scratch.path);
+        ss_scratch_abort(&f->scratch);
+        return st;
+    }
     return SS_OK;
 }
 
@@ -49,8 +53,8 @@ ss_status ss_afile_commit(ss_afile *f) {
     else if (fsync(fileno(f->fp)) != 0) st = ss_fail_errno("syncing %s", f->path);
     if (fclose(f->fp) != 0 && st == SS_OK) st = ss_fail_errno("closing %s", f->path);
     f->fp = NULL;
-    if (st == SS_OK && rename(f->tmp, f->path) != 0) st = ss_fail_errno("renaming %s to %s", f->tmp, f->path);
-    if (st != SS_OK) unlink(f->tmp);
+    if (st == SS_OK) st = ss_scratch_commit_file(&f->scratch);
+    if (st != SS_OK) ss_scratch_abort(&f->scratch);
     return st;
 }
 
@@ -58,7 +62,7 @@ void ss_afile_abort(ss_afile *f) {
     if (!f->fp) return;
     fclose(f->fp);
     f->fp = NULL;
-    unlink(f->tmp);
+    ss_scratch_abort(&f->scratch);
 }
 
 ss_status ss_write_file_atomic(const char *path, const void *data, size_t n) {
@@ -75,6 +79,9 @@ ss_status ss_write_file_atomic(const char *path, const void *data, size_t n) {
 ss_status ss_read_file(const char *path, char **data, size_t *n) {
     *data = NULL;
     if (n) *n = 0;
+    struct stat pre;
+    if (stat(path, &pre) == 0 && !S_ISREG(pre.st_mode)) /* a FIFO would block the open */
+        return ss_fail(SS_ERR_IO, "%s: not a regular file", path);
     FILE *fp = fopen(path, "rb");
     if (!fp) return ss_fail_errno("cannot open %s", path);
     struct stat sb;
@@ -108,17 +115,24 @@ ss_status ss_tmpdir_for(const char *out, char *tmp, size_t cap) {
 }
 
 ss_status ss_dir_commit(const char *tmp, const char *out) {
+    struct stat sb;
+    if (lstat(out, &sb) != 0) {
+        if (rename(tmp, out) != 0) return ss_fail_errno("cannot rename %s to %s", tmp, out);
+        return SS_OK;
+    }
+    /* one atomic exchange: `out` is never missing, whenever we are killed */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_EXCHANGE) == 0) return ss_rm_rf(tmp);
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return ss_fail_errno("cannot exchange %s and %s", tmp, out);
     char old[4200];
     snprintf(old, sizeof old, "%s.old.%ld", out, (long)getpid());
-    int had_old = ss_path_exists(out);
-    if (had_old && rename(out, old) != 0) return ss_fail_errno("cannot move old %s aside", out);
+    if (rename(out, old) != 0) return ss_fail_errno("cannot move old %s aside", out);
     if (rename(tmp, out) != 0) {
         ss_status st = ss_fail_errno("cannot rename %s to %s", tmp, out);
-        if (had_old) rename(old, out);
+        rename(old, out);
         return st;
     }
-    if (had_old) return ss_rm_rf(old);
-    return SS_OK;
+    return ss_rm_rf(old);
 }
 
 ss_status ss_mkdir_p(const char *path) {

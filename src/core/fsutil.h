@@ -8,14 +8,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/scratch.h"
 #include "core/status.h"
 
-/* A file being written: data goes to "<path>.tmp.<pid>"; commit fsyncs and
- * renames it to <path>; abort (or a failed write) removes it. */
+/* A file being written: data goes to "<path>.tmp.<pid>" (a scratch entry,
+ * see scratch.h: locked, removed by a later run if we are killed); commit
+ * fsyncs and renames it to <path>; abort (or a failed write) removes it. */
 typedef struct ss_afile {
     FILE *fp;
     char path[4096];
-    char tmp[4200];
+    ss_scratch scratch;
     int failed;
 } ss_afile;
 
@@ -29,8 +31,9 @@ void ss_afile_abort(ss_afile *f);       /* safe to call after commit (no-op) */
 ss_status ss_write_file_atomic(const char *path, const void *data, size_t n);
 ss_status ss_read_file(const char *path, char **data, size_t *n); /* malloc'd, NUL-terminated */
 
-/* Folder outputs: build everything in ss_tmpdir_for(out), then ss_dir_commit
- * renames it to `out` (replacing an existing `out` only after success). */
+/* Folder outputs without an owner lock (see scratch.h for folders with one):
+ * build everything in ss_tmpdir_for(out), then ss_dir_commit renames it to
+ * `out`, exchanging it atomically with an existing `out`, which is removed. */
 ss_status ss_tmpdir_for(const char *out, char *tmp, size_t cap); /* creates "<out>.tmp.<pid>" */
 ss_status ss_dir_commit(const char *tmp, const char *out);
 

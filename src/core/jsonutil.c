@@ -1,11 +1,24 @@
 #include "core/jsonutil.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/fsutil.h"
 
 ss_status ss_json_load(const char *path, json_t **out) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) return ss_fail(SS_ERR_IO, "%s: no such file", path);
+        return ss_fail_errno("cannot stat %s", path);
+    }
+    /* a FIFO would block the open; a huge file would be read whole */
+    if (!S_ISREG(sb.st_mode)) return ss_fail(SS_ERR_FORMAT, "%s: not a regular file", path);
+    if ((int64_t)sb.st_size > SS_JSON_MAX_BYTES)
+        return ss_fail(SS_ERR_FORMAT, "%s: %lld bytes, above the %lld-byte limit for a JSON file", path,
+                       (long long)sb.st_size, (long long)SS_JSON_MAX_BYTES);
     json_error_t err;
     *out = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
     if (!*out) {

@@ -8,7 +8,9 @@
 
 #include "core/status.h"
 
-ss_status ss_json_load(const char *path, json_t **out);           /* names file, line, column on error */
+/* The largest JSON file loaded: config, index, state and tuning files are kilobytes. */
+#define SS_JSON_MAX_BYTES ((int64_t)256 << 20)
+ss_status ss_json_load(const char *path, json_t **out);           /* names file, line, column on error; regular files only */
 ss_status ss_json_save(const char *path, const json_t *j);        /* pretty, atomic (temp + rename) */
 
 /* Required fields: fail with "<what>: missing or non-<type> field '<key>'". */

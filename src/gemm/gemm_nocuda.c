@@ -1,5 +1,6 @@
-/* The GPU layer's entry points in a build without CUDA: each reports that,
- * so the CLI and the pipeline link and say "skipped" instead of crashing. */
+/* The GPU layer's entry points in a build without CUDA: each reports that
+ * with SS_ERR_UNSUPPORTED (exit code 3: "unsupported on this build"), so the
+ * CLI and the pipeline link and say "skipped" instead of crashing. */
 #include <stdlib.h>
 
 #include "gemm/gemm.h"
@@ -10,7 +11,7 @@ int ss_gpu_count(void) { return 0; }
 ss_status ss_gpu_info_get(int device, ss_gpu_info *info) {
     (void)device;
     *info = (ss_gpu_info){0};
-    return ss_fail(SS_ERR_CUDA, "no CUDA device (this build has no CUDA support)");
+    return ss_fail(SS_ERR_UNSUPPORTED, "no CUDA device (this build has no CUDA support)");
 }
 ss_status ss_gpu_alloc(size_t bytes, void **ptr) { (void)bytes; *ptr = NULL; return NO_CUDA(); }
 void ss_gpu_free(void *ptr) { (void)ptr; }
@@ -21,7 +22,7 @@ ss_status ss_gpu_memset(void *dst, int byte, size_t bytes) { (void)dst, (void)by
 ss_status ss_gemm_ctx_create(int device, void *stream, const ss_gemm_options *opts, ss_gemm_ctx **out) {
     (void)device, (void)stream, (void)opts;
     *out = NULL;
-    return ss_fail(SS_ERR_CUDA, "no CUDA device (this build has no CUDA support)");
+    return ss_fail(SS_ERR_UNSUPPORTED, "no CUDA device (this build has no CUDA support)");
 }
 void ss_gemm_ctx_destroy(ss_gemm_ctx *ctx) { (void)ctx; }
 void *ss_gemm_ctx_stream(ss_gemm_ctx *ctx) { (void)ctx; return NULL; }

@@ -4,14 +4,17 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/fault.h"
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "core/scratch.h"
 
 /* ---- quantization names ---- */
 
@@ -230,6 +233,58 @@ static ss_status check_linears(const ss_checkpoint *c) {
     return SS_OK;
 }
 
+/* Layer index of "model.layers.<i>.<rest>", -1 for other names, INT_MAX
+ * for an index too long to be one. */
+static int layer_index(const char *name) {
+    static const char prefix[] = "model.layers.";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0) return -1;
+    const char *p = name + sizeof prefix - 1;
+    if (!isdigit((unsigned char)*p)) return -1;
+    long v = 0;
+    for (; isdigit((unsigned char)*p); p++)
+        if ((v = v * 10 + (*p - '0')) > INT_MAX / 10) return INT_MAX;
+    return *p == '.' ? (int)v : -1;
+}
+
+/* The embedding (and an untied lm_head) must be [vocab_size, hidden_size]. */
+static ss_status check_vocab_matrix(const ss_checkpoint *c, const char *name) {
+    const ss_model_config *cfg = &c->cfg;
+    const ss_st_tensor *t = ss_st_find(&c->st, name);
+    if (!t) return ss_fail(SS_ERR_FORMAT, "%s: no tensor '%s'%s", c->dir, name,
+                           strcmp(name, "lm_head.weight") ? "" : " (config.json says tie_word_embeddings = false)");
+    if (t->ndim != 2) return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' has %d dimensions, expected 2", c->dir, name, t->ndim);
+    if (t->shape[0] != cfg->vocab)
+        return ss_fail(SS_ERR_FORMAT, "%s: config.json says vocab_size = %d but tensor '%s' has %lld rows", c->dir,
+                       cfg->vocab, name, (long long)t->shape[0]);
+    if (t->shape[1] != cfg->hidden)
+        return ss_fail(SS_ERR_FORMAT, "%s: config.json says hidden_size = %d but tensor '%s' has %lld columns", c->dir,
+                       cfg->hidden, name, (long long)t->shape[1]);
+    return SS_OK;
+}
+
+ss_status ss_ckpt_check_config(const ss_checkpoint *c) {
+    const ss_model_config *cfg = &c->cfg;
+    SS_TRY(check_vocab_matrix(c, "model.embed_tokens.weight"));
+    if (!cfg->tie_embeddings) SS_TRY(check_vocab_matrix(c, "lm_head.weight"));
+    if (cfg->n_layers < 1 || cfg->n_layers > SS_CONFIG_MAX_LAYERS)
+        return ss_fail(SS_ERR_FORMAT, "%s: num_hidden_layers = %d is out of range (1..%d)", c->dir, cfg->n_layers,
+                       SS_CONFIG_MAX_LAYERS);
+    unsigned char seen[SS_CONFIG_MAX_LAYERS] = {0};
+    for (int i = 0; i < c->st.ntensors; i++) {
+        int layer = layer_index(c->st.tensors[i].name);
+        if (layer < 0) continue;
+        if (layer >= cfg->n_layers)
+            return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' belongs to layer %d but config.json says num_hidden_layers = %d",
+                           c->dir, c->st.tensors[i].name, layer, cfg->n_layers);
+        seen[layer] = 1;
+    }
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (!seen[l])
+            return ss_fail(SS_ERR_FORMAT, "%s: config.json says num_hidden_layers = %d but no tensor of layer %d is stored",
+                           c->dir, cfg->n_layers, l);
+    return SS_OK;
+}
+
 static const char *base_name(const char *dir, char *buf, size_t cap) {
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/') n--; /* "models/x/" -> "models/x" */
@@ -242,6 +297,10 @@ static const char *base_name(const char *dir, char *buf, size_t cap) {
 static ss_status open_checkpoint(const char *dir, ss_checkpoint *c) {
     if ((size_t)snprintf(c->dir, sizeof c->dir, "%s", dir) >= sizeof c->dir)
         return ss_fail(SS_ERR_ARG, "%s: path too long", dir);
+    char base[1024];
+    if (ss_is_scratch_name(base_name(dir, base, sizeof base)))
+        return ss_fail(SS_ERR_ARG, "%s is the temporary folder of an unfinished (or killed) write, not a checkpoint",
+                       dir);
     if (!ss_is_dir(dir)) return ss_fail(SS_ERR_IO, "%s: no such checkpoint folder", dir);
     char path[4200];
     SS_TRY(ss_path_join(path, sizeof path, dir, "config.json"));
@@ -292,7 +351,8 @@ int ss_is_block_linear(const char *name) {
 /* ---- writer ---- */
 
 struct ss_ckpt_writer {
-    char tmp[4200];  /* "<out>.tmp.<pid>" */
+    ss_scratch scratch; /* the folder being built, "<out>.tmp.<pid>", and its owner lock */
+    const char *tmp;    /* scratch.path */
     char out[4096];
     ss_st_writer *st;
 };
@@ -334,12 +394,47 @@ static ss_status copy_side_files(const char *src_dir, const char *dst_dir) {
     return st;
 }
 
-/* Removes the temp folder after a failure without replacing the failure's message. */
-static ss_status remove_keeping_error(const char *path, ss_status st) {
-    char saved[2048];
-    snprintf(saved, sizeof saved, "%s", ss_errmsg());
-    ss_rm_rf(path);
-    return ss_fail(st, "%s", saved);
+/* Scratch folders of writers killed earlier, next to `out` (see scratch.h). */
+static void clean_stale_siblings(const char *out) {
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", out);
+    char *slash = strrchr(parent, '/');
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else if (slash == parent) parent[1] = '\0';
+    else *slash = '\0';
+    ss_scratch_clean(parent);
+}
+
+/* ---- output policy ---- */
+
+int ss_ckpt_is_ours(const char *dir) {
+    char path[4200];
+    if (!ss_is_dir(dir) || ss_path_join(path, sizeof path, dir, "slidesparse.json") != SS_OK || !ss_path_exists(path))
+        return 0;
+    ss_ckpt_meta m;
+    int ours = ss_ckpt_meta_load(path, &m) == SS_OK;
+    ss_ckpt_meta_free(&m);
+    ss_clear_error();
+    return ours;
+}
+
+ss_status ss_ckpt_out_check(const char *out, int replace) {
+    struct stat sb;
+    if (!out || !*out) return ss_fail(SS_ERR_ARG, "no output folder given");
+    if (stat(out, &sb) != 0) {
+        if (errno == ENOENT) return SS_OK;
+        return ss_fail_errno("cannot check the output %s", out);
+    }
+    if (!S_ISDIR(sb.st_mode))
+        return ss_fail(SS_ERR_ARG, "%s exists and is not a folder; it is kept (choose another --out)", out);
+    if (!ss_ckpt_is_ours(out))
+        return ss_fail(SS_ERR_ARG,
+                       "%s exists and is not a checkpoint written by slidesparse (no valid slidesparse.json); it is kept "
+                       "(move it away or choose another --out)", out);
+    if (!replace)
+        return ss_fail(SS_ERR_ARG, "%s already exists (a checkpoint written by slidesparse); pass --force to replace it",
+                       out);
+    return SS_OK;
 }
 
 static ss_status writer_setup(ss_ckpt_writer *w, const char *src_dir, const ss_model_config *cfg,
@@ -373,14 +468,19 @@ ss_status ss_ckpt_writer_begin(ss_ckpt_writer **out, const char *out_dir, const 
     }
     /* "models/x/" must become "models/x": the temp folder is a sibling, "<out>.tmp.<pid>" */
     for (size_t len = strlen(w->out); len > 1 && w->out[len - 1] == '/'; len--) w->out[len - 1] = '\0';
-    ss_status st = ss_tmpdir_for(w->out, w->tmp, sizeof w->tmp);
+    ss_status st = ss_ckpt_out_check(w->out, 1);
     if (st != SS_OK) {
         free(w);
         return st;
     }
-    st = writer_setup(w, src_dir, cfg, specs, n);
+    clean_stale_siblings(w->out);
+    st = ss_scratch_begin(&w->scratch, w->out);
+    w->tmp = w->scratch.path;
+    if (st == SS_OK) st = ss_mkdir_p(w->tmp);
+    if (st == SS_OK) ss_fault_point("ckpt-begin");
+    if (st == SS_OK) st = writer_setup(w, src_dir, cfg, specs, n);
     if (st != SS_OK) {
-        st = remove_keeping_error(w->tmp, st);
+        ss_scratch_abort(&w->scratch);
         free(w);
         return ss_context(st, "writing checkpoint %s", out_dir);
     }
@@ -400,9 +500,11 @@ ss_status ss_ckpt_writer_finish(ss_ckpt_writer *w, const ss_ckpt_meta *meta) {
         st = ss_path_join(path, sizeof path, w->tmp, "slidesparse.json");
         if (st == SS_OK) st = ss_ckpt_meta_save(path, meta);
     }
-    if (st == SS_OK) st = ss_dir_commit(w->tmp, w->out);
+    /* what sits at `out` now may have appeared while we wrote: check again */
+    if (st == SS_OK) st = ss_ckpt_out_check(w->out, 1);
+    if (st == SS_OK) st = ss_scratch_commit_dir(&w->scratch);
     if (st != SS_OK) {
-        st = remove_keeping_error(w->tmp, st);
+        ss_scratch_abort(&w->scratch);
         st = ss_context(st, "writing checkpoint %s", w->out);
     }
     free(w);
@@ -412,6 +514,6 @@ ss_status ss_ckpt_writer_finish(ss_ckpt_writer *w, const ss_ckpt_meta *meta) {
 void ss_ckpt_writer_abort(ss_ckpt_writer *w) {
     if (!w) return;
     if (w->st) ss_st_writer_abort(w->st);
-    ss_rm_rf(w->tmp);
+    ss_scratch_abort(&w->scratch);
     free(w);
 }

@@ -53,8 +53,14 @@ typedef struct ss_checkpoint {
     ss_tensors st;
 } ss_checkpoint;
 
+/* A folder with a temporary name (ss_is_scratch_name) is refused. */
 ss_status ss_ckpt_open(const char *dir, ss_checkpoint *c);
 void ss_ckpt_close(ss_checkpoint *c);
+/* The stored tensors against config.json, in one pass over the names and
+ * before any per-layer work: the embedding (and an untied lm_head) is
+ * [vocab_size, hidden_size], every layer 0..num_hidden_layers-1 has tensors
+ * and none lies beyond. The error names the key and the tensor. */
+ss_status ss_ckpt_check_config(const ss_checkpoint *c);
 const ss_ckpt_linear *ss_ckpt_find_linear(const ss_checkpoint *c, const char *weight_name);
 /* Looks a tensor up and checks dtype (SS_DT_UNKNOWN = any) and shape (NULL =
  * any); the error names the checkpoint, tensor, expected and actual. */
@@ -65,8 +71,18 @@ ss_status ss_ckpt_tensor(const ss_checkpoint *c, const char *name, ss_dtype dtyp
  * and model.layers.<i>.mlp.{gate,up,down}_proj.weight. These alone are quantized/pruned/slid. */
 int ss_is_block_linear(const char *name);
 
+/* Output policy: nothing a user owns is replaced. An existing `out` is
+ * refused (SS_ERR_ARG, the message says why) when it is not a folder, when
+ * it is a folder but not a checkpoint this tool wrote (ss_ckpt_is_ours: its
+ * slidesparse.json loads), and, unless `replace`, when it is one of ours. */
+ss_status ss_ckpt_out_check(const char *out, int replace);
+int ss_ckpt_is_ours(const char *dir);
+
 /* Writes a checkpoint folder atomically: everything goes to "<out>.tmp.<pid>/"
- * and is renamed to <out> by finish. config.json is copied from src_dir when
+ * (a locked scratch folder, see core/scratch.h; scratch folders of killed
+ * writers next to <out> are removed first) and is renamed to <out> by finish,
+ * which replaces an existing <out> only if it is ours (ss_ckpt_out_check with
+ * replace: the CLI asks for --force before that). config.json is copied from src_dir when
  * given (keeping fields this project does not model), else written from cfg;
  * other non-weight files of src_dir (tokenizer, generation config) are copied. */
 typedef struct ss_ckpt_writer ss_ckpt_writer;

@@ -9,6 +9,7 @@
 #include "io/config.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,7 +181,44 @@ ss_status ss_config_load(const char *path, ss_model_config *c) {
     return st;
 }
 
+/* Upper bounds on every dimension, checked before anything is sized from
+ * them: a few times the largest published models (Llama 3.1 405B: hidden
+ * 16384, 126 layers, 128 heads; vocabularies up to 262144), small enough
+ * that no size computed from them overflows and that a config.json claiming
+ * 2^31 layers is refused instead of allocated for. */
+static const struct dim_bound {
+    const char *key;
+    size_t offset;
+    int max;
+} k_dim_bounds[] = {
+    {"hidden_size", offsetof(ss_model_config, hidden), 1 << 16},
+    {"intermediate_size", offsetof(ss_model_config, intermediate), 1 << 18},
+    {"num_hidden_layers", offsetof(ss_model_config, n_layers), SS_CONFIG_MAX_LAYERS},
+    {"num_attention_heads", offsetof(ss_model_config, n_heads), 1024},
+    {"num_key_value_heads", offsetof(ss_model_config, n_kv_heads), 1024},
+    {"head_dim", offsetof(ss_model_config, head_dim), 1024},
+    {"vocab_size", offsetof(ss_model_config, vocab), 1 << 22},
+    {"max_position_embeddings", offsetof(ss_model_config, max_pos), 1 << 24},
+};
+
+static ss_status check_bounds(const ss_model_config *c, const char *what) {
+    for (size_t i = 0; i < sizeof k_dim_bounds / sizeof k_dim_bounds[0]; i++) {
+        const struct dim_bound *b = &k_dim_bounds[i];
+        int v = *(const int *)((const char *)c + b->offset);
+        if (v < 1 || v > b->max)
+            return ss_fail(SS_ERR_FORMAT, "%s: %s = %d is out of range (1..%d)", what, b->key, v, b->max);
+    }
+    if ((int64_t)c->n_heads * c->head_dim > (1 << 17))
+        return ss_fail(SS_ERR_FORMAT, "%s: num_attention_heads x head_dim = %d x %d is above %d", what, c->n_heads,
+                       c->head_dim, 1 << 17);
+    if (c->rope_orig_max_pos < 0 || c->rope_orig_max_pos > (1 << 24))
+        return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling original_max_position_embeddings = %d is out of range (1..%d)",
+                       what, c->rope_orig_max_pos, 1 << 24);
+    return SS_OK;
+}
+
 ss_status ss_config_validate(const ss_model_config *c, const char *what) {
+    SS_TRY(check_bounds(c, what));
 #define POSITIVE(field, key) \
     if (c->field <= 0) return ss_fail(SS_ERR_FORMAT, "%s: %s = %d must be positive", what, key, c->field)
     POSITIVE(hidden, "hidden_size");
@@ -335,14 +373,24 @@ ss_status ss_config_preset(const char *name, ss_model_config *c) {
     return ss_fail(SS_ERR_ARG, "unknown architecture preset '%s' (known: %s)", name, list);
 }
 
+/* a * b + c, or -1 when it overflows (or any operand is negative) */
+static int64_t muladd(int64_t a, int64_t b, int64_t c) {
+    int64_t p, r;
+    if (a < 0 || b < 0 || c < 0 || __builtin_mul_overflow(a, b, &p) || __builtin_add_overflow(p, c, &r)) return -1;
+    return r;
+}
+
 int64_t ss_config_param_count(const ss_model_config *c) {
-    int64_t h = c->hidden, ff = c->intermediate, q = (int64_t)c->n_heads * c->head_dim,
-            kv = (int64_t)c->n_kv_heads * c->head_dim;
-    int64_t attn = h * q + 2 * h * kv + q * h;  /* q, k, v, o weights */
-    if (c->qkv_bias) attn += q + 2 * kv;
-    int64_t mlp = 3 * h * ff;                   /* gate, up, down */
-    int64_t norms = 2 * h;                      /* input_layernorm, post_attention_layernorm */
-    if (c->sub_norms) norms += h + ff;          /* attn_sub_norm, ffn_sub_norm (BitNet: RMSNorm(hidden), RMSNorm(intermediate)) */
-    int64_t embed = (int64_t)c->vocab * h;
-    return embed + (int64_t)c->n_layers * (attn + mlp + norms) + h + (c->tie_embeddings ? 0 : embed);
+    const int64_t h = c->hidden, ff = c->intermediate;
+    const int64_t q = muladd(c->n_heads, c->head_dim, 0), kv = muladd(c->n_kv_heads, c->head_dim, 0);
+    int64_t attn = muladd(h, muladd(2, q, 0), muladd(muladd(2, h, 0), kv, 0)); /* q, o and k, v weights */
+    if (c->qkv_bias) attn = muladd(2, kv, muladd(1, attn, q));
+    const int64_t mlp = muladd(muladd(3, h, 0), ff, 0);                 /* gate, up, down */
+    /* input_layernorm, post_attention_layernorm; BitNet adds attn_sub_norm (hidden), ffn_sub_norm (intermediate) */
+    const int64_t norms = c->sub_norms ? muladd(3, h, ff) : muladd(2, h, 0);
+    const int64_t layer = muladd(1, attn, muladd(1, mlp, norms));
+    const int64_t embed = muladd(c->vocab, h, 0);
+    const int64_t total = muladd(c->n_layers, layer, muladd(c->tie_embeddings ? 1 : 2, embed, h));
+    if (q < 0 || kv < 0 || attn < 0 || mlp < 0 || norms < 0 || layer < 0 || embed < 0) return -1;
+    return total;
 }

@@ -41,8 +41,11 @@ ss_status ss_config_save(const char *path, const ss_model_config *c); /* atomic 
  * qwen2.5-7b, qwen2.5-14b, tiny. */
 ss_status ss_config_preset(const char *name, ss_model_config *c);
 const char *const *ss_config_preset_names(void);  /* NULL-terminated */
-/* Checks dimensions are positive and consistent (heads divide, etc.). */
+/* The most transformer blocks a config may claim (every dimension has a bound, see config.c). */
+#define SS_CONFIG_MAX_LAYERS 1024
+/* Checks dimensions are within bounds, positive and consistent (heads divide, etc.). */
 ss_status ss_config_validate(const ss_model_config *c, const char *what);
+/* Parameters of the architecture; -1 if the count overflows 64 bits. */
 int64_t ss_config_param_count(const ss_model_config *c);
 
 #endif

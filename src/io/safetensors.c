@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
 
@@ -207,13 +208,18 @@ static ss_status add_entries(table_builder *b, int file, const header_entry *e, 
 /* Maps `path`, validates its header and appends its tensors to the table. */
 static ss_status add_file(table_builder *b, const char *path, int *file_index) {
     ss_tensors *t = b->t;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO under a safetensors name must not block the open; a regular file ignores it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ss_fail_errno("cannot open %s", path);
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         ss_status st = ss_fail_errno("cannot stat %s", path);
         close(fd);
         return st;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ss_fail(SS_ERR_FORMAT, "%s: not a regular file", path);
     }
     uint64_t size = (uint64_t)sb.st_size;
     if (size < 8) {
@@ -257,6 +263,11 @@ static ss_status add_file(table_builder *b, const char *path, int *file_index) {
     }
 
     size_t n = json_object_size(root);
+    if (n > (size_t)(SS_ST_MAX_TENSORS - t->ntensors)) {
+        json_decref(root);
+        return ss_fail(SS_ERR_FORMAT, "%s: %zu header entries; a model holds at most %d tensors", path, n,
+                       SS_ST_MAX_TENSORS);
+    }
     header_entry *entries = calloc(n ? n : 1, sizeof *entries);
     if (!entries) {
         json_decref(root);
@@ -355,6 +366,10 @@ static ss_status open_index(const char *dir, const char *index_path, ss_tensors 
         if (json_object_get(shard_ids, fname)) continue;
         if (strchr(fname, '/') || !strcmp(fname, "..") || !fname[0]) {
             st = ss_fail(SS_ERR_FORMAT, "%s: weight_map names shard '%s' outside the folder", index_path, fname);
+            break;
+        }
+        if (out->nfiles >= SS_ST_MAX_SHARDS) {
+            st = ss_fail(SS_ERR_FORMAT, "%s: weight_map names more than %d shards", index_path, SS_ST_MAX_SHARDS);
             break;
         }
         char shard_path[4096];
@@ -650,6 +665,7 @@ ss_status ss_st_writer_begin(ss_st_writer **out, const char *dir, const ss_st_sp
 }
 
 ss_status ss_st_writer_append(ss_st_writer *w, const void *data, size_t nbytes) {
+    ss_fault_point("st-append");
     if (w->failed) return ss_fail(SS_ERR_IO, "%s: safetensors writer already failed", w->dir);
     const uint8_t *p = data;
     while (nbytes > 0) {

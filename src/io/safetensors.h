@@ -27,6 +27,8 @@
 
 #define SS_ST_MAX_DIMS 8
 #define SS_ST_MAX_HEADER (100u << 20) /* 100 MiB, as the reference implementation */
+#define SS_ST_MAX_TENSORS (1 << 20)   /* per table: far above any model (BitNet-2B: 332), far below INT_MAX */
+#define SS_ST_MAX_SHARDS 99999        /* the most "model-0000i-of-0000n" can number */
 
 typedef struct ss_st_tensor {
     char *name;

@@ -13,8 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fault.h"
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "core/scratch.h"
 #include "core/log.h"
 #include "core/timer.h"
 #include "io/checkpoint.h"
@@ -267,7 +269,7 @@ static ss_status plan_task1(plan *p) {
         SS_TRY(job_args(j, "info", "--model", p->base_dir, NULL));
     } else if (p->base_is_synth) {
         snprintf(j->title, sizeof j->title, "synthesise %s-BF16 (%s)", p->base, p->arch);
-        SS_TRY(job_args(j, "synth", "--arch", p->arch, "--out", p->base_dir, "--seed", "0", NULL));
+        SS_TRY(job_args(j, "synth", "--arch", p->arch, "--out", p->base_dir, "--seed", "0", "--force", NULL));
         j->synthetic_base = 1;
     } else {
         snprintf(j->title, sizeof j->title, "download %s", p->repo);
@@ -275,7 +277,7 @@ static ss_status plan_task1(plan *p) {
         /* Without network (or any other download failure) the run goes on
          * with synthetic weights of the exact architecture, and says so. */
         SS_TRY(push_arg(j->fallback, &j->nfallback, "slidesparse"));
-        const char *fb[] = {"synth", "--arch", p->arch, "--out", p->base_dir, "--seed", "0"};
+        const char *fb[] = {"synth", "--arch", p->arch, "--out", p->base_dir, "--seed", "0", "--force"};
         for (size_t i = 0; i < sizeof fb / sizeof fb[0]; i++) SS_TRY(push_arg(j->fallback, &j->nfallback, "%s", fb[i]));
     }
     for (int q = 0; q < 2; q++) {
@@ -287,7 +289,7 @@ static ss_status plan_task1(plan *p) {
         snprintf(k->dtype, sizeof k->dtype, "%s", DT);
         snprintf(k->model, sizeof k->model, "%s/%s-%s", p->models, p->base, DT);
         snprintf(k->title, sizeof k->title, "quantize %s-%s", p->base, DT);
-        SS_TRY(job_args(k, "quantize", "--in", p->base_dir, "--out", k->model, "--dtype", dt, NULL));
+        SS_TRY(job_args(k, "quantize", "--in", p->base_dir, "--out", k->model, "--dtype", dt, "--force", NULL));
         k->out_kind = OUT_CKPT;
         snprintf(k->out_path, sizeof k->out_path, "%s", k->model);
         add_dep(p, k, "base");
@@ -310,7 +312,7 @@ static ss_status plan_task2(plan *p) {
             snprintf(j->title, sizeof j->title, "convert %s-%s -> %s", p->base, DT, sp);
             char in[2300];
             snprintf(in, sizeof in, "%s/%s-%s", p->models, p->base, DT);
-            SS_TRY(job_args(j, "convert", "--in", in, "--out", j->model, "--sparsity", sp, NULL));
+            SS_TRY(job_args(j, "convert", "--in", in, "--out", j->model, "--sparsity", sp, "--force", NULL));
             j->out_kind = OUT_CKPT;
             snprintf(j->out_path, sizeof j->out_path, "%s", j->model);
             snprintf(dep, sizeof dep, "quantize-%s", dt);
@@ -826,6 +828,7 @@ static ss_status run_job(plan *p, int idx) {
     }
 
     flush_skips(p);
+    ss_fault_point("pipeline-job");
     j->status = SS_JOB_RUNNING;
     j->start_epoch = epoch_now();
     SS_TRY(state_save(p, 0));
@@ -868,26 +871,6 @@ static ss_status run_job(plan *p, int idx) {
     else if (j->status == SS_JOB_SKIPPED) say(p, "  skipped after %s: %s", dur, j->reason);
     else say(p, "  FAILED after %s: %s", dur, j->error);
     return state_save(p, 0);
-}
-
-/* Removes "<name>.tmp.<pid>" leftovers of killed jobs (their pid is gone). */
-static void clean_stale_temps(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t) continue;
-        char *end;
-        long pid = strtol(t + 5, &end, 10);
-        if (*end || pid <= 0 || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        char path[4400];
-        if (ss_path_join(path, sizeof path, dir, e->d_name) == SS_OK && ss_rm_rf(path) == SS_OK)
-            ss_debug("removed %s, left by a killed job", path);
-        ss_clear_error();
-    }
-    closedir(d);
 }
 
 /* GPU presence, asked of a child process (see gpu_probe.h). */
@@ -1048,7 +1031,9 @@ ss_status ss_pipeline_run(const ss_pipeline_opts *o) {
             now_string(now, sizeof now);
             json_object_set_new(json_array_get(p.runs, json_array_size(p.runs) - 1), "started", json_string(now));
         }
-        clean_stale_temps(p.models);
+        /* scratch of jobs killed in an earlier run (their owner lock is free): see core/scratch.h */
+        int removed = ss_scratch_clean(p.models) + ss_scratch_clean_tree(p.results, 8);
+        if (removed) say(&p, "removed %d unfinished output%s left by killed jobs", removed, removed == 1 ? "" : "s");
         st = state_save(&p, 0);
     }
     for (int t = 1; t <= SS_N_TASKS && st == SS_OK; t++) {

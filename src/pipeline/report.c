@@ -761,11 +761,18 @@ static void header(rctx *c, FILE *fp, const char *now) {
 
 /* ------------------------------------------------------------------ main */
 
-static void load_m(const json_t *opts, const char *key, int64_t *m, int *n) {
+/* An M list of the state file's options: integers in the range the CLI accepts. */
+static ss_status load_m(const char *state, const json_t *opts, const char *key, int64_t *m, int *n) {
     *n = 0;
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(opts, key), i, v) if (*n < RP_MAX_M) m[(*n)++] = json_integer_value(v);
+    json_array_foreach(json_object_get(opts, key), i, v) {
+        json_int_t x = json_integer_value(v);
+        if (!json_is_integer(v) || x < 1 || x > (1 << 24))
+            return ss_fail(SS_ERR_FORMAT, "%s: options.%s[%zu] is not an M in [1, %d]", state, key, i, 1 << 24);
+        if (*n < RP_MAX_M) m[(*n)++] = x;
+    }
+    return SS_OK;
 }
 
 static ss_status write_all(rctx *c) {
@@ -880,10 +887,10 @@ ss_status ss_report_write(const ss_report_opts *opts) {
         snprintf(c->base, sizeof c->base, "%s", rp_jstr(c->state, "base_name"));
         snprintf(c->backend, sizeof c->backend, "%s", rp_jstr(c->state, "backend"));
         const json_t *opt = json_object_get(c->state, "options");
-        load_m(opt, "m_prefill", c->m_prefill, &c->n_prefill);
-        load_m(opt, "m_decode", c->m_decode, &c->n_decode);
-        load_m(opt, "m_kernel", c->m_kernel, &c->n_kernel);
-        st = rp_scan(c->results, &c->d);
+        st = load_m(state, opt, "m_prefill", c->m_prefill, &c->n_prefill);
+        if (st == SS_OK) st = load_m(state, opt, "m_decode", c->m_decode, &c->n_decode);
+        if (st == SS_OK) st = load_m(state, opt, "m_kernel", c->m_kernel, &c->n_kernel);
+        if (st == SS_OK) st = rp_scan(c->results, &c->d);
     }
     if (st == SS_OK) {
         c->js = json_object();

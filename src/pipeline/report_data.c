@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +11,29 @@
 
 #include "core/fsutil.h"
 
-/* ---- a small CSV table: '#' comment lines, one header line, numeric cells ---- */
+/* ---- a small CSV table: '#' comment lines, one header line, text cells ----
+ *
+ * Cells keep their text; the typed getters parse them with range and
+ * finiteness checks, so a bad cell in a column the report uses is one error
+ * naming the file, the line and the column, never a silent cast. */
 
 #define CSV_MAX_COLS 64
+#define CSV_MAX_ROWS (1 << 20)
+#define CSV_MAX_BYTES ((int64_t)64 << 20)
 
 typedef struct csv {
+    const char *path;
     int ncol, nrows;
     char names[CSV_MAX_COLS][64];
-    double *v; /* [nrows, ncol]; NaN where a cell is not a number */
+    char *text;   /* the file, cut into cells in place */
+    char **cells; /* [nrows, ncol]; "" where a row is short */
+    int *line;    /* [nrows]: line number in the file */
 } csv;
 
 static void csv_free(csv *c) {
-    free(c->v);
+    free(c->text);
+    free(c->cells);
+    free(c->line);
     memset(c, 0, sizeof *c);
 }
 
@@ -38,57 +50,63 @@ static int split(char *line, char **cells, int max) {
     return n;
 }
 
-static void trim(char *s) {
+static char *trim(char *s) {
     size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ')) s[--n] = '\0';
-    size_t k = 0;
-    while (s[k] == ' ') k++;
-    if (k) memmove(s, s + k, n - k + 1);
+    while (n && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = '\0';
+    while (*s == ' ' || *s == '\t') s++;
+    return s;
+}
+
+static ss_status csv_grow(csv *c, int *cap) {
+    if (c->nrows < *cap) return SS_OK;
+    if (c->nrows >= CSV_MAX_ROWS) return ss_fail(SS_ERR_FORMAT, "%s: more than %d rows", c->path, CSV_MAX_ROWS);
+    int ncap = *cap ? 2 * *cap : 64;
+    char **cells = realloc(c->cells, (size_t)ncap * (size_t)c->ncol * sizeof *cells);
+    if (cells) c->cells = cells;
+    int *line = realloc(c->line, (size_t)ncap * sizeof *line);
+    if (line) c->line = line;
+    if (!cells || !line) return ss_fail(SS_ERR_NOMEM, "%s: out of memory", c->path);
+    *cap = ncap;
+    return SS_OK;
+}
+
+static ss_status csv_parse(csv *c) {
+    int cap = 0, lineno = 0;
+    char *next = c->text;
+    while (next && *next) {
+        char *line = next;
+        char *nl = strchr(line, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl) *nl = '\0';
+        lineno++;
+        line = trim(line);
+        if (!line[0] || line[0] == '#') continue;
+        char *cells[CSV_MAX_COLS + 1];
+        int n = split(line, cells, CSV_MAX_COLS + 1);
+        if (n > CSV_MAX_COLS)
+            return ss_fail(SS_ERR_FORMAT, "%s: line %d has more than %d columns", c->path, lineno, CSV_MAX_COLS);
+        if (!c->ncol) { /* the header */
+            c->ncol = n;
+            for (int i = 0; i < n; i++) snprintf(c->names[i], sizeof c->names[i], "%s", trim(cells[i]));
+            continue;
+        }
+        SS_TRY(csv_grow(c, &cap));
+        char **row = c->cells + (size_t)c->nrows * (size_t)c->ncol;
+        for (int i = 0; i < c->ncol; i++) row[i] = i < n ? trim(cells[i]) : line + strlen(line);
+        c->line[c->nrows++] = lineno;
+    }
+    return SS_OK;
 }
 
 static ss_status csv_read(const char *path, csv *c) {
     memset(c, 0, sizeof *c);
-    char *text;
-    SS_TRY(ss_read_file(path, &text, NULL));
-    int cap = 0, header = 0;
-    ss_status st = SS_OK;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line && st == SS_OK; line = strtok_r(NULL, "\n", &save)) {
-        trim(line);
-        if (!line[0] || line[0] == '#') continue;
-        char *cells[CSV_MAX_COLS];
-        int n = split(line, cells, CSV_MAX_COLS);
-        if (!header) {
-            header = 1;
-            c->ncol = n;
-            for (int i = 0; i < n; i++) {
-                trim(cells[i]);
-                snprintf(c->names[i], sizeof c->names[i], "%s", cells[i]);
-            }
-            continue;
-        }
-        if (c->nrows == cap) {
-            cap = cap ? 2 * cap : 64;
-            double *v = realloc(c->v, (size_t)cap * (size_t)c->ncol * sizeof *v);
-            if (!v) {
-                st = ss_fail(SS_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            c->v = v;
-        }
-        double *row = c->v + (size_t)c->nrows * (size_t)c->ncol;
-        for (int i = 0; i < c->ncol; i++) {
-            row[i] = NAN;
-            if (i < n) {
-                char *end;
-                trim(cells[i]);
-                double x = strtod(cells[i], &end);
-                if (end != cells[i] && *end == '\0') row[i] = x;
-            }
-        }
-        c->nrows++;
-    }
-    free(text);
+    c->path = path;
+    int64_t size = ss_file_size(path);
+    if (size > CSV_MAX_BYTES)
+        return ss_fail(SS_ERR_FORMAT, "%s: %lld bytes, more than a result file holds (%lld)", path, (long long)size,
+                       (long long)CSV_MAX_BYTES);
+    SS_TRY(ss_read_file(path, &c->text, NULL));
+    ss_status st = csv_parse(c);
     if (st != SS_OK) csv_free(c);
     return st;
 }
@@ -99,7 +117,50 @@ static int csv_col(const csv *c, const char *name) {
     return -1;
 }
 
-static double csv_at(const csv *c, int row, int col) { return col < 0 ? NAN : c->v[(size_t)row * (size_t)c->ncol + (size_t)col]; }
+static const char *csv_cell(const csv *c, int row, int col) {
+    return col < 0 ? "" : c->cells[(size_t)row * (size_t)c->ncol + (size_t)col];
+}
+
+/* Cell (row, col) as a finite number in [lo, hi]; an empty cell (or an
+ * absent column) is *present = 0 when allow_empty, an error otherwise. */
+static ss_status csv_num(const csv *c, int row, int col, double lo, double hi, int allow_empty, double *out,
+                         int *present) {
+    const char *s = csv_cell(c, row, col);
+    *present = 0;
+    *out = NAN;
+    if (!*s) {
+        if (allow_empty) return SS_OK;
+        return ss_fail(SS_ERR_FORMAT, "%s: line %d, column '%s': empty cell", c->path, c->line[row],
+                       col < 0 ? "?" : c->names[col]);
+    }
+    char *end;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end || !isfinite(x) || x < lo || x > hi)
+        return ss_fail(SS_ERR_FORMAT, "%s: line %d, column '%s': '%.40s' is not a number in [%g, %g]", c->path,
+                       c->line[row], c->names[col], s, lo, hi);
+    *out = x;
+    *present = 1;
+    return SS_OK;
+}
+
+/* Cell (row, col) as an integer in [lo, hi] (required). */
+static ss_status csv_int(const csv *c, int row, int col, int64_t lo, int64_t hi, int64_t *out) {
+    double x;
+    int present;
+    SS_TRY(csv_num(c, row, col, (double)lo, (double)hi, 0, &x, &present));
+    if (x != floor(x))
+        return ss_fail(SS_ERR_FORMAT, "%s: line %d, column '%s': '%s' is not an integer", c->path, c->line[row],
+                       c->names[col], csv_cell(c, row, col));
+    *out = (int64_t)x; /* in range: checked above */
+    return SS_OK;
+}
+
+/* Bounds of what the benchmarks write. */
+#define MAX_M (INT64_C(1) << 24)      /* the largest M the CLI accepts */
+#define MAX_DIM (INT64_C(1) << 31)    /* N, K */
+#define MAX_RATE 1e15                 /* tokens or requests per second */
+#define MAX_LATENCY_US 1e12
 
 /* ---- folders ---- */
 
@@ -201,13 +262,14 @@ static int cmp_point(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Reads one throughput CSV into a series; unreadable or foreign CSVs are skipped. */
+/* Reads one throughput CSV into a series; a CSV without the columns the
+ * report needs is skipped, a bad cell in one of them is an error. */
 static ss_status read_tp_csv(rp_data *d, int decode, const char *hw, const char *backend, const char *sparsity,
                              const char *rel, const char *model) {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", d->results, rel);
     csv c;
-    if (csv_read(path, &c) != SS_OK) return SS_OK;
+    SS_TRY(csv_read(path, &c));
     int cm = csv_col(&c, decode ? "M_decode" : "M_prefill");
     if (cm < 0) cm = csv_col(&c, "M");
     int ct = csv_col(&c, "tokens_per_s"), co = csv_col(&c, "output_tokens_per_s");
@@ -232,15 +294,23 @@ static ss_status read_tp_csv(rp_data *d, int decode, const char *hw, const char 
     snprintf(se->sparsity, sizeof se->sparsity, "%s", sparsity);
     snprintf(se->path, sizeof se->path, "%s", rel);
     se->pts = pts;
-    for (int r = 0; r < c.nrows; r++) {
-        double M = csv_at(&c, r, cm), tps = csv_at(&c, r, ct);
-        if (isnan(M) || isnan(tps)) continue;
-        double out = csv_at(&c, r, co);
-        if (isnan(out)) {
-            double len = cl >= 0 ? csv_at(&c, r, cl) : 1.0;
-            out = csv_at(&c, r, cr) * (isnan(len) ? 1.0 : len);
-        }
-        se->pts[se->n++] = (rp_point){.M = (int64_t)M, .tps = tps, .out_tps = out};
+    ss_status st = SS_OK;
+    for (int r = 0; r < c.nrows && st == SS_OK; r++) {
+        int64_t M;
+        double tps, out, rps, len;
+        int has_tps, has_out, has_rps, has_len;
+        st = csv_int(&c, r, cm, 1, MAX_M, &M);
+        if (st == SS_OK) st = csv_num(&c, r, ct, 0, MAX_RATE, 1, &tps, &has_tps);
+        if (st == SS_OK) st = csv_num(&c, r, co, 0, MAX_RATE, 1, &out, &has_out);
+        if (st == SS_OK) st = csv_num(&c, r, cr, 0, MAX_RATE, 1, &rps, &has_rps);
+        if (st == SS_OK) st = csv_num(&c, r, cl, 0, (double)(1 << 24), 1, &len, &has_len);
+        if (st != SS_OK || !has_tps) continue; /* a point without a rate was not measured */
+        if (!has_out) out = has_rps ? rps * (has_len ? len : 1.0) : NAN;
+        se->pts[se->n++] = (rp_point){.M = M, .tps = tps, .out_tps = out};
+    }
+    if (st != SS_OK) {
+        csv_free(&c);
+        return st;
     }
     qsort(se->pts, (size_t)se->n, sizeof *se->pts, cmp_point);
     csv_free(&c);
@@ -326,7 +396,7 @@ static ss_status read_kernel_csv(rp_data *d, const char *lib, const char *rel, c
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", d->results, rel);
     csv c;
-    if (csv_read(path, &c) != SS_OK) return SS_OK;
+    SS_TRY(csv_read(path, &c));
     int cm = csv_col(&c, "M"), cn = csv_col(&c, "N"), ck = csv_col(&c, "K");
     int cl = csv_col(&c, "lat_us_1");
     if (cl < 0) cl = csv_col(&c, "lat_us");
@@ -358,10 +428,21 @@ static ss_status read_kernel_csv(rp_data *d, const char *lib, const char *rel, c
     while (u && strstr(u + 1, "_2_")) u = strstr(u + 1, "_2_");
     if (u && is_sparsity(u + 1) && strcmp(lib, "cuBLASLt") != 0) snprintf(s->sparsity, sizeof s->sparsity, "%s", u + 1);
     s->rows = rows;
-    for (int r = 0; r < c.nrows; r++) {
-        double M = csv_at(&c, r, cm), N = csv_at(&c, r, cn), K = csv_at(&c, r, ck), lat = csv_at(&c, r, cl);
-        if (isnan(M) || isnan(N) || isnan(K) || isnan(lat) || lat <= 0) continue;
-        s->rows[s->n++] = (rp_krow){.M = (int64_t)M, .N = (int64_t)N, .K = (int64_t)K, .lat_us = lat};
+    ss_status st = SS_OK;
+    for (int r = 0; r < c.nrows && st == SS_OK; r++) {
+        int64_t M, N, K;
+        double lat;
+        int has_lat;
+        st = csv_int(&c, r, cm, 1, MAX_M, &M);
+        if (st == SS_OK) st = csv_int(&c, r, cn, 1, MAX_DIM, &N);
+        if (st == SS_OK) st = csv_int(&c, r, ck, 1, MAX_DIM, &K);
+        if (st == SS_OK) st = csv_num(&c, r, cl, 0, MAX_LATENCY_US, 1, &lat, &has_lat);
+        if (st != SS_OK || !has_lat || lat <= 0) continue; /* a failed or skipped point has no latency */
+        s->rows[s->n++] = (rp_krow){.M = M, .N = N, .K = K, .lat_us = lat};
+    }
+    if (st != SS_OK) {
+        csv_free(&c);
+        return st;
     }
     csv_free(&c);
     return SS_OK;

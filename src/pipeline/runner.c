@@ -1,6 +1,7 @@
 /* Child processes of the pipeline: start, stream output to the log, time
  * out, and tell how they ended. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -148,14 +149,18 @@ int ss_csv_data_rows(const char *path) {
             header_seen = 1;
             continue;
         }
-        rows++;
+        if (rows < INT_MAX) rows++;
     }
     fclose(fp);
     return rows;
 }
 
 void ss_format_duration(double s, char *out, size_t cap) {
-    if (s < 0) s = 0;
+    if (!(s >= 0)) s = 0; /* NaN too: durations come from state files */
+    if (s >= 1e9) { /* 31 years: not a duration this tool measured; and beyond long's range for the cast below */
+        snprintf(out, cap, "%.3gs", s);
+        return;
+    }
     if (s < 60) {
         snprintf(out, cap, "%.1fs", s);
         return;
