@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build needs on a fresh Debian/Ubuntu machine. Idempotent:
 # a second run changes nothing and finishes in a second.
-#   - Debian packages: compilers, CMake, jansson, libcurl, cmocka, gnuplot
+#   - Debian packages: compilers (gcc; clang + libFuzzer for scripts/fuzz.sh), CMake, jansson, libcurl, cmocka, gnuplot
 #   - cuSPARSELt from PyPI's nvidia-cusparselt-cu13 wheel, unpacked into
 #     third_party/cusparselt/{include,lib} where CMake looks for it
 #     (only when the CUDA toolkit is present; pinned to the GPU machine's 0.8.0)
@@ -13,6 +13,8 @@ sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
 pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev gnuplot-nox python3 python3-pip unzip)
+# the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and its sanitizers, LLVM's OpenMP
+pkgs+=(clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,7 +25,7 @@ typedef struct run_env {
 } run_env;
 
 /* Finds $SS_BIN; 0 on success. */
-static int find_bin(void) {
+static inline int find_bin(void) {
     const char *bin = getenv("SS_BIN");
     if (!bin || access(bin, X_OK) != 0) {
         fprintf(stderr, "SS_BIN does not name the slidesparse binary\n");
@@ -37,7 +37,7 @@ static int find_bin(void) {
 
 /* Runs slidesparse with args (NULL-terminated, without argv[0]); output in
  * g_out. Returns the exit code, or 128 + the signal that ended it. */
-static int run_argv(const run_env *env, char **args) {
+static inline int run_argv(const run_env *env, char **args) {
     char *argv[64];
     int n = 0;
     argv[n++] = "slidesparse";
@@ -75,7 +75,7 @@ static int run_argv(const run_env *env, char **args) {
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
-static int run(const run_env *env, ...) {
+static inline int run(const run_env *env, ...) {
     char *args[48];
     int n = 0;
     va_list ap;

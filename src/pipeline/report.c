@@ -23,7 +23,7 @@ void ss_report_defaults(ss_report_opts *o) {
 double ss_ideal_speedup(const char *sparsity) {
     if (!sparsity || strncmp(sparsity, "2_", 2) != 0) return 1.0;
     if (!strcmp(sparsity + 2, "inf")) return 1.0;
-    int L = atoi(sparsity + 2);
+    long L = strtol(sparsity + 2, NULL, 10); /* saturates, unlike atoi: names come from folders */
     return L > 2 ? (double)L / (double)(L - 2) : 1.0;
 }
 

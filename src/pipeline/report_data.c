@@ -222,7 +222,8 @@ static int is_sparsity(const char *s) {
 int rp_sparsity_order(const char *sp) {
     if (!sp || !*sp) return 0;
     if (!strcmp(sp, "2_inf")) return 1000000000;
-    return atoi(sp + 2);
+    long L = strtol(sp + 2, NULL, 10); /* saturates, unlike atoi: names come from folders */
+    return L < 0 ? 0 : L >= 1000000000 ? 999999999 : (int)L;
 }
 
 /* ---- throughput ---- */
