@@ -634,11 +634,15 @@ static void keep_prev_lists(plan *p) {
             continue;
         size_t i;
         json_t *v;
+        int valid = 1; /* the state file is an input: an M the CLI would refuse keeps the defaults */
+        json_array_foreach(arr, i, v) valid &= json_is_integer(v) && json_integer_value(v) >= 1 &&
+                                               json_integer_value(v) <= (1 << 24);
+        if (!valid) continue;
         *lists[l].n = 0;
         json_array_foreach(arr, i, v) lists[l].m[(*lists[l].n)++] = json_integer_value(v);
     }
     json_int_t out = json_integer_value(json_object_get(opt, "decode_output"));
-    if (!(p->tasks & (1u << 5)) && out > 0) p->decode_output = (int)out;
+    if (!(p->tasks & (1u << 5)) && out > 0 && out <= (1 << 16)) p->decode_output = (int)out;
 }
 
 /* ----------------------------------------------------------- verifying */

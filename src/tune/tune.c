@@ -76,6 +76,15 @@ static int hex_to(const char *s, uint64_t *w) {
     return 1;
 }
 
+/* A small integer field of a tuning entry, range-checked before it becomes an int. */
+static ss_status int_field(const char *what, const char *key, int64_t v, int64_t lo, int64_t hi, int *out) {
+    if (v < lo || v > hi)
+        return ss_fail(SS_ERR_FORMAT, "%s: %s = %lld is out of range (%lld..%lld)", what, key, (long long)v, (long long)lo,
+                       (long long)hi);
+    *out = (int)v;
+    return SS_OK;
+}
+
 static ss_status parse_entry(const json_t *j, const char *what, ss_tune_entry *e) {
     memset(e, 0, sizeof *e);
     const char *be, *dt, *kind;
@@ -90,18 +99,18 @@ static ss_status parse_entry(const json_t *j, const char *what, ss_tune_entry *e
     SS_TRY(ss_json_int(j, "N", what, &e->N));
     SS_TRY(ss_json_int(j, "K", what, &e->K));
     SS_TRY(ss_json_int(j, "M", what, &e->M));
-    if (e->N <= 0 || e->K <= 0 || e->M <= 0)
-        return ss_fail(SS_ERR_FORMAT, "%s: shape N=%lld K=%lld M=%lld must be positive", what, (long long)e->N,
+    if (e->N <= 0 || e->K <= 0 || e->M <= 0 || e->N > INT32_MAX || e->K > INT32_MAX || e->M > INT32_MAX)
+        return ss_fail(SS_ERR_FORMAT, "%s: shape N=%lld K=%lld M=%lld must be positive (and below 2^31)", what, (long long)e->N,
                        (long long)e->K, (long long)e->M);
     v = 0;
     SS_TRY(ss_json_int_opt(j, "alg_id", what, &v));
-    e->alg.alg_id = (int)v;
+    SS_TRY(int_field(what, "alg_id", v, -1, 1 << 20, &e->alg.alg_id));
     v = 1;
     SS_TRY(ss_json_int_opt(j, "split_k", what, &v));
-    e->alg.split_k = (int)v;
+    SS_TRY(int_field(what, "split_k", v, -1, 1 << 16, &e->alg.split_k));
     v = 0;
     SS_TRY(ss_json_int_opt(j, "split_k_mode", what, &v));
-    e->alg.split_k_mode = (int)v;
+    SS_TRY(int_field(what, "split_k_mode", v, -1, 1 << 16, &e->alg.split_k_mode));
     SS_TRY(ss_json_num_opt(j, "us", what, &e->us));
     const json_t *h = json_object_get(j, "lt_algo");
     if (h && json_is_string(h)) {
