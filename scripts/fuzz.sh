@@ -30,7 +30,8 @@ command -v clang >/dev/null || { echo "error: fuzz.sh needs clang (bash scripts/
 CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSS_CUDA=OFF -DSS_FUZZ=ON >/dev/null
 cmake --build "$build" -j "$jobs" --target fuzzers >/dev/null
 
-harnesses=$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//')
+# the harnesses this tree builds (tests/fuzz/CMakeLists.txt)
+harnesses=$(cd "$build/tests/fuzz" && ls fuzz_* | grep -v '\.' | sed 's/^fuzz_//')
 parallel=${SS_FUZZ_PARALLEL:-1} # harnesses run at a time (each on one core)
 
 run_one() { # harness -> its exit status in $build/fuzz_<h>.rc
