@@ -39,6 +39,9 @@
  *                                uniform scales only)
  *   cusparselt bf16/fp16  BF16/  unsupported            bf16 w/o bias: direct;
  *                         F16                           else ACC + pass
+ *   ours,      int8       I32    fused (epilogue)       fused, bias included
+ *   ours_dense fp8e4m3    F32    fused (epilogue)       fused, bias included
+ *   ours*      bf16/fp16  unsupported (8-bit kernels only)
  * A uniform weight scale (all channels equal, as BitNet's per-tensor scale)
  * makes BF16_CHANNEL a plain scalar-alpha GEMM on both libraries.
  * cuSPARSELt fp16 is reported unsupported on Hopper: cuSPARSELt 0.8.0's
@@ -77,7 +80,22 @@ extern "C" {
 #define SS_GEMM_ALIGN_NK 32 /* N and K padding: cuSPARSELt's rule for 8-bit types */
 #define SS_GEMM_ALIGN_M 16  /* token rows of the GEMM operands */
 
-typedef enum ss_backend { SS_BACKEND_CUBLASLT = 0, SS_BACKEND_CUSPARSELT = 1, SS_BACKEND_COUNT } ss_backend;
+/* cublaslt: dense, NVIDIA's library. cusparselt: 2:4 sparse, NVIDIA's library.
+ * ours: our own Hopper (sm_90a) 2:4 sparse GEMM with the dequant epilogue
+ * fused (ours_gemm.cu). ours_dense: its dense twin, same pipeline and
+ * epilogue with dense wgmma, for comparisons of one design. */
+typedef enum ss_backend {
+    SS_BACKEND_CUBLASLT = 0,
+    SS_BACKEND_CUSPARSELT = 1,
+    SS_BACKEND_OURS = 2,
+    SS_BACKEND_OURS_DENSE = 3,
+    SS_BACKEND_COUNT
+} ss_backend;
+
+/* 1 for the backends that take 2:4 weights (cusparselt, ours). */
+static inline int ss_backend_sparse(ss_backend b) { return b == SS_BACKEND_CUSPARSELT || b == SS_BACKEND_OURS; }
+/* 1 for our own kernels (ours, ours_dense). */
+static inline int ss_backend_ours(ss_backend b) { return b == SS_BACKEND_OURS || b == SS_BACKEND_OURS_DENSE; }
 
 typedef enum ss_gemm_dtype {
     SS_GEMM_BF16 = 0,
@@ -99,7 +117,7 @@ typedef enum ss_gemm_out {
 
 /* ---- names and host-side rules (no GPU needed) ---- */
 
-const char *ss_backend_name(ss_backend b);          /* "cublaslt", "cusparselt" */
+const char *ss_backend_name(ss_backend b);          /* "cublaslt", "cusparselt", "ours", "ours_dense" */
 ss_status ss_backend_parse(const char *s, ss_backend *b);
 const char *ss_gemm_dtype_name(ss_gemm_dtype d);    /* "bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1" */
 ss_status ss_gemm_dtype_parse(const char *s, ss_gemm_dtype *d);

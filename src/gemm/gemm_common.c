@@ -6,7 +6,7 @@
 
 #include "gemm/gemm.h"
 
-static const char *const backend_names[SS_BACKEND_COUNT] = {"cublaslt", "cusparselt"};
+static const char *const backend_names[SS_BACKEND_COUNT] = {"cublaslt", "cusparselt", "ours", "ours_dense"};
 static const char *const dtype_names[SS_GEMM_DTYPE_COUNT] = {"bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1"};
 static const char *const out_names[SS_GEMM_OUT_COUNT] = {"acc", "bf16_channel", "bf16", "bf16_acc"};
 
@@ -26,7 +26,7 @@ ss_status ss_backend_parse(const char *s, ss_backend *b) {
             *b = (ss_backend)i;
             return SS_OK;
         }
-    return ss_fail(SS_ERR_ARG, "unknown GEMM backend '%s': expected cublaslt or cusparselt", s ? s : "(null)");
+    return ss_fail(SS_ERR_ARG, "unknown GEMM backend '%s': expected cublaslt, cusparselt, ours or ours_dense", s ? s : "(null)");
 }
 
 ss_status ss_gemm_dtype_parse(const char *s, ss_gemm_dtype *d) {
@@ -79,6 +79,11 @@ ss_status ss_gemm_out_supported(ss_backend b, ss_gemm_dtype d, ss_gemm_out o) {
         return ss_fail(SS_ERR_ARG, "bad GEMM backend/dtype/output mode (%d, %d, %d)", (int)b, (int)d, (int)o);
     if (d == SS_GEMM_FP4E2M1)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: not implemented in this build", ss_backend_name(b));
+    if (ss_backend_ours(b)) {
+        if (d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3) return SS_OK; /* every mode, in the epilogue */
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels are 8-bit (int8, fp8e4m3) only", ss_backend_name(b),
+                       ss_gemm_dtype_name(d));
+    }
     if (o == SS_GEMM_OUT_BF16_ACC) {
         if (b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP8E4M3) return SS_OK;
         return ss_fail(SS_ERR_UNSUPPORTED,
@@ -106,6 +111,7 @@ int ss_gemm_out_fused(ss_backend b, ss_gemm_dtype d, ss_gemm_out o, int has_bias
     case SS_GEMM_OUT_BF16_CHANNEL:
     case SS_GEMM_OUT_BF16_ACC: return 1;
     case SS_GEMM_OUT_BF16:
+        if (ss_backend_ours(b)) return 1;
         if (has_bias) return 0;
         if (d == SS_GEMM_BF16) return 1;
         return b == SS_BACKEND_CUBLASLT && d == SS_GEMM_FP8E4M3;
@@ -134,6 +140,13 @@ ss_status ss_gemm_supported(const ss_gpu_info *gpu, ss_backend b, ss_gemm_dtype 
     if (d == SS_GEMM_FP8E4M3 && cc < 89)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s fp8e4m3: needs compute capability >= 8.9; %s is %d.%d", bn, gpu->name,
                        gpu->cc_major, gpu->cc_minor);
+    if (ss_backend_ours(b)) {
+        if (d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels are 8-bit (int8, fp8e4m3) only", bn, dn);
+        if (cc != 90)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels use Hopper-only wgmma and TMA (sm_90a, cc 9.0); %s is %d.%d",
+                           bn, dn, gpu->name, gpu->cc_major, gpu->cc_minor);
+    }
     if (b == SS_BACKEND_CUSPARSELT) {
         if (cc < 80)
             return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: sparse tensor cores need compute capability >= 8.0; %s is %d.%d",

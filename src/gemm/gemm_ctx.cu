@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gemm/gemm_internal.h"
+#include "gemm/ours_layout.h"
 extern "C" {
 #include "core/log.h"
 }
@@ -63,7 +64,7 @@ void ss_gemm_ctx_destroy(ss_gemm_ctx *ctx) {
     for (int i = 0; i < ctx->n_plans; i++) {
         ss_gemm_plan *p = ctx->plans[i];
         if (p->backend == SS_BACKEND_CUBLASLT) ss_lt_plan_destroy(p);
-        else ss_slt_plan_destroy(p);
+        else if (p->backend == SS_BACKEND_CUSPARSELT) ss_slt_plan_destroy(p);
         free(p);
     }
     free(ctx->plans);
@@ -232,12 +233,13 @@ static ss_status stage_weight(const ss_linear_weight *w, ss_backend backend, int
         /* cuSPARSELt's compressor and the 2:4 rule must see a zero as zero */
         for (int64_t k = 0; k < K_act; k += 4) {
             int nz = es == 1 ? group_nonzeros_1(row + k, fp8) : group_nonzeros_2((uint16_t *)row + k);
-            if (backend == SS_BACKEND_CUSPARSELT && nz > 2) {
+            if (ss_backend_sparse(backend) && nz > 2) {
                 free(h);
                 return ss_fail(SS_ERR_FORMAT,
                                "%s: weight [%lld, %lld] row %lld columns %lld..%lld hold %d nonzeros: not 2:4 "
-                               "(cusparselt needs a slid weight, or one pruned to 2_4)",
-                               name, (long long)w->N, (long long)Kw, (long long)n, (long long)k, (long long)(k + 3), nz);
+                               "(%s needs a slid weight, or one pruned to 2_4)",
+                               name, (long long)w->N, (long long)Kw, (long long)n, (long long)k, (long long)(k + 3), nz,
+                               ss_backend_name(backend));
             }
         }
     }
@@ -294,16 +296,25 @@ static ss_status weight_fill(ss_gemm_ctx *ctx, const ss_linear_weight *lw, ss_ba
 
     uint8_t *h = NULL;
     SS_TRY(stage_weight(lw, backend, i->N_pad, i->K_act, &h));
+    if (ss_backend_ours(backend)) { /* our kernels read an image laid out as shared memory wants it */
+        ss_status st = ss_ours_upload(i, lw->dtype, h, &w->d_w, &i->device_bytes, what);
+        free(h);
+        SS_TRY(st);
+        h = NULL;
+    }
     const size_t bytes = (size_t)(i->N_pad * i->K_act) * ss_dtype_size(lw->dtype);
     void *d_dense = NULL;
-    cudaError_t e = cudaMalloc(&d_dense, bytes);
-    if (e == cudaSuccess) e = cudaMemcpy(d_dense, h, bytes, cudaMemcpyHostToDevice);
+    cudaError_t e = cudaSuccess;
+    if (h) e = cudaMalloc(&d_dense, bytes);
+    if (h && e == cudaSuccess) e = cudaMemcpy(d_dense, h, bytes, cudaMemcpyHostToDevice);
     free(h);
     if (e != cudaSuccess) {
         cudaFree(d_dense);
         return ss_cuda_status(e, "cudaMalloc/cudaMemcpy of the weight", what);
     }
-    if (backend == SS_BACKEND_CUSPARSELT) {
+    if (ss_backend_ours(backend)) {
+        /* uploaded above */
+    } else if (backend == SS_BACKEND_CUSPARSELT) {
         size_t comp_bytes = 0;
         ss_status st = ss_slt_compress(ctx, dt, i->N_pad, i->K_act, d_dense, &w->d_w, &comp_bytes, what);
         cudaFree(d_dense);
@@ -363,15 +374,54 @@ static int is_quantized(const ss_gemm_weight *w) {
     return w->info.dtype == SS_GEMM_INT8 || w->info.dtype == SS_GEMM_FP8E4M3;
 }
 
+/* Tokens per tile of our kernel for this plan: SS_OURS_BN (experiments),
+ * else the tuning table's (alg_id), else the heuristic (0). */
+static int ours_bn(ss_gemm_ctx *ctx, ss_gemm_plan *p) {
+    const char *env = getenv("SS_OURS_BN");
+    if (env && *env) return atoi(env);
+    ss_gemm_alg alg;
+    if (ss_gemm_lookup(ctx, p, &alg) && (alg.alg_id == 64 || alg.alg_id == 128 || alg.alg_id == 256)) {
+        p->from_table = 1;
+        return alg.alg_id;
+    }
+    return 0;
+}
+
+/* Our kernel for one plan kind: ACC raw accumulators, CHANNEL(_SCALAR)
+ * acc * s_w, TOKEN_CHANNEL the whole dequant (s_x, s_w and the bias),
+ * BF16 acc unscaled; written to [rows, cols] with leading dimension ld. */
+static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const void *xq, const float *sx,
+                          int64_t M_pad, void *out, int64_t ld, int64_t rows, int64_t cols, const char *what) {
+    const ss_gemm_weight_info *i = &w->info;
+    ss_gemm_plan *p = ss_gemm_plan_find(ctx, i->backend, i->dtype, kind, M_pad, i->N_pad, i->K_act, 1);
+    if (!p) return ss_fail(SS_ERR_NOMEM, "%s: no memory for a plan", what);
+    if (!p->ready) {
+        p->alg_id = ours_bn(ctx, p);
+        if (p->alg_id != 64 && p->alg_id != 128 && p->alg_id != 256) {
+            ss_ours_geom g;
+            SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
+            p->alg_id = ss_ours_pick_bn(g.rows_img / SS_OURS_BLOCK_ROWS, M_pad, ctx->gpu.sm_count);
+        }
+        p->ready = 1;
+    }
+    const float *psx = NULL, *psw = NULL, *pb = NULL;
+    if (kind == SS_GK_CHANNEL || kind == SS_GK_CHANNEL_SCALAR) psw = w->d_scale;
+    if (kind == SS_GK_TOKEN_CHANNEL) psx = sx, psw = w->d_scale, pb = w->d_bias;
+    return ss_ours_run(ctx, w, xq, M_pad, psx, psw, pb, kind == SS_GK_ACC, out, ld, rows, cols, p->alg_id, what);
+}
+
 static ss_status gemm_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const void *xq, const float *sx,
                           int64_t M_pad, void *out, const char *what) {
     if (w->info.backend == SS_BACKEND_CUBLASLT) return ss_lt_run(ctx, w, kind, xq, sx, M_pad, out, what);
+    if (ss_backend_ours(w->info.backend))
+        return ours_run(ctx, w, kind, xq, sx, M_pad, out, w->info.N_pad, M_pad, w->info.N_pad, what);
     return ss_slt_run(ctx, w, kind, xq, M_pad, out, what);
 }
 
 /* The library call that gives the fully dequantized BF16 output by itself,
  * or -1 when none does for this weight (then: ACC + dequant pass). */
 static int fused_bf16_kind(const ss_gemm_weight *w) {
+    if (ss_backend_ours(w->info.backend)) return SS_GK_TOKEN_CHANNEL; /* the epilogue adds the bias too */
     if (w->info.has_bias) return -1;
     if (w->info.backend == SS_BACKEND_CUBLASLT) {
         if (w->info.dtype == SS_GEMM_FP8E4M3) return SS_GK_TOKEN_CHANNEL;
@@ -450,6 +500,8 @@ ss_status ss_gemm_linear(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *
     SS_TRY(ss_gemm_ctx_buffer(ctx, SS_BUF_SX, (size_t)M_pad * sizeof(float), &sxv));
     float *sx = (float *)sxv;
     SS_TRY(ss_gemm_quantize(ctx, w, x, M, xq, sx));
+    if (ss_backend_ours(i->backend)) /* the epilogue writes the [M, N] result itself */
+        return ours_run(ctx, w, SS_GK_TOKEN_CHANNEL, xq, sx, M_pad, y, i->N, M, i->N, what);
 
     int kind = fused_bf16_kind(w), done = 0;
     if (kind >= 0) {

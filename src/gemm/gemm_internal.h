@@ -106,6 +106,18 @@ void ss_slt_plan_destroy(ss_gemm_plan *p);
 ss_status ss_slt_compress(ss_gemm_ctx *ctx, ss_gemm_dtype d, int64_t N_pad, int64_t K_act, const void *d_dense,
                           void **d_comp, size_t *comp_bytes, const char *what);
 
+/* ours_gemm.cu: packs the staged [N_pad, K_act] 8-bit weight into the image
+ * of our kernel (ours_layout.h) and uploads it; and runs it: out[t, c] for t
+ * < rows_out, c < cols_out (ld_out elements) of xq[M_rows, K_act], raw
+ * accumulators (raw = 1: int32 / f32) or bf16 with any of sx, sw, bias
+ * (NULL: 1, 1, none) applied in the epilogue. bn: tokens per tile (64, 128,
+ * 256; anything else: ss_ours_pick_bn). */
+ss_status ss_ours_upload(const ss_gemm_weight_info *i, ss_dtype dt, const uint8_t *w_staged, void **d_img,
+                         size_t *bytes, const char *what);
+ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq, int64_t M_rows, const float *sx,
+                      const float *sw, const float *bias, int raw, void *out, int64_t ld_out, int64_t rows_out,
+                      int64_t cols_out, int bn, const char *what);
+
 /* quant.cu: x[M, K] BF16 (ld ldx) -> out[M_pad, K_out] of act dtype (slid
  * when g != NULL: K_out == g->K_slid), scale[M_pad] (may be NULL for 16-bit). */
 ss_status ss_launch_quant(ss_gemm_dtype d, const void *x, int64_t M, int64_t M_pad, int64_t K, int64_t ldx, void *out,

@@ -1,0 +1,167 @@
+/* Packing of the weight image of our Hopper GEMM and the CPU model that
+ * reads it back the way the tensor cores do (layout: ours_layout.h). */
+#include "gemm/ours_layout.h"
+
+#include <string.h>
+
+static int64_t round_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+ss_status ss_ours_geometry(int64_t N, int64_t K, int sparse, ss_ours_geom *g) {
+    memset(g, 0, sizeof *g);
+    /* 2^24 rows or columns is far past any model; it keeps every offset in 64 bits and every row index in int */
+    if (N <= 0 || K <= 0 || N > ((int64_t)1 << 24) || K > ((int64_t)1 << 24))
+        return ss_fail(SS_ERR_ARG, "ours GEMM: weight shape [%lld, %lld] is empty or too large", (long long)N,
+                       (long long)K);
+    g->sparse = sparse != 0;
+    g->N = N;
+    g->K = K;
+    g->rows_img = round_up(N, SS_OURS_BLOCK_ROWS);
+    g->blocks = g->rows_img / SS_OURS_ROWS;
+    g->k_steps = round_up(K, SS_OURS_BK) / SS_OURS_BK;
+    g->chunk_bytes = g->sparse ? SS_OURS_CHUNK_SPARSE : SS_OURS_CHUNK_DENSE;
+    g->bytes = (size_t)(g->blocks * g->k_steps) * g->chunk_bytes;
+    return SS_OK;
+}
+
+int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count) {
+    if (sm_count < 1) sm_count = 1;
+    int best = 256;
+    int64_t best_cost = -1;
+    for (int bn = 256; bn >= 64; bn /= 2) {
+        const int64_t tiles = nb_count * ((M + bn - 1) / bn), waves = (tiles + sm_count - 1) / sm_count;
+        const int64_t cost = waves * (bn + 32); /* + a fixed cost per tile: fill, drain and epilogue set-up */
+        if (best_cost < 0 || cost < best_cost) best = bn, best_cost = cost;
+    }
+    return best;
+}
+
+static inline int is_zero(uint8_t c, ss_dtype dt) { return c == 0 || (dt == SS_DT_F8_E4M3 && c == 0x80); }
+
+/* Code of weight (channel n, logical column k), zero outside [N, K]. */
+static inline uint8_t code_at(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, int64_t n, int64_t k) {
+    if (n >= g->N || k >= g->K) return 0;
+    uint8_t c = w[n * g->K + k];
+    return is_zero(c, dt) ? 0 : c;
+}
+
+/* One block of 64 rows x one k-step, sparse: compressed sub-tiles + metadata. */
+static ss_status pack_sparse_chunk(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, int64_t b, int64_t s,
+                                   uint8_t *chunk, const char *name) {
+    uint16_t nibbles[SS_OURS_ROWS][SS_OURS_BK / 4]; /* per physical row, per group of the k-step */
+    for (int p = 0; p < SS_OURS_ROWS; p++) {
+        const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
+        for (int G = 0; G < SS_OURS_BK / 4; G++) {
+            const int64_t k = s * SS_OURS_BK + 4 * G;
+            int idx[2] = {0, 1}, kept = 0;
+            for (int j = 0; j < 4; j++) {
+                if (!code_at(g, dt, w, n, k + j)) continue;
+                if (kept == 2)
+                    return ss_fail(SS_ERR_FORMAT,
+                                   "%s: weight [%lld, %lld] row %lld columns %lld..%lld hold more than 2 nonzeros: "
+                                   "not 2:4 (the ours sparse GEMM needs a slid weight, or one pruned to 2_4)",
+                                   name, (long long)g->N, (long long)g->K, (long long)n, (long long)k,
+                                   (long long)(k + 3));
+                idx[kept++] = j;
+            }
+            /* The metadata must name two distinct positions in increasing
+             * order; with fewer nonzeros the extra position holds a zero. */
+            if (kept == 1 && idx[0] == 3) {
+                idx[0] = 2;
+                idx[1] = 3;
+            } else if (kept == 1) {
+                idx[1] = idx[0] + 1;
+            }
+            nibbles[p][G] = (uint16_t)(idx[0] | idx[1] << 2);
+            /* compressed values: sub-tile G/16, byte 2*(G%16) + i */
+            uint8_t *sub = chunk + (G / 16) * SS_OURS_SUB_BYTES;
+            for (int i = 0; i < 2; i++) sub[ss_ours_sub_offset(p, 2 * (G % 16) + i)] = code_at(g, dt, w, n, k + idx[i]);
+        }
+    }
+    for (int sub = 0; sub < 2; sub++) {
+        uint8_t *meta = chunk + 2 * SS_OURS_SUB_BYTES + sub * SS_OURS_META_BYTES;
+        for (int t = 0; t < 128; t++) {
+            const int p = ss_ours_meta_row(t), G0 = sub * 16 + ss_ours_meta_k0(t) / 4;
+            uint32_t word = 0;
+            for (int j = 0; j < 8; j++) word |= (uint32_t)nibbles[p][G0 + j] << (4 * j);
+            for (int i = 0; i < 4; i++) meta[4 * t + i] = (uint8_t)(word >> (8 * i)); /* little endian, as the GPU */
+        }
+    }
+    return SS_OK;
+}
+
+static void pack_dense_chunk(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, int64_t b, int64_t s,
+                             uint8_t *chunk) {
+    for (int p = 0; p < SS_OURS_ROWS; p++) {
+        const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
+        for (int kk = 0; kk < SS_OURS_BK; kk++)
+            chunk[(kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32)] =
+                code_at(g, dt, w, n, s * SS_OURS_BK + kk);
+    }
+}
+
+ss_status ss_ours_pack(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, uint8_t *img, const char *name) {
+    if (dt != SS_DT_I8 && dt != SS_DT_F8_E4M3)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: the ours GEMM takes int8 or fp8 e4m3 weights, not %s", name,
+                       ss_dtype_name(dt));
+    memset(img, 0, g->bytes);
+    for (int64_t b = 0; b < g->blocks; b++)
+        for (int64_t s = 0; s < g->k_steps; s++) {
+            uint8_t *chunk = img + (size_t)(b * g->k_steps + s) * g->chunk_bytes;
+            if (g->sparse) SS_TRY(pack_sparse_chunk(g, dt, w, b, s, chunk, name));
+            else pack_dense_chunk(g, dt, w, b, s, chunk);
+        }
+    return SS_OK;
+}
+
+/* ---- the CPU model: read the image as the hardware does ---- */
+
+/* Logical row (64 values, codes) of physical row p, k64 sub-tile `sub` of
+ * chunk, rebuilt from compressed values and metadata. */
+static void sparse_row(const uint8_t *chunk, int p, int sub, uint8_t out[64]) {
+    memset(out, 0, 64);
+    const uint8_t *vals = chunk + sub * SS_OURS_SUB_BYTES;
+    const uint8_t *meta = chunk + 2 * SS_OURS_SUB_BYTES + sub * SS_OURS_META_BYTES;
+    for (int t = 0; t < 128; t++) { /* the threads that supply row p's metadata */
+        if (ss_ours_meta_row(t) != p) continue;
+        const uint32_t word = (uint32_t)meta[4 * t] | (uint32_t)meta[4 * t + 1] << 8 |
+                              (uint32_t)meta[4 * t + 2] << 16 | (uint32_t)meta[4 * t + 3] << 24;
+        for (int j = 0; j < 8; j++) {
+            const int G = ss_ours_meta_k0(t) / 4 + j, nib = (int)(word >> (4 * j)) & 15;
+            out[4 * G + (nib & 3)] = vals[ss_ours_sub_offset(p, 2 * G)];
+            out[4 * G + (nib >> 2)] = vals[ss_ours_sub_offset(p, 2 * G + 1)];
+        }
+    }
+}
+
+void ss_ours_model_gemm(const ss_ours_geom *g, ss_dtype dt, const uint8_t *img, const uint8_t *x, int64_t M,
+                        int32_t *acc_i, double *acc_d) {
+    const int fp8 = dt == SS_DT_F8_E4M3;
+    for (int64_t b = 0; b < g->blocks; b++)
+        for (int p = 0; p < SS_OURS_ROWS; p++) {
+            const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
+            if (n >= g->N) continue;
+            for (int64_t m = 0; m < M; m++) {
+                int64_t si = 0;
+                double sd = 0;
+                for (int64_t s = 0; s < g->k_steps; s++) {
+                    const uint8_t *chunk = img + (size_t)(b * g->k_steps + s) * g->chunk_bytes;
+                    uint8_t row[SS_OURS_BK];
+                    if (g->sparse) {
+                        sparse_row(chunk, p, 0, row);
+                        sparse_row(chunk, p, 1, row + 64);
+                    } else {
+                        for (int kk = 0; kk < SS_OURS_BK; kk++)
+                            row[kk] = chunk[(kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32)];
+                    }
+                    for (int kk = 0; kk < SS_OURS_BK; kk++) {
+                        const int64_t k = s * SS_OURS_BK + kk;
+                        const uint8_t xc = k < g->K ? x[m * g->K + k] : 0;
+                        if (fp8) sd += (double)ss_fp8e4m3_to_f32(row[kk]) * (double)ss_fp8e4m3_to_f32(xc);
+                        else si += (int64_t)(int8_t)row[kk] * (int8_t)xc;
+                    }
+                }
+                if (acc_i) acc_i[m * g->N + n] = (int32_t)si;
+                if (acc_d) acc_d[m * g->N + n] = fp8 ? sd : (double)si;
+            }
+        }
+}
