@@ -452,8 +452,8 @@ static void run_all(ss_backend be, ss_gemm_dtype dt) {
     static const int dense_L[] = {0, 8, SS_L_INF}; /* cuBLASLt: dense, and dense GEMMs of slid weights */
     static const int sparse_L[] = {4, 6, 8, 10, 16, SS_L_INF};
     static const int64_t shapes[][3] = {{37, 72, 200}, {8, 40, 130}};
-    const int *Ls = be == SS_BACKEND_CUBLASLT ? dense_L : sparse_L;
-    int nL = be == SS_BACKEND_CUBLASLT ? 3 : 6;
+    const int *Ls = ss_backend_sparse(be) ? sparse_L : dense_L;
+    int nL = ss_backend_sparse(be) ? 6 : 3;
     uint64_t seed = 1000 * (uint64_t)be + 100 * (uint64_t)dt;
     for (int s = 0; s < 2; s++)
         for (int i = 0; i < nL; i++) {
@@ -470,6 +470,162 @@ static void test_cusparselt_int8(void **s) { (void)s; run_all(SS_BACKEND_CUSPARS
 static void test_cusparselt_fp8(void **s) { (void)s; run_all(SS_BACKEND_CUSPARSELT, SS_GEMM_FP8E4M3); }
 static void test_cusparselt_bf16(void **s) { (void)s; run_all(SS_BACKEND_CUSPARSELT, SS_GEMM_BF16); }
 static void test_cusparselt_fp16(void **s) { (void)s; run_all(SS_BACKEND_CUSPARSELT, SS_GEMM_FP16); }
+static void test_ours_int8(void **s) { (void)s; run_all(SS_BACKEND_OURS, SS_GEMM_INT8); }
+static void test_ours_fp8(void **s) { (void)s; run_all(SS_BACKEND_OURS, SS_GEMM_FP8E4M3); }
+static void test_ours_dense_int8(void **s) { (void)s; run_all(SS_BACKEND_OURS_DENSE, SS_GEMM_INT8); }
+static void test_ours_dense_fp8(void **s) { (void)s; run_all(SS_BACKEND_OURS_DENSE, SS_GEMM_FP8E4M3); }
+
+/* Our kernels at every tile size over M = 1 .. 32768 and shapes with many
+ * tiles per SM (the persistent loop) and long K (the stage ring wraps):
+ * their accumulators against cuBLASLt's on the pruned, unslid weight (INT8:
+ * equal; FP8: within 2^-9 of max|x| sum|w| >= sum |x w|, both sum in the
+ * tensor cores' precision), and the fused BF16 output against cuBLASLt's accumulators put
+ * through the CPU's dequant order (INT8: bit-exact). */
+static void ours_vs_cublaslt(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L, int64_t M, int64_t N,
+                             int64_t K, uint64_t seed) {
+    char cs[160];
+    lcase c = {be, dt, L, M, N, K, 1, seed, 0, 0};
+    case_str(&c, cs, sizeof cs);
+    prepared p;
+    prepare(&c, &p);
+    ss_gemm_weight *wo = NULL, *wl = NULL;
+    OK(ss_gemm_weight_create(ctx, &p.gpu_w, be, &wo));
+    OK(ss_gemm_weight_create(ctx, &p.ref_w, SS_BACKEND_CUBLASLT, &wl));
+    ss_gemm_weight_info io, il;
+    ss_gemm_weight_get_info(wo, &io);
+    ss_gemm_weight_get_info(wl, &il);
+    const int64_t Mp = ss_gemm_pad_m(M), Np = io.N_pad;
+    void *dx = dev_alloc((size_t)(M * K) * 2, 0);
+    OK(ss_gpu_upload(dx, p.xb, (size_t)(M * K) * 2));
+    void *dxo = dev_alloc((size_t)(Mp * io.K_act), 0), *dxl = dev_alloc((size_t)(Mp * il.K_act), 0);
+    float *dsx = dev_alloc((size_t)Mp * 4, 0), *dsx2 = dev_alloc((size_t)Mp * 4, 0);
+    void *dacc_o = dev_alloc((size_t)(Mp * Np) * 4, 0xff), *dacc_l = dev_alloc((size_t)(Mp * Np) * 4, 0xff);
+    void *dy = dev_alloc((size_t)(M * N) * 2, 0xff);
+    OK(ss_gemm_quantize(ctx, wo, dx, M, dxo, dsx));
+    OK(ss_gemm_quantize(ctx, wl, dx, M, dxl, dsx2));
+    OK(ss_gemm_matmul(ctx, wo, dxo, dsx, M, SS_GEMM_OUT_ACC, dacc_o));
+    OK(ss_gemm_matmul(ctx, wl, dxl, dsx2, M, SS_GEMM_OUT_ACC, dacc_l));
+    OK(ss_gemm_linear(ctx, wo, dx, M, dy));
+    OK(ss_gemm_ctx_sync(ctx));
+    uint32_t *ao = malloc((size_t)(Mp * Np) * 4), *al = malloc((size_t)(Mp * Np) * 4);
+    uint16_t *y = malloc((size_t)(M * N) * 2);
+    float *sx = malloc((size_t)Mp * 4);
+    int8_t *xq = malloc((size_t)(Mp * il.K_act));
+    assert_true(ao && al && y && sx && xq);
+    OK(ss_gpu_download(ao, dacc_o, (size_t)(Mp * Np) * 4));
+    OK(ss_gpu_download(al, dacc_l, (size_t)(Mp * Np) * 4));
+    OK(ss_gpu_download(y, dy, (size_t)(M * N) * 2));
+    OK(ss_gpu_download(sx, dsx, (size_t)Mp * 4));
+    OK(ss_gpu_download(xq, dxl, (size_t)(Mp * il.K_act)));
+    double *xmax = calloc((size_t)M, sizeof(double)), *wsum = calloc((size_t)N, sizeof(double));
+    assert_true(xmax && wsum);
+    if (dt == SS_GEMM_FP8E4M3) {
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t k = 0; k < K; k++)
+                xmax[m] = fmax(xmax[m], fabs((double)ss_fp8e4m3_to_f32((uint8_t)xq[m * il.K_act + k])));
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t k = 0; k < K; k++) wsum[n] += fabs((double)ss_fp8e4m3_to_f32(((const uint8_t *)p.w)[n * K + k]));
+    }
+    int bad = 0;
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t i = m * Np + n;
+            float acc; /* the reference accumulator, as float for the dequant */
+            if (dt == SS_GEMM_INT8) {
+                if (ao[i] != al[i] && bad++ < 4)
+                    print_error("%s: acc[%lld,%lld] = %d, cuBLASLt %d\n", cs, (long long)m, (long long)n,
+                                (int32_t)ao[i], (int32_t)al[i]);
+                acc = (float)(int32_t)al[i];
+            } else {
+                float a, b;
+                memcpy(&a, &ao[i], 4);
+                memcpy(&b, &al[i], 4);
+                const double S = xmax[m] * wsum[n]; /* >= sum_k |x w|, and costs no M x N x K loop */
+                if (S > 0 && fabs((double)a - b) / S > worst) worst = fabs((double)a - b) / S;
+                if (!(fabs((double)a - b) <= 0x1p-9 * S) && bad++ < 4)
+                    print_error("%s: acc[%lld,%lld] = %.9g, cuBLASLt %.9g (S %.3g)\n", cs, (long long)m, (long long)n,
+                                a, b, S);
+                acc = a;
+            }
+            volatile float v = acc * sx[m];
+            v = v * p.scale[n];
+            v = v + p.bias[n];
+            const uint16_t want = ss_f32_to_bf16(v), got = y[m * N + n];
+            const float gf = ss_bf16_to_f32(got), wf = ss_bf16_to_f32(want);
+            if (dt == SS_GEMM_INT8 ? got != want : !(fabsf(gf - wf) <= ulp_bf16(wf)))
+                if (bad++ < 4)
+                    print_error("%s: y[%lld,%lld] = %.9g, dequantized cuBLASLt %.9g\n", cs, (long long)m,
+                                (long long)n, gf, wf);
+        }
+    ss_gemm_plan_info pi;
+    OK(ss_gemm_plan_get_info(ctx, wo, M, SS_GEMM_OUT_ACC, &pi));
+    print_message("%s %s: tile BN %d, worst |acc - cuBLASLt| / (max|x| sum|w|) %.2e\n", bad ? "FAILED" : "ok", cs, pi.alg_id, worst);
+    assert_int_equal(bad, 0);
+    free(ao), free(al), free(y), free(sx), free(xq), free(xmax), free(wsum);
+    ss_gpu_free(dx), ss_gpu_free(dxo), ss_gpu_free(dxl), ss_gpu_free(dsx), ss_gpu_free(dsx2);
+    ss_gpu_free(dacc_o), ss_gpu_free(dacc_l), ss_gpu_free(dy);
+    ss_gemm_weight_destroy(wo);
+    ss_gemm_weight_destroy(wl);
+    release(&p);
+}
+
+static void test_ours_tiles_and_sizes(void **s) {
+    (void)s;
+    if (ss_gemm_supported(&g_gpu, SS_BACKEND_OURS, SS_GEMM_INT8) != SS_OK) {
+        print_message("skipped: %s\n", ss_errmsg());
+        return;
+    }
+    static const char *const bns[] = {"64", "128", "256", ""}; /* "": the heuristic */
+    static const int64_t Ms[] = {1, 17, 64, 100, 255, 257, 1000, 2048, 4099};
+    uint64_t seed = 5000;
+    for (int b = 0; b < 4; b++) {
+        setenv("SS_OURS_BN", bns[b], 1); /* read when a plan is made: one context per tile size */
+        ss_gemm_ctx *ctx = NULL;
+        OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));
+        for (int d = 0; d < 2; d++) {
+            const ss_gemm_dtype dt = d ? SS_GEMM_FP8E4M3 : SS_GEMM_INT8;
+            for (size_t i = 0; i < sizeof Ms / sizeof Ms[0]; i++)
+                ours_vs_cublaslt(ctx, i % 2 ? SS_BACKEND_OURS_DENSE : SS_BACKEND_OURS, dt, i % 2 ? 0 : 8, Ms[i], 200,
+                                 264, seed++);
+            /* many tiles per SM and a stage ring that wraps: BitNet's o_proj slid to 2_8 (K' 3840) */
+            ours_vs_cublaslt(ctx, SS_BACKEND_OURS, dt, 8, 3000, 2560, 2560, seed++);
+            ours_vs_cublaslt(ctx, SS_BACKEND_OURS_DENSE, dt, 0, 1500, 2560, 2560, seed++);
+        }
+        ss_gemm_ctx_destroy(ctx);
+    }
+    unsetenv("SS_OURS_BN");
+    /* the largest prefill point, INT8 only (its FP8 check costs minutes of CPU) */
+    ss_gemm_ctx *ctx = NULL;
+    OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));
+    ours_vs_cublaslt(ctx, SS_BACKEND_OURS, SS_GEMM_INT8, 4, 32768, 256, 512, seed++);
+    ss_gemm_ctx_destroy(ctx);
+}
+
+/* A weight our sparse kernel cannot take, and GPUs it does not run on. */
+static void test_ours_errors(void **s) {
+    (void)s;
+    int8_t wd[32 * 64];
+    float sc[32];
+    for (int i = 0; i < 32 * 64; i++) wd[i] = (int8_t)(1 + i % 5);
+    for (int i = 0; i < 32; i++) sc[i] = 1.0f;
+    ss_linear_weight lw = {.name = "dense_w", .N = 32, .K = 64, .dtype = SS_DT_I8, .w = wd, .scale = sc};
+    ss_gemm_weight *w = NULL;
+    if (ss_gemm_supported(&g_gpu, SS_BACKEND_OURS, SS_GEMM_INT8) != SS_OK) {
+        assert_int_equal(ss_gemm_weight_create(g_ctx, &lw, SS_BACKEND_OURS, &w), SS_ERR_UNSUPPORTED);
+        assert_non_null(strstr(ss_errmsg(), "sm_90a"));
+        return;
+    }
+    assert_int_equal(ss_gemm_weight_create(g_ctx, &lw, SS_BACKEND_OURS, &w), SS_ERR_FORMAT);
+    assert_non_null(strstr(ss_errmsg(), "not 2:4"));
+    assert_non_null(strstr(ss_errmsg(), "dense_w"));
+    uint16_t wb[32 * 64] = {0};
+    lw.dtype = SS_DT_BF16;
+    lw.w = wb;
+    lw.scale = NULL;
+    assert_int_equal(ss_gemm_weight_create(g_ctx, &lw, SS_BACKEND_OURS_DENSE, &w), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "8-bit"));
+}
 
 /* Aligned shapes take the straight-into-y route of the full path (no
  * padding copy); INT8 stays bit-exact there too. */
@@ -700,6 +856,11 @@ int main(void) {
         cmocka_unit_test(test_cublaslt_bf16),     cmocka_unit_test(test_cublaslt_fp16),
         cmocka_unit_test(test_cusparselt_int8),   cmocka_unit_test(test_cusparselt_fp8),
         cmocka_unit_test(test_cusparselt_bf16),   cmocka_unit_test(test_cusparselt_fp16),
+        cmocka_unit_test(test_ours_errors),       cmocka_unit_test(test_ours_int8),
+        cmocka_unit_test(test_ours_fp8),          cmocka_unit_test(test_ours_dense_int8),
+        cmocka_unit_test(test_ours_dense_fp8),    cmocka_unit_test(test_ours_tiles_and_sizes),
     };
+    /* SS_TEST_FILTER=test_ours* runs a subset (compute-sanitizer runs the small ones) */
+    if (getenv("SS_TEST_FILTER")) cmocka_set_test_filter(getenv("SS_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

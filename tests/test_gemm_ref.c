@@ -93,7 +93,7 @@ static void test_output_mode_table(void **s) {
     assert_int_equal(ss_gemm_out_supported(SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3, SS_GEMM_OUT_BF16_CHANNEL), SS_OK);
     assert_int_equal(ss_gemm_out_supported(SS_BACKEND_CUSPARSELT, SS_GEMM_BF16, SS_GEMM_OUT_BF16_CHANNEL),
                      SS_ERR_UNSUPPORTED);
-    for (int b = 0; b < SS_BACKEND_COUNT; b++)
+    for (int b = 0; b <= SS_BACKEND_CUSPARSELT; b++) /* the libraries: every dtype */
         for (int d = 0; d < SS_GEMM_FP4E2M1; d++) {
             assert_int_equal(ss_gemm_out_supported((ss_backend)b, (ss_gemm_dtype)d, SS_GEMM_OUT_ACC), SS_OK);
             assert_int_equal(ss_gemm_out_supported((ss_backend)b, (ss_gemm_dtype)d, SS_GEMM_OUT_BF16), SS_OK);
@@ -111,6 +111,19 @@ static void test_output_mode_table(void **s) {
     assert_non_null(strstr(ss_errmsg(), "bf16_acc"));
     assert_string_equal(ss_gemm_out_name(SS_GEMM_OUT_BF16_ACC), "bf16_acc");
     assert_int_equal(ss_gemm_out_fused(SS_BACKEND_CUBLASLT, SS_GEMM_INT8, SS_GEMM_OUT_BF16_CHANNEL, 0), 0);
+    /* our kernels: 8-bit only, every output mode in the epilogue, the bias included */
+    for (int b = SS_BACKEND_OURS; b <= SS_BACKEND_OURS_DENSE; b++) {
+        for (int o = 0; o < SS_GEMM_OUT_COUNT; o++)
+            for (int d = SS_GEMM_INT8; d <= SS_GEMM_FP8E4M3; d++) {
+                assert_int_equal(ss_gemm_out_supported((ss_backend)b, (ss_gemm_dtype)d, (ss_gemm_out)o), SS_OK);
+                assert_int_equal(ss_gemm_out_fused((ss_backend)b, (ss_gemm_dtype)d, (ss_gemm_out)o, 1), 1);
+            }
+        assert_int_equal(ss_gemm_out_supported((ss_backend)b, SS_GEMM_BF16, SS_GEMM_OUT_ACC), SS_ERR_UNSUPPORTED);
+        assert_non_null(strstr(ss_errmsg(), "8-bit"));
+    }
+    assert_int_equal(ss_backend_sparse(SS_BACKEND_OURS), 1);
+    assert_int_equal(ss_backend_sparse(SS_BACKEND_OURS_DENSE), 0);
+    assert_int_equal(ss_backend_sparse(SS_BACKEND_CUSPARSELT), 1);
 }
 
 static void test_skip_logic(void **s) {
@@ -122,6 +135,7 @@ static void test_skip_logic(void **s) {
     for (int d = 0; d < SS_GEMM_FP4E2M1; d++)
         for (int b = 0; b < SS_BACKEND_COUNT; b++) {
             ss_status want = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP16 ? SS_ERR_UNSUPPORTED : SS_OK;
+            if (ss_backend_ours((ss_backend)b) && d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3) want = SS_ERR_UNSUPPORTED;
             assert_int_equal(ss_gemm_supported(&h100, (ss_backend)b, (ss_gemm_dtype)d), want);
         }
     assert_int_equal(ss_gemm_supported(&h100, SS_BACKEND_CUSPARSELT, SS_GEMM_FP16), SS_ERR_UNSUPPORTED);
@@ -130,6 +144,8 @@ static void test_skip_logic(void **s) {
     assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "8.9"));
     assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_OK);
+    assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_OURS, SS_GEMM_INT8), SS_ERR_UNSUPPORTED); /* Hopper code */
+    assert_non_null(strstr(ss_errmsg(), "sm_90a"));
     ss_gpu_info old = h100;
     old.cusparselt_version = 510;
     assert_int_equal(ss_gemm_supported(&old, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);

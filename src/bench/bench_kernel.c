@@ -183,6 +183,7 @@ static ss_gemm_out gemm_mode_of(const ss_gemm_weight *w, int *needs_dequant) {
     *needs_dequant = 0;
     if (i.dtype == SS_GEMM_BF16 || i.dtype == SS_GEMM_FP16) /* BF16 where the GEMM writes it, else its own output */
         return ss_gemm_out_fused(i.backend, i.dtype, SS_GEMM_OUT_BF16, 0) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
+    if (ss_backend_ours(i.backend)) return SS_GEMM_OUT_BF16; /* the whole dequant is in our epilogue */
     if (ss_gemm_weight_out_supported(w, SS_GEMM_OUT_BF16_CHANNEL) == SS_OK) return SS_GEMM_OUT_BF16_CHANNEL;
     ss_clear_error();
     if (i.dtype == SS_GEMM_FP8E4M3 && i.backend == SS_BACKEND_CUBLASLT) return SS_GEMM_OUT_BF16;
@@ -209,8 +210,8 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
     ss_gpu_info gpu;
     SS_TRY(ss_gpu_info_get(0, &gpu));
     ss_status st = ss_gemm_supported(&gpu, be, dt);
-    if (!st && be == SS_BACKEND_CUSPARSELT && L == 0)
-        st = ss_fail(SS_ERR_UNSUPPORTED, "cusparselt needs a sparsity (2_4 .. 2_inf), not dense");
+    if (!st && ss_backend_sparse(be) && L == 0)
+        st = ss_fail(SS_ERR_UNSUPPORTED, "%s needs a sparsity (2_4 .. 2_inf), not dense", ss_backend_name(be));
     if (st) {
         for (int i = 0; i < nM; i++) snprintf(out[i].status, sizeof out[i].status, "skipped: %s", ss_errmsg());
         ss_clear_error();

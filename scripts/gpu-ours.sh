@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One device call for our own Hopper GEMM (issue 15): build; its GPU tests;
+# compute-sanitizer (memcheck, racecheck, synccheck) on its small cases; the
+# whole GPU suite; the kernel benchmark of every backend (cuBLASLt,
+# cuSPARSELt, ours, ours_dense) with SM clock and power. Every stage is
+# time-boxed against a deadline so the logs always come back; logs and CSVs
+# go to $OUT (the device tool returns at most 8 files: they are tarred).
+#   bash scripts/gpu-ours.sh                 # on the GPU machine, .deps carried
+# Env: SS_DEADLINE (seconds for the whole call, default 540), SS_KB_M,
+#      SS_KB_SPARSITY, SS_KB_DTYPES (kernel benchmark lists), SS_SKIP_SUITE=1,
+#      SS_SKIP_SANITIZER=1, CUSPARSELT_ROOT (default: the machine's wheel).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+final=${OUT:-$root/out/gpu-ours}
+out=$final/r
+mkdir -p "$out"
+build=${SS_GPU_BUILD:-/tmp/bgpu}
+csl=${CUSPARSELT_ROOT:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cusparselt}
+deadline=$(( $(date +%s) + ${SS_DEADLINE:-540} ))
+t0=$(date +%s)
+left() { echo $(( deadline - $(date +%s) )); }
+pack() { (cd "$final" && tar czf r.tgz r); }
+trap pack EXIT
+
+date -u +"%Y-%m-%dT%H:%M:%SZ" >"$out/nvidia-smi.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu \
+  --format=csv >>"$out/nvidia-smi.txt" 2>&1
+cat "$out/nvidia-smi.txt"
+if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+     -DCUSPARSELT_ROOT="$csl" -DSS_DEPS_DIR="$root/.deps" >"$out/cmake.log" 2>&1; then
+  echo "configure failed:"; tail -30 "$out/cmake.log"; exit 1
+fi
+if ! cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1; then
+  echo "build failed:"; grep -E "error|Error" "$out/build.log" | head -40; exit 1
+fi
+echo "build: $(( $(date +%s) - t0 )) s"
+export LD_LIBRARY_PATH="$csl/lib:$root/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+gemm_test=$build/tests/test_gemm_gpu
+
+# 1. our kernels against cuBLASLt and the CPU reference
+SS_TEST_FILTER='test_ours*' timeout $(( $(left) > 200 ? 200 : $(left) )) "$gemm_test" >"$out/ours_tests.log" 2>&1
+echo "ours tests rc=$? ($(( $(date +%s) - t0 )) s)"
+grep -E "FAILED|PASSED|ERROR|skipped|^ok|LINE" "$out/ours_tests.log" | head -60
+
+# 2. compute-sanitizer on the small cases
+if [ -z "${SS_SKIP_SANITIZER:-}" ]; then
+  for tool in memcheck racecheck synccheck; do
+    [ "$(left)" -lt 240 ] && { echo "sanitizer $tool: skipped (time)"; continue; }
+    SS_TEST_FILTER='test_ours_int8' timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 "$gemm_test" \
+      >"$out/sanitizer_$tool.log" 2>&1
+    echo "compute-sanitizer $tool rc=$?: $(grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" "$out/sanitizer_$tool.log" | tr '\n' ' ')"
+  done
+fi
+
+# 3. the whole GPU suite
+if [ -z "${SS_SKIP_SUITE:-}" ] && [ "$(left)" -gt 200 ]; then
+  timeout $(( $(left) - 150 )) ctest --test-dir "$build" -L gpu --output-on-failure >"$out/gputest.log" 2>&1
+  echo "gpu suite rc=$?: $(grep -E "tests passed|tests failed" "$out/gputest.log")"
+  grep -E "Test +#|\*\*\*" "$out/gputest.log" | head -12
+fi
+
+# 4. the kernel benchmark, every backend, BitNet's 4 (N, K)
+if [ "$(left)" -gt 40 ]; then
+  nvidia-smi dmon -s pc -d 1 >"$out/dmon.log" 2>&1 &
+  dmon=$!
+  timeout $(( $(left) - 15 )) "$build/src/bench/ss_kbench" --backends cublaslt,cusparselt,ours,ours_dense \
+    --M "${SS_KB_M:-512,16384}" --dtypes "${SS_KB_DTYPES:-int8,fp8e4m3}" \
+    --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}" --csv "$out/kbench.csv" >"$out/kbench.log" 2>"$out/kbench.err"
+  echo "kbench rc=$?"
+  kill $dmon 2>/dev/null
+  cat "$out/kbench.log"
+  tail -3 "$out/kbench.err"
+fi
+echo "total $(( $(date +%s) - t0 )) s"
