@@ -19,7 +19,7 @@ csl=${CUSPARSELT_ROOT:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cusp
 deadline=$(( $(date +%s) + ${SS_DEADLINE:-540} ))
 t0=$(date +%s)
 left() { echo $(( deadline - $(date +%s) )); }
-pack() { (cd "$final" && tar czf r.tgz r); }
+pack() { (cd "$final" && tar czf r.tgz r && rm -rf r); }
 trap pack EXIT
 
 date -u +"%Y-%m-%dT%H:%M:%SZ" >"$out/nvidia-smi.txt"
