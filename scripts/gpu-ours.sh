@@ -42,9 +42,15 @@ SS_TEST_FILTER='test_ours*' timeout $(( $(left) > 200 ? 200 : $(left) )) "$gemm_
 echo "ours tests rc=$? ($(( $(date +%s) - t0 )) s)"
 grep -E "FAILED|PASSED|ERROR|skipped|^ok|LINE" "$out/ours_tests.log" | head -60
 
+# 1b. configurations not shipped, to look at (SS_DIAG_CFGS, e.g. 256:0:1: the n256 instruction)
+if [ -n "${SS_DIAG_CFGS:-}" ]; then
+  SS_TEST_OURS_CFGS=$SS_DIAG_CFGS SS_TEST_FILTER='test_ours_tiles*' timeout 60 "$gemm_test" >"$out/ours_diag.log" 2>&1
+  echo "diag $SS_DIAG_CFGS rc=$?"; grep -E "FAILED|^ok" "$out/ours_diag.log" | head -8
+fi
+
 # 2. compute-sanitizer on the small cases
 if [ -z "${SS_SKIP_SANITIZER:-}" ]; then
-  for tool in memcheck racecheck synccheck; do
+  for tool in ${SS_SANITIZERS:-memcheck racecheck synccheck}; do
     [ "$(left)" -lt 240 ] && { echo "sanitizer $tool: skipped (time)"; continue; }
     SS_TEST_FILTER='test_ours_int8' timeout 90 compute-sanitizer --tool $tool --error-exitcode 9 "$gemm_test" \
       >"$out/sanitizer_$tool.log" 2>&1
@@ -59,16 +65,36 @@ if [ -z "${SS_SKIP_SUITE:-}" ] && [ "$(left)" -gt 200 ]; then
   grep -E "Test +#|\*\*\*" "$out/gputest.log" | head -12
 fi
 
-# 4. the kernel benchmark, every backend, BitNet's 4 (N, K)
-if [ "$(left)" -gt 40 ]; then
-  nvidia-smi dmon -s pc -d 1 >"$out/dmon.log" 2>&1 &
-  dmon=$!
-  timeout $(( $(left) - 15 )) "$build/src/bench/ss_kbench" --backends cublaslt,cusparselt,ours,ours_dense \
-    --M "${SS_KB_M:-512,16384}" --dtypes "${SS_KB_DTYPES:-int8,fp8e4m3}" \
-    --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}" --csv "$out/kbench.csv" >"$out/kbench.log" 2>"$out/kbench.err"
-  echo "kbench rc=$?"
-  kill $dmon 2>/dev/null
-  cat "$out/kbench.log"
-  tail -3 "$out/kbench.err"
+# 4. the kernel benchmark, every backend, BitNet's 4 (N, K); then our kernel
+#    under each launch configuration of SS_KB_OURS_CFGS (bn:split:cluster)
+kb() { # name, env..., -- ss_kbench args
+  local name=$1; shift
+  [ "$(left)" -lt 50 ] && { echo "kbench $name: skipped (time)"; return; }
+  env "$@" timeout $(( $(left) - 40 )) "$build/src/bench/ss_kbench" --M "${SS_KB_M:-512,16384}" \
+    --dtypes "${SS_KB_DTYPES:-int8,fp8e4m3}" --csv "$out/kbench_$name.csv" "${kbargs[@]}" \
+    >"$out/kbench_$name.log" 2>"$out/kbench_$name.err"
+  echo "kbench $name rc=$?"; grep -v "^#" "$out/kbench_$name.log"
+}
+nvidia-smi dmon -s pc -d 1 >"$out/dmon.log" 2>&1 &
+dmon=$!
+kbargs=(--backends cublaslt,cusparselt,ours,ours_dense --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}")
+kb all
+for cfg in ${SS_KB_OURS_CFGS:-}; do
+  IFS=: read -r bn sp cl <<<"$cfg"
+  kbargs=(--backends ours,ours_dense --sparsity "${SS_KB_OURS_SPARSITY:-dense,2_4,2_8}")
+  kb "ours_${bn}_${sp}_${cl}" SS_OURS_BN="$bn" SS_OURS_SPLIT="$sp" SS_OURS_CLUSTER="$cl"
+done
+kill $dmon 2>/dev/null
+
+# 5. Nsight Compute on one point of our kernel and cuBLASLt (clocks left alone)
+if [ -n "${SS_NCU_ARGS:-}" ] && [ "$(left)" -gt 100 ]; then
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || echo ncu)
+  # shellcheck disable=SC2086
+  timeout $(( $(left) - 30 )) "$ncu" --profile-from-start off --clock-control none --section SpeedOfLight \
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis -f -o "$out/ncu" \
+    "$build/src/bench/ss_kbench" --no-linear --profile --warmup 1 --repeats 3 $SS_NCU_ARGS >"$out/ncu-run.log" 2>&1
+  echo "ncu rc=$?"
+  "$ncu" --import "$out/ncu.ncu-rep" --page details >"$out/ncu.txt" 2>&1 && rm -f "$out/ncu.ncu-rep"
+  grep -E "^  [a-z_]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput|L2 Cache Throughput|DRAM Throughput|Shared" "$out/ncu.txt" | head -60
 fi
 echo "total $(( $(date +%s) - t0 )) s"

@@ -88,6 +88,30 @@ static void test_pick_bn(void **s) {
     assert_int_equal(ss_ours_pick_bn(1, 1, 0), 64); /* no SM count: still a valid tile */
 }
 
+static void test_configs(void **s) {
+    (void)s;
+    ss_ours_cfg c, d;
+    ss_ours_cfg_default(108, 16384, 132, &c);
+    assert_int_equal(ss_ours_cfg_check(&c), SS_OK);
+    assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&c), &d), SS_OK);
+    assert_memory_equal(&c, &d, sizeof c);
+    const int bns[3] = {64, 128, 256};
+    int built = 0;
+    for (int b = 0; b < 3; b++)
+        for (int sp = 0; sp < 2; sp++)
+            for (int cl = 1; cl <= 2; cl++) {
+                ss_ours_cfg e = {bns[b], sp, cl};
+                if (ss_ours_cfg_check(&e) != SS_OK) continue;
+                built++;
+                assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&e), &d), SS_OK);
+                assert_memory_equal(&e, &d, sizeof e);
+            }
+    assert_int_equal(built, 7); /* the seven launch_family instantiates */
+    ss_ours_cfg bad = {64, 0, 2};
+    assert_int_equal(ss_ours_cfg_check(&bad), SS_ERR_ARG);
+    assert_int_equal(ss_ours_cfg_decode(96, &d), SS_ERR_ARG);
+}
+
 static void test_geometry(void **s) {
     (void)s;
     ss_ours_geom g;
@@ -97,9 +121,9 @@ static void test_geometry(void **s) {
     assert_int_equal(g.k_steps, 30);
     assert_int_equal((int64_t)g.bytes, 40 * 30 * SS_OURS_CHUNK_SPARSE);
     assert_int_equal(ss_ours_geometry(100, 33, 0, &g), SS_OK);
-    assert_int_equal(g.rows_img, 128);
+    assert_int_equal(g.rows_img, 256); /* pairs of 128-row blocks, for clusters of two */
     assert_int_equal(g.k_steps, 1);
-    assert_int_equal((int64_t)g.bytes, 2 * SS_OURS_CHUNK_DENSE);
+    assert_int_equal((int64_t)g.bytes, 4 * SS_OURS_CHUNK_DENSE);
     assert_int_equal(ss_ours_geometry(0, 64, 1, &g), SS_ERR_ARG);
     assert_int_equal(ss_ours_geometry(64, (int64_t)1 << 30, 1, &g), SS_ERR_ARG);
 }
@@ -233,6 +257,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permutations_are_bijections), cmocka_unit_test(test_tile_schedule_is_a_bijection),
         cmocka_unit_test(test_pick_bn),                     cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_configs),
         cmocka_unit_test(test_model_matches_plain_product), cmocka_unit_test(test_slid_weights_every_L),
         cmocka_unit_test(test_pack_refuses_non_2_4),
     };

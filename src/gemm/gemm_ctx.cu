@@ -374,17 +374,25 @@ static int is_quantized(const ss_gemm_weight *w) {
     return w->info.dtype == SS_GEMM_INT8 || w->info.dtype == SS_GEMM_FP8E4M3;
 }
 
-/* Tokens per tile of our kernel for this plan: SS_OURS_BN (experiments),
- * else the tuning table's (alg_id), else the heuristic (0). */
-static int ours_bn(ss_gemm_ctx *ctx, ss_gemm_plan *p) {
-    const char *env = getenv("SS_OURS_BN");
-    if (env && *env) return atoi(env);
+/* Our kernel's launch configuration for this plan: the tuning table's
+ * (alg_id), else the default for the shape; SS_OURS_BN, SS_OURS_SPLIT and
+ * SS_OURS_CLUSTER override either (experiments). Stored as the plan's alg_id. */
+static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom *g, const char *what) {
+    ss_ours_cfg c;
+    ss_ours_cfg_default(g->rows_img / SS_OURS_BLOCK_ROWS, p->M_pad, ctx->gpu.sm_count, &c);
     ss_gemm_alg alg;
-    if (ss_gemm_lookup(ctx, p, &alg) && (alg.alg_id == 64 || alg.alg_id == 128 || alg.alg_id == 256)) {
-        p->from_table = 1;
-        return alg.alg_id;
+    if (ss_gemm_lookup(ctx, p, &alg)) {
+        ss_ours_cfg t;
+        if (ss_ours_cfg_decode(alg.alg_id, &t) == SS_OK) c = t, p->from_table = 1;
+        else ss_clear_error(), ss_gemm_warn_table(ctx, what);
     }
-    return 0;
+    const char *e;
+    if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e), c.split = c.bn == 256;
+    if ((e = getenv("SS_OURS_SPLIT")) && *e) c.split = atoi(e);
+    if ((e = getenv("SS_OURS_CLUSTER")) && *e) c.cluster = atoi(e);
+    SS_TRY_CTX(ss_ours_cfg_check(&c), "%s", what);
+    p->alg_id = ss_ours_cfg_encode(&c);
+    return SS_OK;
 }
 
 /* Our kernel for one plan kind: ACC raw accumulators, CHANNEL(_SCALAR)
@@ -396,18 +404,17 @@ static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, c
     ss_gemm_plan *p = ss_gemm_plan_find(ctx, i->backend, i->dtype, kind, M_pad, i->N_pad, i->K_act, 1);
     if (!p) return ss_fail(SS_ERR_NOMEM, "%s: no memory for a plan", what);
     if (!p->ready) {
-        p->alg_id = ours_bn(ctx, p);
-        if (p->alg_id != 64 && p->alg_id != 128 && p->alg_id != 256) {
-            ss_ours_geom g;
-            SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
-            p->alg_id = ss_ours_pick_bn(g.rows_img / SS_OURS_BLOCK_ROWS, M_pad, ctx->gpu.sm_count);
-        }
+        ss_ours_geom g;
+        SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
+        SS_TRY(ours_cfg(ctx, p, &g, what));
         p->ready = 1;
     }
+    ss_ours_cfg cfg;
+    SS_TRY(ss_ours_cfg_decode(p->alg_id, &cfg));
     const float *psx = NULL, *psw = NULL, *pb = NULL;
     if (kind == SS_GK_CHANNEL || kind == SS_GK_CHANNEL_SCALAR) psw = w->d_scale;
     if (kind == SS_GK_TOKEN_CHANNEL) psx = sx, psw = w->d_scale, pb = w->d_bias;
-    return ss_ours_run(ctx, w, xq, M_pad, psx, psw, pb, kind == SS_GK_ACC, out, ld, rows, cols, p->alg_id, what);
+    return ss_ours_run(ctx, w, xq, M_pad, psx, psw, pb, kind == SS_GK_ACC, out, ld, rows, cols, &cfg, what);
 }
 
 static ss_status gemm_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const void *xq, const float *sx,

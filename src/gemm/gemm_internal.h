@@ -110,13 +110,13 @@ ss_status ss_slt_compress(ss_gemm_ctx *ctx, ss_gemm_dtype d, int64_t N_pad, int6
  * of our kernel (ours_layout.h) and uploads it; and runs it: out[t, c] for t
  * < rows_out, c < cols_out (ld_out elements) of xq[M_rows, K_act], raw
  * accumulators (raw = 1: int32 / f32) or bf16 with any of sx, sw, bias
- * (NULL: 1, 1, none) applied in the epilogue. bn: tokens per tile (64, 128,
- * 256; anything else: ss_ours_pick_bn). */
+ * (NULL: 1, 1, none) applied in the epilogue, with launch configuration cfg. */
+typedef struct ss_ours_cfg ss_ours_cfg;
 ss_status ss_ours_upload(const ss_gemm_weight_info *i, ss_dtype dt, const uint8_t *w_staged, void **d_img,
                          size_t *bytes, const char *what);
 ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq, int64_t M_rows, const float *sx,
                       const float *sw, const float *bias, int raw, void *out, int64_t ld_out, int64_t rows_out,
-                      int64_t cols_out, int bn, const char *what);
+                      int64_t cols_out, const ss_ours_cfg *cfg, const char *what);
 
 /* quant.cu: x[M, K] BF16 (ld ldx) -> out[M_pad, K_out] of act dtype (slid
  * when g != NULL: K_out == g->K_slid), scale[M_pad] (may be NULL for 16-bit). */

@@ -1,0 +1,377 @@
+/* The kernel of our own Hopper GEMM (sm_90a), as a template over the tile
+ * and variant; ours_gemm_<family>.cu instantiate it per family (sparse /
+ * dense x int8 / fp8) so the families compile in parallel, ours_gemm.cu is
+ * the host side. Design and layout: ours_gemm.cu, ours_layout.h.
+ *
+ * Template parameters:
+ *   BN     tokens per tile (64, 128, 256)
+ *   SPARSE 2:4 weight (wgmma.sp, k64 per instruction) or dense (k32)
+ *   FP8    e4m3 operands, f32 accumulators; else int8, s32
+ *   SPLIT  issue a BN-token tile as two BN/2 instructions (BN = 256)
+ *   CL     CTAs per cluster (1 or 2): a pair shares its token tile, each
+ *          CTA loading half of it by TMA multicast into both, so each SM
+ *          pulls half the activation bytes from L2
+ */
+#ifndef SS_GEMM_OURS_KERNEL_CUH
+#define SS_GEMM_OURS_KERNEL_CUH
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+#include <type_traits>
+
+#include "gemm/gemm_internal.h"
+#include "gemm/ours_layout.h"
+#include "gemm/ours_wgmma.cuh"
+
+namespace ss_ours {
+
+constexpr int kThreads = 384;
+constexpr int kMaxSmem = 232448; /* sm_90 opt-in limit per block */
+
+template <int BN, bool SPARSE> struct Geometry {
+    static constexpr int kChunk = SPARSE ? SS_OURS_CHUNK_SPARSE : SS_OURS_CHUNK_DENSE;
+    static constexpr int kBBytes = BN * SS_OURS_BK;
+    static constexpr int kStage = kBBytes + 2 * kChunk; /* a multiple of 1024: the B tile stays swizzle-aligned */
+    static constexpr int kStagesFit = (kMaxSmem - 1024 - 256) / kStage;
+    static constexpr int kStages = kStagesFit > 8 ? 8 : kStagesFit;
+    static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages;
+    static_assert(kStage % 1024 == 0, "stage must keep 1024-byte alignment");
+    static_assert(kStages >= 2, "at least two stages");
+};
+
+struct Params {
+    const uint8_t *a_img;
+    int64_t k_steps;
+    int64_t nb_count, tb_count, group, n_tiles;
+    void *out;
+    int64_t ld_out, rows_out, cols_out; /* tokens and channels written */
+    const float *sx, *sw, *bias;        /* any may be NULL (1, 1, none) */
+    int raw;                            /* 1: raw accumulators (int32 / f32), 0: bf16 */
+};
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+/* wgmma shared-memory descriptor: start, leading and stride byte offsets
+ * (16-byte units), layout (0 interleave, 1 128-byte swizzle). */
+__device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo, uint32_t layout) {
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 |
+           (uint64_t)((sbo >> 4) & 0x3FFF) << 32 | (uint64_t)layout << 62;
+}
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+/* Waits for the phase of the given parity; a pipeline that never completes
+ * (a bad byte count, a fault upstream) traps after ~2^36 cycles (~35 s, room
+ * for compute-sanitizer's slowdown) instead of hanging. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    long long t0 = 0;
+    for (uint32_t spins = 0;; spins++) {
+        uint32_t done;
+        asm volatile("{\n.reg .pred P;\nmbarrier.try_wait.parity.shared::cta.b64 P, [%1], %2;\nselp.b32 %0, 1, 0, P;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+        if (done) return;
+        if (spins == 64) t0 = clock64();
+        else if (spins > 64 && (spins & 255) == 0 && clock64() - t0 > (1ll << 36)) __trap();
+    }
+}
+/* TMA multicast: the tile lands at dst in every CTA of the mask, completing
+ * on the barrier at the same offset in each. */
+__device__ __forceinline__ void tma_load_2d_mc(uint32_t dst, const CUtensorMap *map, int x, int y, uint32_t bar,
+                                               uint16_t mask) {
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
+                 "[%1, {%2, %3}], [%4], %5;" ::"r"(dst),
+                 "l"(map), "r"(x), "r"(y), "r"(bar), "h"(mask)
+                 : "memory");
+}
+__device__ __forceinline__ uint32_t cluster_rank() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+/* Arrives on the barrier at local address bar in CTA `rank` of the cluster. */
+__device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t rank) {
+    uint32_t remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(bar), "r"(rank));
+    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(remote) : "memory");
+}
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map, int x, int y, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];" ::"r"(
+            dst),
+        "l"(map), "r"(x), "r"(y), "r"(bar)
+        : "memory");
+}
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
+}
+__device__ __forceinline__ uint32_t lds_u32(uint32_t addr) {
+    uint32_t v;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr));
+    return v;
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+/* Pins a register value at this point of the instruction stream: the
+ * compiler may not move a read of an accumulator above the wgmma.wait that
+ * makes it valid. */
+__device__ __forceinline__ void fence_reg(uint32_t &r) { asm volatile("" : "+r"(r)::"memory"); }
+__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+/* Epilogue of one consumer thread: channels c0, c0 + 1 for tokens t0 + 8j + v. */
+template <int BN, bool FP8, typename Acc>
+__device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int64_t c0, int64_t t0) {
+    const bool ok0 = c0 < p.cols_out, ok1 = c0 + 1 < p.cols_out;
+    float sw0 = 1.f, sw1 = 1.f, b0 = 0.f, b1 = 0.f;
+    if (p.sw && ok0) sw0 = p.sw[c0];
+    if (p.sw && ok1) sw1 = p.sw[c0 + 1];
+    if (p.bias && ok0) b0 = p.bias[c0];
+    if (p.bias && ok1) b1 = p.bias[c0 + 1];
+    const bool pair = ok1 && (p.ld_out % 2 == 0); /* two channels in one aligned store */
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int v = 0; v < 2; v++) {
+            const int64_t t = t0 + 8 * j + v;
+            if (t >= p.rows_out || !ok0) continue;
+            const Acc a0 = d[4 * j + v], a1 = d[4 * j + 2 + v];
+            if (p.raw) {
+                uint32_t *o = (uint32_t *)p.out + t * p.ld_out + c0;
+                const uint32_t u0 = FP8 ? __float_as_uint((float)a0) : (uint32_t)a0;
+                const uint32_t u1 = FP8 ? __float_as_uint((float)a1) : (uint32_t)a1;
+                if (pair) *(uint2 *)o = make_uint2(u0, u1);
+                else {
+                    o[0] = u0;
+                    if (ok1) o[1] = u1;
+                }
+                continue;
+            }
+            /* ((acc * s_x) * s_w) + bias in this order, rounded once each (no
+             * contraction): the CPU reference's order, so INT8 is bit-exact */
+            float y0 = FP8 ? (float)a0 : __int2float_rn((int)a0), y1 = FP8 ? (float)a1 : __int2float_rn((int)a1);
+            if (p.sx) {
+                const float s = p.sx[t];
+                y0 = __fmul_rn(y0, s);
+                y1 = __fmul_rn(y1, s);
+            }
+            if (p.sw) {
+                y0 = __fmul_rn(y0, sw0);
+                y1 = __fmul_rn(y1, sw1);
+            }
+            if (p.bias) {
+                y0 = __fadd_rn(y0, b0);
+                y1 = __fadd_rn(y1, b1);
+            }
+            __nv_bfloat16 *o = (__nv_bfloat16 *)p.out + t * p.ld_out + c0;
+            if (pair) *(__nv_bfloat162 *)o = __floats2bfloat162_rn(y0, y1);
+            else {
+                o[0] = __float2bfloat16_rn(y0);
+                if (ok1) o[1] = __float2bfloat16_rn(y1);
+            }
+        }
+    }
+}
+
+
+#endif /* __CUDA_ARCH_FEAT_SM90_ALL */
+
+template <int BN, bool SPARSE, bool FP8, bool SPLIT, int CL>
+__global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_constant__ CUtensorMap tmap_b, const Params p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using G = Geometry<BN, SPARSE>;
+    using Acc = typename std::conditional<FP8, float, uint32_t>::type;
+    constexpr int NI = SPLIT ? BN / 2 : BN; /* tokens per instruction */
+    static_assert(!SPLIT || BN == 256, "SPLIT is for 256-token tiles");
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
+    const uint32_t bars = smem_u32(smem + G::kStages * G::kStage); /* full[s] at +8s, empty[s] at +8(S+s) */
+    const int wg = threadIdx.x / 128;
+    const uint32_t rank = CL > 1 ? cluster_rank() : 0;
+    /* tiles go to clusters: a cluster's CTAs take adjacent channel blocks of one token block */
+    const int64_t first = blockIdx.x / CL, stride = gridDim.x / CL, n_units = p.n_tiles / CL;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < G::kStages; s++) {
+            mbar_init(bars + 8 * s, 1);                      /* the producer's expect_tx arrival */
+            mbar_init(bars + 8 * (G::kStages + s), 8 * CL);  /* one per consumer warp of every CTA */
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+        asm volatile("prefetch.tensormap [%0];" ::"l"(&tmap_b) : "memory");
+    }
+    if (CL > 1) cluster_sync(); /* the peer multicasts into this CTA and arrives on its barriers */
+    else __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (threadIdx.x == 0) {
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int64_t u = first; u < n_units; u += stride) {
+                int64_t nbu, tb;
+                ss_ours_tile(u, p.nb_count / CL, p.tb_count, p.group, &nbu, &tb);
+                const int64_t nb = nbu * CL + rank;
+                const uint8_t *a0 = p.a_img + (size_t)(2 * nb) * p.k_steps * G::kChunk;
+                const uint8_t *a1 = a0 + (size_t)p.k_steps * G::kChunk;
+                for (int64_t ks = 0; ks < p.k_steps; ks++) {
+                    const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
+                    mbar_wait(empty, phase ^ 1); /* released by the consumers of every CTA of the cluster */
+                    mbar_expect_tx(full, G::kStage);
+                    uint8_t *st = smem + stage * G::kStage;
+                    if (CL == 1) {
+                        tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(tb * BN), full);
+                    } else { /* this CTA's share of the token rows, into both */
+                        const int rows = BN / CL;
+                        tma_load_2d_mc(smem_u32(st + rank * rows * SS_OURS_BK), &tmap_b, (int)(ks * SS_OURS_BK),
+                                       (int)(tb * BN + rank * rows), full, (uint16_t)((1u << CL) - 1));
+                    }
+                    bulk_load(smem_u32(st + G::kBBytes), a0 + ks * G::kChunk, G::kChunk, full);
+                    bulk_load(smem_u32(st + G::kBBytes + G::kChunk), a1 + ks * G::kChunk, G::kChunk, full);
+                    if (++stage == G::kStages) stage = 0, phase ^= 1;
+                }
+            }
+        }
+        __syncwarp();
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+        const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
+        int stage = 0;
+        uint32_t phase = 0;
+        Acc d[BN / 2];
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) d[i] = 0; /* never read: each tile's first wgmma overwrites (scale-d 0) */
+        Acc(&d0)[NI / 2] = *reinterpret_cast<Acc(*)[NI / 2]>(&d[0]);       /* tokens [0, NI) */
+        Acc(&d1)[NI / 2] = *reinterpret_cast<Acc(*)[NI / 2]>(&d[NI / 2]);  /* [NI, 2 NI) when SPLIT */
+        for (int64_t u = first; u < n_units; u += stride) {
+            int64_t nbu, tb;
+            ss_ours_tile(u, p.nb_count / CL, p.tb_count, p.group, &nbu, &tb);
+            const int64_t nb = nbu * CL + rank;
+            int prev = -1;
+            for (int64_t ks = 0; ks < p.k_steps; ks++) {
+                mbar_wait(bars + 8 * stage, phase);
+                uint8_t *st = smem + stage * G::kStage;
+                const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + c * G::kChunk);
+                const uint32_t b_half = NI * SS_OURS_BK; /* the second instruction's token rows */
+                if (SPARSE) {
+                    const uint32_t e0 = lds_u32(a_addr + 2 * SS_OURS_SUB_BYTES + 4 * ct);
+                    const uint32_t e1 = lds_u32(a_addr + 2 * SS_OURS_SUB_BYTES + SS_OURS_META_BYTES + 4 * ct);
+                    const uint64_t da0 = make_desc(a_addr, 128, 256, 0);
+                    const uint64_t da1 = make_desc(a_addr + SS_OURS_SUB_BYTES, 128, 256, 0);
+                    wgmma_fence();
+                    ss_wgmma<NI, true, FP8>::run(d0, da0, make_desc(b_addr, 16, 1024, 1), e0, ks > 0);
+                    if (SPLIT) ss_wgmma<NI, true, FP8>::run(d1, da0, make_desc(b_addr + b_half, 16, 1024, 1), e0, ks > 0);
+                    ss_wgmma<NI, true, FP8>::run(d0, da1, make_desc(b_addr + 64, 16, 1024, 1), e1, 1);
+                    if (SPLIT) ss_wgmma<NI, true, FP8>::run(d1, da1, make_desc(b_addr + b_half + 64, 16, 1024, 1), e1, 1);
+                } else {
+                    wgmma_fence();
+#pragma unroll
+                    for (int s = 0; s < 4; s++) {
+                        const uint64_t da = make_desc(a_addr + s * SS_OURS_SUB_BYTES, 128, 256, 0);
+                        ss_wgmma<NI, false, FP8>::run(d0, da, make_desc(b_addr + 32 * s, 16, 1024, 1), 0, ks > 0 || s > 0);
+                        if (SPLIT)
+                            ss_wgmma<NI, false, FP8>::run(d1, da, make_desc(b_addr + b_half + 32 * s, 16, 1024, 1), 0,
+                                                           ks > 0 || s > 0);
+                    }
+                }
+                wgmma_commit();
+                wgmma_wait<1>();
+                /* the stage before is read: one arrival per warp, on every CTA's barrier (its loads filled all) */
+                if (prev >= 0 && lane == 0)
+                    for (int r = 0; r < CL; r++) {
+                        if (CL == 1) mbar_arrive(bars + 8 * (G::kStages + prev));
+                        else mbar_arrive_cluster(bars + 8 * (G::kStages + prev), (uint32_t)r);
+                    }
+                prev = stage;
+                if (++stage == G::kStages) stage = 0, phase ^= 1;
+            }
+            wgmma_wait<0>();
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) fence_reg(d[i]);
+            if (lane == 0)
+                for (int r = 0; r < CL; r++) {
+                    if (CL == 1) mbar_arrive(bars + 8 * (G::kStages + prev));
+                    else mbar_arrive_cluster(bars + 8 * (G::kStages + prev), (uint32_t)r);
+                }
+            const int64_t c0 = nb * SS_OURS_BLOCK_ROWS + c * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4);
+            epilogue<BN, FP8>(p, d, c0, tb * BN + 2 * (lane % 4));
+        }
+    }
+    if (CL > 1) cluster_sync(); /* no CTA leaves while its peer may still arrive on its barriers */
+#else
+    __trap(); /* built without sm_90a code: never silently return nothing (the host refuses other GPUs first) */
+#endif
+}
+
+/* Launches one variant: grid = whole clusters, at most one CTA per SM. */
+template <int BN, bool SPARSE, bool FP8, bool SPLIT, int CL>
+ss_status launch(const CUtensorMap &map, const Params &p, int sm_count, cudaStream_t stream, const char *what) {
+    using G = Geometry<BN, SPARSE>;
+    auto kern = ours_gemm_kernel<BN, SPARSE, FP8, SPLIT, CL>;
+    static bool attr_set = false; /* per instantiation; setting it again is harmless */
+    if (!attr_set) {
+        CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G::kSmem), what);
+        attr_set = true;
+    }
+    const int64_t units = p.n_tiles / CL, max_units = sm_count / CL;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)(CL * (units < max_units ? units : max_units)));
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = G::kSmem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = CL;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, map, p), what);
+    return SS_OK;
+}
+
+/* The variants of one family (SPARSE, FP8): bn 64/128/256, split (256
+ * only), cl 1/2 (bn >= 128). SS_ERR_ARG for a combination not built. */
+template <bool SPARSE, bool FP8>
+ss_status launch_family(int bn, int split, int cl, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s,
+                        const char *what) {
+    if (bn == 64 && cl == 1) return launch<64, SPARSE, FP8, false, 1>(map, p, sm, s, what);
+    if (bn == 128 && cl == 1) return launch<128, SPARSE, FP8, false, 1>(map, p, sm, s, what);
+    if (bn == 128 && cl == 2) return launch<128, SPARSE, FP8, false, 2>(map, p, sm, s, what);
+    if (bn == 256 && cl == 1 && !split) return launch<256, SPARSE, FP8, false, 1>(map, p, sm, s, what);
+    if (bn == 256 && cl == 1 && split) return launch<256, SPARSE, FP8, true, 1>(map, p, sm, s, what);
+    if (bn == 256 && cl == 2 && !split) return launch<256, SPARSE, FP8, false, 2>(map, p, sm, s, what);
+    if (bn == 256 && cl == 2 && split) return launch<256, SPARSE, FP8, true, 2>(map, p, sm, s, what);
+    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-token tiles, split %d, clusters of %d", what, bn, split, cl);
+}
+
+} // namespace ss_ours
+
+/* One entry point per family, in ours_gemm_<family>.cu. */
+#define SS_OURS_FAMILY_DECL(NAME)                                                                                  \
+    ss_status NAME(int bn, int split, int cl, const CUtensorMap &map, const ss_ours::Params &p, int sm,           \
+                   cudaStream_t s, const char *what)
+SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_int8);
+SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_fp8);
+SS_OURS_FAMILY_DECL(ss_ours_launch_dense_int8);
+SS_OURS_FAMILY_DECL(ss_ours_launch_dense_fp8);
+
+#endif
