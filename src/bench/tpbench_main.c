@@ -52,6 +52,7 @@ static const struct variant {
 
 typedef struct args {
     const char *synth, *model, *results, *dtypes, *sparsities;
+    const char *sparse_backends, *dense_backends; /* GEMM backends of slid / dense models */
     int64_t prefill_m[16], decode_m[16];
     int n_prefill, n_decode, warmup_p, repeats_p, warmup_d, repeats_d, search, candidates, exact, graph;
     int kernels[4], n_kernels; /* variants (VARIANTS above), in the order given */
@@ -62,7 +63,8 @@ static int usage(void) {
     fprintf(stderr, "usage: ss_tpbench (--synth PRESET | --model DIR) [--dtype int8,fp8] [--sparsity dense,2_4,...]\n"
                     "  [--prefill-m LIST] [--decode-m LIST] [--warmup N] [--repeats N] [--decode-warmup N]\n"
                     "  [--decode-repeats N] [--cusparselt-search 0|1] [--cublaslt-candidates N] [--exact]\n"
-                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma] --results DIR\n");
+                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma]\n"
+                    "  [--sparse-backends cusparselt,ours] [--dense-backends cublaslt,ours_dense] --results DIR\n");
     return 2;
 }
 
@@ -72,6 +74,8 @@ static int parse(int argc, char **argv, args *a) {
     a->sparsities = "dense";
     a->warmup_p = 2, a->repeats_p = 5, a->warmup_d = 1, a->repeats_d = 3;
     a->search = 1, a->candidates = 32, a->graph = 1, a->seed = 2025;
+    a->sparse_backends = "cusparselt";
+    a->dense_backends = "cublaslt";
     a->n_prefill = parse_list("512,1024,2048,4096,8192,16384,32768", a->prefill_m, 16);
     a->n_decode = parse_list("64,128,256,512", a->decode_m, 16);
     a->n_kernels = 1; /* new */
@@ -110,6 +114,8 @@ static int parse(int argc, char **argv, args *a) {
                 a->kernels[a->n_kernels++] = vi;
             }
         }
+        else if (!strcmp(k, "--sparse-backends")) a->sparse_backends = v;
+        else if (!strcmp(k, "--dense-backends")) a->dense_backends = v;
         else return usage();
     }
     if ((!a->synth == !a->model) || !a->results || a->n_prefill < 0 || a->n_decode < 0) return usage();
@@ -117,22 +123,24 @@ static int parse(int argc, char **argv, args *a) {
 }
 
 /* Summary lines, printed again at the end. */
-static char g_summary[64][200];
+static char g_summary[64][220];
 static int g_nsum;
 
 static void summarize(const char *model, const char *sp, const char *kern, ss_tp_stage stage,
                       const ss_bench_cuda_point *p, int n) {
     for (int i = 0; i < n && g_nsum < 64; i++)
         snprintf(g_summary[g_nsum++], sizeof g_summary[0],
-                 "%-8s %-22s %-6s %-9s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
+                 "%-8s %-22s %-17s %-9s M=%-6lld %9.0f tok/s %9.0f out/s  %8.2f ms  %5.1f GiB  g/a/o %.1f/%.1f/%.1f ms",
                  ss_tp_stage_name(stage), model, sp, kern, (long long)p[i].tp.M, ss_tp_tokens_per_s(&p[i].tp),
                  ss_tp_output_tokens_per_s(&p[i].tp), 1e3 * p[i].tp.median_pass_s,
                  (double)p[i].mem_used / (1 << 30), p[i].prof_ms[0], p[i].prof_ms[1], p[i].prof_ms[2]);
 }
 
-static ss_status run_model(const args *a, const ss_model *m, const char *name, const char *sp) {
+static ss_status run_model_on(const args *a, const ss_model *m, const char *name, const char *sp, ss_backend be) {
     ss_cuda_model_opts mo;
     memset(&mo, 0, sizeof mo);
+    mo.backend = be;
+    mo.backend_set = 1;
     mo.dequant = a->exact ? SS_DEQUANT_EXACT : SS_DEQUANT_FAST;
     ss_gemm_options_default(&mo.gemm);
     mo.gemm.cusparselt_search = a->search;
@@ -169,12 +177,30 @@ static ss_status run_model(const args *a, const ss_model *m, const char *name, c
         if (st == SS_OK) st = ss_bench_cuda_dir(cm, results, o.stage, dir, sizeof dir);
         if (st == SS_OK) st = ss_bench_cuda_write(dir, name, o.stage, pts, o.n_m);
         if (st == SS_OK) {
-            summarize(name, sp, kern, o.stage, pts, o.n_m);
-            ss_info("%s %s %s (%s kernels): %d points in %.1f s -> %s", name, sp, ss_tp_stage_name(o.stage), kern,
-                    o.n_m, ss_now() - t0, dir);
+            char label[64];
+            snprintf(label, sizeof label, "%s/%s", ss_backend_name(be), sp);
+            summarize(name, label, kern, o.stage, pts, o.n_m);
+            ss_info("%s %s %s %s (%s kernels): %d points in %.1f s -> %s", name, ss_backend_name(be), sp,
+                    ss_tp_stage_name(o.stage), kern, o.n_m, ss_now() - t0, dir);
         }
     }
     ss_cuda_model_free(cm);
+    return st;
+}
+
+/* The model on each listed backend of its kind (sparse for slid weights). */
+static ss_status run_model(const args *a, const ss_model *m, const char *name, const char *sp) {
+    char list[128];
+    snprintf(list, sizeof list, "%s", m->slid ? a->sparse_backends : a->dense_backends);
+    char *save = NULL;
+    ss_status st = SS_OK;
+    for (char *b = strtok_r(list, ",", &save); b && st == SS_OK; b = strtok_r(NULL, ",", &save)) {
+        ss_backend be;
+        SS_TRY(ss_backend_parse(b, &be));
+        if (ss_backend_sparse(be) != (m->slid != 0))
+            return ss_fail(SS_ERR_ARG, "backend %s does not take %s weights", b, m->slid ? "slid" : "dense");
+        st = run_model_on(a, m, name, sp, be);
+    }
     return st;
 }
 
