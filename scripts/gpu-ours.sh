@@ -86,12 +86,21 @@ for cfg in ${SS_KB_OURS_CFGS:-}; do
 done
 kill $dmon 2>/dev/null
 
+# 4b. end to end: ss_tpbench on synthetic BitNet-2B, sparse on cuSPARSELt and ours (SS_TP_ARGS)
+if [ -n "${SS_TP_ARGS:-}" ] && [ "$(left)" -gt 90 ]; then
+  # shellcheck disable=SC2086
+  timeout $(( $(left) - 60 )) "$build/src/bench/ss_tpbench" --synth bitnet-2b --results "$out/tp" $SS_TP_ARGS \
+    >"$out/tpbench.log" 2>"$out/tpbench.err"
+  echo "tpbench rc=$?"; sed -n '/throughput summary/,$p' "$out/tpbench.log"; tail -3 "$out/tpbench.err"
+  (cd "$out" && tar czf tp.tgz tp && rm -rf tp)
+fi
+
 # 5. Nsight Compute on one point of our kernel and cuBLASLt (clocks left alone)
 if [ -n "${SS_NCU_ARGS:-}" ] && [ "$(left)" -gt 100 ]; then
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || echo ncu)
   # shellcheck disable=SC2086
   timeout $(( $(left) - 30 )) "$ncu" --profile-from-start off --clock-control none --section SpeedOfLight \
-    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis -f -o "$out/ncu" \
+    --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis ${SS_NCU_SECTIONS:-} -f -o "$out/ncu" \
     "$build/src/bench/ss_kbench" --no-linear --profile --warmup 1 --repeats 3 $SS_NCU_ARGS >"$out/ncu-run.log" 2>&1
   echo "ncu rc=$?"
   "$ncu" --import "$out/ncu.ncu-rep" --page details >"$out/ncu.txt" 2>&1 && rm -f "$out/ncu.ncu-rep"

@@ -560,7 +560,7 @@ static void ours_vs_cublaslt(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, 
         }
     ss_gemm_plan_info pi;
     OK(ss_gemm_plan_get_info(ctx, wo, M, SS_GEMM_OUT_ACC, &pi));
-    print_message("%s %s: config %d (bn + 1000 split + 10000 (cluster-1)), %d bad, worst |acc - cuBLASLt| / "
+    print_message("%s %s: tile %d, %d bad, worst |acc - cuBLASLt| / "
                   "(max|x| sum|w|) %.2e\n", bad ? "FAILED" : "ok", cs, pi.alg_id, bad, worst);
     assert_int_equal(bad, 0);
     free(ao), free(al), free(y), free(sx), free(xq), free(xmax), free(wsum);
@@ -577,23 +577,15 @@ static void test_ours_tiles_and_sizes(void **s) {
         print_message("skipped: %s\n", ss_errmsg());
         return;
     }
-    /* every shipped launch configuration (bn:split:cluster) and the default;
-     * SS_TEST_OURS_CFGS replaces the list (e.g. to look at an unshipped one) */
-    char cfgs[256] = "64:0:1,128:0:1,128:0:2,256:1:1,256:1:2,default";
+    /* every launch configuration (tokens per tile) and the default */
+    char cfgs[256] = "64,128,default";
     if (getenv("SS_TEST_OURS_CFGS")) snprintf(cfgs, sizeof cfgs, "%s", getenv("SS_TEST_OURS_CFGS"));
     static const int64_t Ms[] = {1, 17, 64, 100, 255, 257, 1000, 2048, 4099};
     uint64_t seed = 5000;
     char *save = NULL;
     for (char *tok = strtok_r(cfgs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int bn = 0, sp = 0, cl = 0;
-        const int dflt = strcmp(tok, "default") == 0;
-        if (!dflt && sscanf(tok, "%d:%d:%d", &bn, &sp, &cl) != 3) fail_msg("bad configuration '%s'", tok);
         /* read when a plan is made: one context per configuration */
-        char v[3][16];
-        snprintf(v[0], sizeof v[0], "%d", bn), snprintf(v[1], sizeof v[1], "%d", sp), snprintf(v[2], sizeof v[2], "%d", cl);
-        setenv("SS_OURS_BN", dflt ? "" : v[0], 1);
-        setenv("SS_OURS_SPLIT", dflt ? "" : v[1], 1);
-        setenv("SS_OURS_CLUSTER", dflt ? "" : v[2], 1);
+        setenv("SS_OURS_BN", strcmp(tok, "default") ? tok : "", 1);
         print_message("configuration %s\n", tok);
         ss_gemm_ctx *ctx = NULL;
         OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));
@@ -608,8 +600,6 @@ static void test_ours_tiles_and_sizes(void **s) {
         }
         ss_gemm_ctx_destroy(ctx);
     }
-    unsetenv("SS_OURS_SPLIT");
-    unsetenv("SS_OURS_CLUSTER");
     unsetenv("SS_OURS_BN");
     /* the largest prefill point, INT8 only (its FP8 check costs minutes of CPU) */
     ss_gemm_ctx *ctx = NULL;

@@ -375,8 +375,8 @@ static int is_quantized(const ss_gemm_weight *w) {
 }
 
 /* Our kernel's launch configuration for this plan: the tuning table's
- * (alg_id), else the default for the shape; SS_OURS_BN, SS_OURS_SPLIT and
- * SS_OURS_CLUSTER override either (experiments). Stored as the plan's alg_id. */
+ * (alg_id), else the default for the shape; SS_OURS_BN overrides either
+ * (experiments). Stored as the plan's alg_id. */
 static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom *g, const char *what) {
     ss_ours_cfg c;
     ss_ours_cfg_default(g->rows_img / SS_OURS_BLOCK_ROWS, p->M_pad, ctx->gpu.sm_count, &c);
@@ -387,9 +387,7 @@ static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom 
         else ss_clear_error(), ss_gemm_warn_table(ctx, what);
     }
     const char *e;
-    if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e), c.split = c.bn == 256;
-    if ((e = getenv("SS_OURS_SPLIT")) && *e) c.split = atoi(e);
-    if ((e = getenv("SS_OURS_CLUSTER")) && *e) c.cluster = atoi(e);
+    if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e);
     SS_TRY_CTX(ss_ours_cfg_check(&c), "%s", what);
     p->alg_id = ss_ours_cfg_encode(&c);
     return SS_OK;

@@ -9,23 +9,31 @@
  *                and the two weight chunks by bulk copies (the weight image
  *                is stored as shared memory wants it: ours_layout.h);
  *                registers given back (setmaxnreg 40)
- *   warpgroups 1, 2  consumers: 64 weight rows each of the tile's 128, all
- *                BN tokens: m64nBNk64 sparse (k32 dense) wgmmas, one group
- *                in flight, then the epilogue straight from registers
+ *   warpgroups 1, 2  consumers, ping-pong: each takes every other tile
+ *                whole (128 weight rows as two m64 blocks x BN tokens:
+ *                m64nBNk64 sparse, k32 dense wgmmas, one group in flight),
+ *                then its epilogue straight from registers while the other
+ *                warpgroup's wgmmas run. The first version split each tile
+ *                between the two (64 rows each): the epilogue then left the
+ *                tensor cores idle, ~35% of the time at M = 16384 (H200,
+ *                2026-12-01: the 2_8 - 2_4 difference bounds the per-tile
+ *                cost, docs/BENCHMARKS.md)
  * Stage s: [X' tile: BN rows x 128 bytes][weight chunk of rows 0-63][of
  * rows 64-127], full[s] / empty[s] mbarriers.
  *
- * Variants (ours_kernel.cuh): 64/128/256 tokens a tile, a 256-token tile as
- * one n256 or two n128 instructions, clusters of 2 CTAs sharing the token
- * tile by TMA multicast. The plan picks them (ours_run in gemm_ctx.cu);
- * SS_OURS_BN, SS_OURS_SPLIT and SS_OURS_CLUSTER override, for experiments.
+ * Variants (ours_kernel.cuh): 64 or 128 tokens a tile; the plan picks one
+ * (ours_run in gemm_ctx.cu, from the tuning table or ss_ours_pick_bn),
+ * SS_OURS_BN overrides it for experiments.
  *
  * Why this shape: at the sparse rate one m64nNk64 8-bit wgmma reads N*64
  * bytes of B per N/2 cycles, 128 B/clk, the shared-memory port's width;
  * larger N cannot lower that (bytes and cycles both scale with N), so the
  * weight, the operand the instruction reads per 64 rows only, is the one to
- * keep small (compressed, 2 KB a sub-tile) and the tile keeps BN as large as
- * the token count allows to amortise the epilogue and the pipeline fill.
+ * keep small (compressed, 2 KB a sub-tile). Tried and dropped (H200,
+ * 2026-12-01): 256-token tiles (wrong sums for some channels at M = 1 with
+ * the n256 instruction and with two n128, not understood: the 256-row TMA
+ * box is the common factor) and clusters of two CTAs sharing the token tile
+ * by TMA multicast (correct, but half the speed of single CTAs).
  */
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -87,12 +95,12 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     if (!encode) return ss_fail(SS_ERR_CUDA, "%s: the driver has no cuTensorMapEncodeTiled", what);
     ss_ours_geom g;
     SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, i->backend == SS_BACKEND_OURS, &g), "%s", what);
-    const int bn = cfg->bn, cl = cfg->cluster;
+    const int bn = cfg->bn;
 
     CUtensorMap map;
     const cuuint64_t dims[2] = {(cuuint64_t)i->K_act, (cuuint64_t)M_rows};
     const cuuint64_t strides[1] = {(cuuint64_t)i->K_act};
-    const cuuint32_t box[2] = {SS_OURS_BK, (cuuint32_t)(bn / cl)}, estr[2] = {1, 1}; /* each CTA of a cluster loads its share */
+    const cuuint32_t box[2] = {SS_OURS_BK, (cuuint32_t)bn}, estr[2] = {1, 1};
     CUresult r = encode(&map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)xq, dims, strides, box, estr,
                         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
@@ -116,9 +124,9 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     p.bias = bias;
     p.raw = raw;
     const int fp8 = i->dtype == SS_GEMM_FP8E4M3, sparse = i->backend == SS_BACKEND_OURS;
-    const int sm = ctx->gpu.sm_count, split = cfg->split;
-    if (sparse && fp8) return ss_ours_launch_sparse_fp8(bn, split, cl, map, p, sm, ctx->stream, what);
-    if (sparse) return ss_ours_launch_sparse_int8(bn, split, cl, map, p, sm, ctx->stream, what);
-    if (fp8) return ss_ours_launch_dense_fp8(bn, split, cl, map, p, sm, ctx->stream, what);
-    return ss_ours_launch_dense_int8(bn, split, cl, map, p, sm, ctx->stream, what);
+    const int sm = ctx->gpu.sm_count;
+    if (sparse && fp8) return ss_ours_launch_sparse_fp8(bn, map, p, sm, ctx->stream, what);
+    if (sparse) return ss_ours_launch_sparse_int8(bn, map, p, sm, ctx->stream, what);
+    if (fp8) return ss_ours_launch_dense_fp8(bn, map, p, sm, ctx->stream, what);
+    return ss_ours_launch_dense_int8(bn, map, p, sm, ctx->stream, what);
 }

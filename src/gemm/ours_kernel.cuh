@@ -4,13 +4,9 @@
  * the host side. Design and layout: ours_gemm.cu, ours_layout.h.
  *
  * Template parameters:
- *   BN     tokens per tile (64, 128, 256)
+ *   BN     tokens per tile (64 or 128)
  *   SPARSE 2:4 weight (wgmma.sp, k64 per instruction) or dense (k32)
  *   FP8    e4m3 operands, f32 accumulators; else int8, s32
- *   SPLIT  issue a BN-token tile as two BN/2 instructions (BN = 256)
- *   CL     CTAs per cluster (1 or 2): a pair shares its token tile, each
- *          CTA loading half of it by TMA multicast into both, so each SM
- *          pulls half the activation bytes from L2
  */
 #ifndef SS_GEMM_OURS_KERNEL_CUH
 #define SS_GEMM_OURS_KERNEL_CUH
@@ -36,7 +32,7 @@ template <int BN, bool SPARSE> struct Geometry {
     static constexpr int kStage = kBBytes + 2 * kChunk; /* a multiple of 1024: the B tile stays swizzle-aligned */
     static constexpr int kStagesFit = (kMaxSmem - 1024 - 256) / kStage;
     static constexpr int kStages = kStagesFit > 8 ? 8 : kStagesFit;
-    static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages;
+    static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages + 16 /* turns */;
     static_assert(kStage % 1024 == 0, "stage must keep 1024-byte alignment");
     static_assert(kStages >= 2, "at least two stages");
 };
@@ -86,29 +82,6 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
         if (spins == 64) t0 = clock64();
         else if (spins > 64 && (spins & 255) == 0 && clock64() - t0 > (1ll << 36)) __trap();
     }
-}
-/* TMA multicast: the tile lands at dst in every CTA of the mask, completing
- * on the barrier at the same offset in each. */
-__device__ __forceinline__ void tma_load_2d_mc(uint32_t dst, const CUtensorMap *map, int x, int y, uint32_t bar,
-                                               uint16_t mask) {
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], "
-                 "[%1, {%2, %3}], [%4], %5;" ::"r"(dst),
-                 "l"(map), "r"(x), "r"(y), "r"(bar), "h"(mask)
-                 : "memory");
-}
-__device__ __forceinline__ uint32_t cluster_rank() {
-    uint32_t r;
-    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-    return r;
-}
-/* Arrives on the barrier at local address bar in CTA `rank` of the cluster. */
-__device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t rank) {
-    uint32_t remote;
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(bar), "r"(rank));
-    asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(remote) : "memory");
-}
-__device__ __forceinline__ void cluster_sync() {
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
 }
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map, int x, int y, uint32_t bar) {
     asm volatile(
@@ -195,180 +168,159 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int6
 
 #endif /* __CUDA_ARCH_FEAT_SM90_ALL */
 
-template <int BN, bool SPARSE, bool FP8, bool SPLIT, int CL>
+template <int BN, bool SPARSE, bool FP8>
 __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_constant__ CUtensorMap tmap_b, const Params p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using G = Geometry<BN, SPARSE>;
     using Acc = typename std::conditional<FP8, float, uint32_t>::type;
-    constexpr int NI = SPLIT ? BN / 2 : BN; /* tokens per instruction */
-    static_assert(!SPLIT || BN == 256, "SPLIT is for 256-token tiles");
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
-    const uint32_t bars = smem_u32(smem + G::kStages * G::kStage); /* full[s] at +8s, empty[s] at +8(S+s) */
+    /* full[s] at +8s, empty[s] at +8(S+s), turn[c] at +8(2S+c) */
+    const uint32_t bars = smem_u32(smem + G::kStages * G::kStage), turns = bars + 16 * G::kStages;
     const int wg = threadIdx.x / 128;
-    const uint32_t rank = CL > 1 ? cluster_rank() : 0;
-    /* tiles go to clusters: a cluster's CTAs take adjacent channel blocks of one token block */
-    const int64_t first = blockIdx.x / CL, stride = gridDim.x / CL, n_units = p.n_tiles / CL;
 
     if (threadIdx.x == 0) {
         for (int s = 0; s < G::kStages; s++) {
-            mbar_init(bars + 8 * s, 1);                      /* the producer's expect_tx arrival */
-            mbar_init(bars + 8 * (G::kStages + s), 8 * CL);  /* one per consumer warp of every CTA */
+            mbar_init(bars + 8 * s, 1);                   /* the producer's expect_tx arrival */
+            mbar_init(bars + 8 * (G::kStages + s), 4);    /* one per warp of the consumer that read it */
         }
+        mbar_init(turns, 4);     /* the other consumer's warps: "my main loop is done" */
+        mbar_init(turns + 8, 4);
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
         asm volatile("prefetch.tensormap [%0];" ::"l"(&tmap_b) : "memory");
     }
-    if (CL > 1) cluster_sync(); /* the peer multicasts into this CTA and arrives on its barriers */
-    else __syncthreads();
+    __syncthreads();
 
-    if (wg == 0) {
+    if (wg == 0) { /* producer: the stages of this CTA's tiles, in tile order */
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-        if (threadIdx.x == 0) {
-            int stage = 0;
-            uint32_t phase = 0;
-            for (int64_t u = first; u < n_units; u += stride) {
-                int64_t nbu, tb;
-                ss_ours_tile(u, p.nb_count / CL, p.tb_count, p.group, &nbu, &tb);
-                const int64_t nb = nbu * CL + rank;
-                const uint8_t *a0 = p.a_img + (size_t)(2 * nb) * p.k_steps * G::kChunk;
-                const uint8_t *a1 = a0 + (size_t)p.k_steps * G::kChunk;
-                for (int64_t ks = 0; ks < p.k_steps; ks++) {
-                    const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
-                    mbar_wait(empty, phase ^ 1); /* released by the consumers of every CTA of the cluster */
-                    mbar_expect_tx(full, G::kStage);
-                    uint8_t *st = smem + stage * G::kStage;
-                    if (CL == 1) {
-                        tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(tb * BN), full);
-                    } else { /* this CTA's share of the token rows, into both */
-                        const int rows = BN / CL;
-                        tma_load_2d_mc(smem_u32(st + rank * rows * SS_OURS_BK), &tmap_b, (int)(ks * SS_OURS_BK),
-                                       (int)(tb * BN + rank * rows), full, (uint16_t)((1u << CL) - 1));
-                    }
-                    bulk_load(smem_u32(st + G::kBBytes), a0 + ks * G::kChunk, G::kChunk, full);
-                    bulk_load(smem_u32(st + G::kBBytes + G::kChunk), a1 + ks * G::kChunk, G::kChunk, full);
-                    if (++stage == G::kStages) stage = 0, phase ^= 1;
-                }
-            }
-        }
-        __syncwarp();
-    } else {
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
-        const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
+        if (threadIdx.x != 0) return;
         int stage = 0;
         uint32_t phase = 0;
-        Acc d[BN / 2];
-#pragma unroll
-        for (int i = 0; i < BN / 2; i++) d[i] = 0; /* never read: each tile's first wgmma overwrites (scale-d 0) */
-        Acc(&d0)[NI / 2] = *reinterpret_cast<Acc(*)[NI / 2]>(&d[0]);       /* tokens [0, NI) */
-        Acc(&d1)[NI / 2] = *reinterpret_cast<Acc(*)[NI / 2]>(&d[NI / 2]);  /* [NI, 2 NI) when SPLIT */
-        for (int64_t u = first; u < n_units; u += stride) {
-            int64_t nbu, tb;
-            ss_ours_tile(u, p.nb_count / CL, p.tb_count, p.group, &nbu, &tb);
-            const int64_t nb = nbu * CL + rank;
-            int prev = -1;
+        for (int64_t tile = blockIdx.x; tile < p.n_tiles; tile += gridDim.x) {
+            int64_t nb, tb;
+            ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
+            const uint8_t *a0 = p.a_img + (size_t)(2 * nb) * p.k_steps * G::kChunk;
+            const uint8_t *a1 = a0 + (size_t)p.k_steps * G::kChunk;
             for (int64_t ks = 0; ks < p.k_steps; ks++) {
-                mbar_wait(bars + 8 * stage, phase);
+                const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
+                mbar_wait(empty, phase ^ 1);
+                mbar_expect_tx(full, G::kStage);
                 uint8_t *st = smem + stage * G::kStage;
-                const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + c * G::kChunk);
-                const uint32_t b_half = NI * SS_OURS_BK; /* the second instruction's token rows */
-                if (SPARSE) {
-                    const uint32_t e0 = lds_u32(a_addr + 2 * SS_OURS_SUB_BYTES + 4 * ct);
-                    const uint32_t e1 = lds_u32(a_addr + 2 * SS_OURS_SUB_BYTES + SS_OURS_META_BYTES + 4 * ct);
-                    const uint64_t da0 = make_desc(a_addr, 128, 256, 0);
-                    const uint64_t da1 = make_desc(a_addr + SS_OURS_SUB_BYTES, 128, 256, 0);
-                    wgmma_fence();
-                    ss_wgmma<NI, true, FP8>::run(d0, da0, make_desc(b_addr, 16, 1024, 1), e0, ks > 0);
-                    if (SPLIT) ss_wgmma<NI, true, FP8>::run(d1, da0, make_desc(b_addr + b_half, 16, 1024, 1), e0, ks > 0);
-                    ss_wgmma<NI, true, FP8>::run(d0, da1, make_desc(b_addr + 64, 16, 1024, 1), e1, 1);
-                    if (SPLIT) ss_wgmma<NI, true, FP8>::run(d1, da1, make_desc(b_addr + b_half + 64, 16, 1024, 1), e1, 1);
-                } else {
-                    wgmma_fence();
-#pragma unroll
-                    for (int s = 0; s < 4; s++) {
-                        const uint64_t da = make_desc(a_addr + s * SS_OURS_SUB_BYTES, 128, 256, 0);
-                        ss_wgmma<NI, false, FP8>::run(d0, da, make_desc(b_addr + 32 * s, 16, 1024, 1), 0, ks > 0 || s > 0);
-                        if (SPLIT)
-                            ss_wgmma<NI, false, FP8>::run(d1, da, make_desc(b_addr + b_half + 32 * s, 16, 1024, 1), 0,
-                                                           ks > 0 || s > 0);
-                    }
-                }
-                wgmma_commit();
-                wgmma_wait<1>();
-                /* the stage before is read: one arrival per warp, on every CTA's barrier (its loads filled all) */
-                if (prev >= 0 && lane == 0)
-                    for (int r = 0; r < CL; r++) {
-                        if (CL == 1) mbar_arrive(bars + 8 * (G::kStages + prev));
-                        else mbar_arrive_cluster(bars + 8 * (G::kStages + prev), (uint32_t)r);
-                    }
-                prev = stage;
+                tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(tb * BN), full);
+                bulk_load(smem_u32(st + G::kBBytes), a0 + ks * G::kChunk, G::kChunk, full);
+                bulk_load(smem_u32(st + G::kBBytes + G::kChunk), a1 + ks * G::kChunk, G::kChunk, full);
                 if (++stage == G::kStages) stage = 0, phase ^= 1;
             }
-            wgmma_wait<0>();
-#pragma unroll
-            for (int i = 0; i < BN / 2; i++) fence_reg(d[i]);
-            if (lane == 0)
-                for (int r = 0; r < CL; r++) {
-                    if (CL == 1) mbar_arrive(bars + 8 * (G::kStages + prev));
-                    else mbar_arrive_cluster(bars + 8 * (G::kStages + prev), (uint32_t)r);
-                }
-            const int64_t c0 = nb * SS_OURS_BLOCK_ROWS + c * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4);
-            epilogue<BN, FP8>(p, d, c0, tb * BN + 2 * (lane % 4));
         }
+        return;
     }
-    if (CL > 1) cluster_sync(); /* no CTA leaves while its peer may still arrive on its barriers */
+
+    /* consumers, ping-pong: warpgroup c takes every other tile of the CTA
+     * (all 128 rows, as two m64 blocks), so one warpgroup's epilogue runs
+     * while the other's wgmmas keep the tensor cores busy. A tile's stages
+     * sit at ring positions ordinal * k_steps + ks; a warpgroup starts its
+     * main loop only once the other finished the previous tile's, so that
+     * its parity waits are never two phases ahead of a stage barrier (a
+     * parity wait cannot tell phase n from phase n - 2) */
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
+    Acc d[2][BN / 2]; /* [m-block][fragment] */
+#pragma unroll
+    for (int m = 0; m < 2; m++)
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) d[m][i] = 0; /* never read: each tile's first wgmma overwrites (scale-d 0) */
+    int64_t ordinal = c;
+    uint32_t turn_phase = 0;
+    for (int64_t tile = blockIdx.x + (int64_t)c * gridDim.x; tile < p.n_tiles; tile += 2 * (int64_t)gridDim.x,
+                 ordinal += 2) {
+        int64_t nb, tb;
+        ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
+        const int64_t g0 = ordinal * p.k_steps;
+        if (ordinal > 0) { /* the other warpgroup's previous tile has all its stages */
+            mbar_wait(turns + 8 * c, turn_phase);
+            turn_phase ^= 1;
+        }
+        int prev = -1;
+        for (int64_t ks = 0; ks < p.k_steps; ks++) {
+            const int stage = (int)((g0 + ks) % G::kStages);
+            mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
+            uint8_t *st = smem + stage * G::kStage;
+            const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes);
+            if (SPARSE) {
+                uint32_t e[2][2]; /* [m-block][k64] */
+#pragma unroll
+                for (int m = 0; m < 2; m++)
+#pragma unroll
+                    for (int k = 0; k < 2; k++)
+                        e[m][k] = lds_u32(a_addr + m * G::kChunk + 2 * SS_OURS_SUB_BYTES + k * SS_OURS_META_BYTES +
+                                          4 * ct);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 2; k++)
+#pragma unroll
+                    for (int m = 0; m < 2; m++)
+                        ss_wgmma<BN, true, FP8>::run(d[m], make_desc(a_addr + m * G::kChunk + k * SS_OURS_SUB_BYTES, 128, 256, 0),
+                                                     make_desc(b_addr + 64 * k, 16, 1024, 1), e[m][k], ks > 0 || k > 0);
+            } else {
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; k++)
+#pragma unroll
+                    for (int m = 0; m < 2; m++)
+                        ss_wgmma<BN, false, FP8>::run(d[m], make_desc(a_addr + m * G::kChunk + k * SS_OURS_SUB_BYTES, 128, 256, 0),
+                                                      make_desc(b_addr + 32 * k, 16, 1024, 1), 0, ks > 0 || k > 0);
+            }
+            wgmma_commit();
+            wgmma_wait<1>();
+            if (prev >= 0 && lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev)); /* the stage before is read */
+            prev = stage;
+        }
+        if (lane == 0) mbar_arrive(turns + 8 * (1 - c)); /* the other warpgroup may start its next tile */
+        wgmma_wait<0>();
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+#pragma unroll
+            for (int i = 0; i < BN / 2; i++) fence_reg(d[m][i]);
+        if (lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev));
+#pragma unroll
+        for (int m = 0; m < 2; m++)
+            epilogue<BN, FP8>(p, d[m], nb * SS_OURS_BLOCK_ROWS + m * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
+                              tb * BN + 2 * (lane % 4));
+    }
 #else
     __trap(); /* built without sm_90a code: never silently return nothing (the host refuses other GPUs first) */
 #endif
 }
 
-/* Launches one variant: grid = whole clusters, at most one CTA per SM. */
-template <int BN, bool SPARSE, bool FP8, bool SPLIT, int CL>
+/* Launches one variant: a persistent grid, at most one CTA per SM. */
+template <int BN, bool SPARSE, bool FP8>
 ss_status launch(const CUtensorMap &map, const Params &p, int sm_count, cudaStream_t stream, const char *what) {
     using G = Geometry<BN, SPARSE>;
-    auto kern = ours_gemm_kernel<BN, SPARSE, FP8, SPLIT, CL>;
+    auto kern = ours_gemm_kernel<BN, SPARSE, FP8>;
     static bool attr_set = false; /* per instantiation; setting it again is harmless */
     if (!attr_set) {
         CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G::kSmem), what);
         attr_set = true;
     }
-    const int64_t units = p.n_tiles / CL, max_units = sm_count / CL;
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3((unsigned)(CL * (units < max_units ? units : max_units)));
-    cfg.blockDim = dim3(kThreads);
-    cfg.dynamicSmemBytes = G::kSmem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = CL;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, map, p), what);
+    const int grid = (int)(p.n_tiles < sm_count ? p.n_tiles : sm_count);
+    kern<<<grid, kThreads, G::kSmem, stream>>>(map, p);
+    CUDA_TRY(cudaGetLastError(), what);
     return SS_OK;
 }
 
-/* The variants of one family (SPARSE, FP8): bn 64/128/256, split (256
- * only), cl 1/2 (bn >= 128). SS_ERR_ARG for a combination not built. */
+/* The variants of one family (SPARSE, FP8). */
 template <bool SPARSE, bool FP8>
-ss_status launch_family(int bn, int split, int cl, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s,
-                        const char *what) {
-    if (bn == 64 && cl == 1) return launch<64, SPARSE, FP8, false, 1>(map, p, sm, s, what);
-    if (bn == 128 && cl == 1) return launch<128, SPARSE, FP8, false, 1>(map, p, sm, s, what);
-    if (bn == 128 && cl == 2) return launch<128, SPARSE, FP8, false, 2>(map, p, sm, s, what);
-    if (bn == 256 && cl == 1 && !split) return launch<256, SPARSE, FP8, false, 1>(map, p, sm, s, what);
-    if (bn == 256 && cl == 1 && split) return launch<256, SPARSE, FP8, true, 1>(map, p, sm, s, what);
-    if (bn == 256 && cl == 2 && !split) return launch<256, SPARSE, FP8, false, 2>(map, p, sm, s, what);
-    if (bn == 256 && cl == 2 && split) return launch<256, SPARSE, FP8, true, 2>(map, p, sm, s, what);
-    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-token tiles, split %d, clusters of %d", what, bn, split, cl);
+ss_status launch_family(int bn, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s, const char *what) {
+    if (bn == 64) return launch<64, SPARSE, FP8>(map, p, sm, s, what);
+    if (bn == 128) return launch<128, SPARSE, FP8>(map, p, sm, s, what);
+    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-token tiles", what, bn);
 }
 
 } // namespace ss_ours
 
 /* One entry point per family, in ours_gemm_<family>.cu. */
 #define SS_OURS_FAMILY_DECL(NAME)                                                                                  \
-    ss_status NAME(int bn, int split, int cl, const CUtensorMap &map, const ss_ours::Params &p, int sm,           \
-                   cudaStream_t s, const char *what)
+    ss_status NAME(int bn, const CUtensorMap &map, const ss_ours::Params &p, int sm, cudaStream_t s, const char *what)
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_int8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_fp8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_dense_int8);

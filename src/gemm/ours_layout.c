@@ -15,7 +15,7 @@ ss_status ss_ours_geometry(int64_t N, int64_t K, int sparse, ss_ours_geom *g) {
     g->sparse = sparse != 0;
     g->N = N;
     g->K = K;
-    g->rows_img = round_up(N, 2 * SS_OURS_BLOCK_ROWS);
+    g->rows_img = round_up(N, SS_OURS_BLOCK_ROWS);
     g->blocks = g->rows_img / SS_OURS_ROWS;
     g->k_steps = round_up(K, SS_OURS_BK) / SS_OURS_BK;
     g->chunk_bytes = g->sparse ? SS_OURS_CHUNK_SPARSE : SS_OURS_CHUNK_DENSE;
@@ -25,9 +25,9 @@ ss_status ss_ours_geometry(int64_t N, int64_t K, int sparse, ss_ours_geom *g) {
 
 int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count) {
     if (sm_count < 1) sm_count = 1;
-    int best = 256;
+    int best = 128;
     int64_t best_cost = -1;
-    for (int bn = 256; bn >= 64; bn /= 2) {
+    for (int bn = 128; bn >= 64; bn /= 2) {
         const int64_t tiles = nb_count * ((M + bn - 1) / bn), waves = (tiles + sm_count - 1) / sm_count;
         const int64_t cost = waves * (bn + 32); /* + a fixed cost per tile: fill, drain and epilogue set-up */
         if (best_cost < 0 || cost < best_cost) best = bn, best_cost = cost;
@@ -37,25 +37,18 @@ int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count) {
 
 void ss_ours_cfg_default(int64_t nb_count, int64_t M, int sm_count, ss_ours_cfg *c) {
     c->bn = ss_ours_pick_bn(nb_count, M, sm_count);
-    c->split = c->bn == 256; /* two n128 instructions: the n256 form gave wrong sums on the H200 (2026-12-01) */
-    c->cluster = 1;
 }
 
 ss_status ss_ours_cfg_check(const ss_ours_cfg *c) {
-    const int ok = (c->bn == 64 || c->bn == 128 || c->bn == 256) && (c->split == 0 || (c->split == 1 && c->bn == 256)) &&
-                   (c->cluster == 1 || (c->cluster == 2 && c->bn >= 128));
-    if (!ok)
-        return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-token tiles with split %d in clusters of %d (tiles: 64, "
-                       "128, 256; split: 256 only; clusters of 2: 128 and 256)", c->bn, c->split, c->cluster);
+    if (c->bn != 64 && c->bn != 128)
+        return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-token tiles (64 or 128)", c->bn);
     return SS_OK;
 }
 
-int ss_ours_cfg_encode(const ss_ours_cfg *c) { return c->bn + 1000 * c->split + 10000 * (c->cluster - 1); }
+int ss_ours_cfg_encode(const ss_ours_cfg *c) { return c->bn; }
 
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c) {
-    c->bn = id % 1000;
-    c->split = id / 1000 % 10;
-    c->cluster = id / 10000 + 1;
+    c->bn = id;
     return ss_ours_cfg_check(c);
 }
 

@@ -9,8 +9,7 @@
  * index arithmetic in the main loop.
  *
  * Image of one weight (8-bit codes: int8 or fp8 e4m3):
- *   blocks of 64 rows (rows_img = N rounded up to 256, zero rows after N,
- *   so that a cluster of two CTAs always has a channel block pair)
+ *   blocks of 64 rows (rows_img = N rounded up to 128, zero rows after N)
  *   x k-steps of SS_OURS_BK = 128 logical K (K_img = K rounded up to 128,
  *   zero columns after K), block-major: chunk(b, s) at (b * k_steps + s) *
  *   chunk_bytes. One chunk:
@@ -57,7 +56,7 @@ extern "C" {
 #endif
 
 #define SS_OURS_ROWS 64        /* weight rows per consumer warpgroup (wgmma M) */
-#define SS_OURS_BLOCK_ROWS 128 /* weight rows per CTA tile (two consumer warpgroups) */
+#define SS_OURS_BLOCK_ROWS 128 /* weight rows per tile (two m64 blocks) */
 #define SS_OURS_BK 128         /* logical K per pipeline stage (bytes of X' per token row) */
 #define SS_OURS_SUB_BYTES 2048 /* one A sub-tile: 64 rows x 32 bytes */
 #define SS_OURS_META_BYTES 512 /* one metadata tile: 128 words */
@@ -67,7 +66,7 @@ extern "C" {
 typedef struct ss_ours_geom {
     int sparse;          /* 1: 2:4 compressed + metadata, 0: the dense twin */
     int64_t N, K;        /* rows and columns of the weight as given (K = K_act of the GEMM) */
-    int64_t rows_img;    /* N rounded up to 2 * SS_OURS_BLOCK_ROWS */
+    int64_t rows_img;    /* N rounded up to SS_OURS_BLOCK_ROWS */
     int64_t blocks;      /* rows_img / SS_OURS_ROWS */
     int64_t k_steps;     /* K rounded up to SS_OURS_BK, / SS_OURS_BK */
     size_t chunk_bytes;  /* SS_OURS_CHUNK_SPARSE or _DENSE */
@@ -109,23 +108,21 @@ SS_OURS_HD static inline void ss_ours_tile(int64_t tile, int64_t nb_count, int64
 
 #define SS_OURS_GROUP 8 /* token blocks per strip of the tile schedule */
 
-/* Tokens per tile (64, 128 or 256) for M tokens over nb_count channel blocks
+/* Tokens per tile (64 or 128) for M tokens over nb_count channel blocks
  * of 128 on sm_count SMs: the fewest waves of tiles weighted by tile length
- * (a wave of 256-token tiles costs four of 64), ties to the larger tile,
+ * (a wave of 128-token tiles costs two of 64), ties to the larger tile,
  * whose epilogue and pipeline fill are spread over more work. */
 int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count);
 
-/* One launch configuration of the kernel: tokens per tile, a 256-token tile
- * issued as two 128-token instructions (split), CTAs per cluster sharing
- * the token tile (1 or 2; 2 needs bn >= 128). */
+/* One launch configuration of the kernel: tokens per tile (64 or 128). */
 typedef struct ss_ours_cfg {
-    int bn, split, cluster;
+    int bn;
 } ss_ours_cfg;
 /* The default for M tokens over nb_count channel blocks on sm_count SMs. */
 void ss_ours_cfg_default(int64_t nb_count, int64_t M, int sm_count, ss_ours_cfg *c);
 /* SS_ERR_ARG unless the kernel is built for it. */
 ss_status ss_ours_cfg_check(const ss_ours_cfg *c);
-/* As one integer (a tuning table's alg_id): bn + 1000 split + 10000 (cluster - 1). */
+/* As one integer (a tuning table's alg_id): bn. */
 int ss_ours_cfg_encode(const ss_ours_cfg *c);
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c);
 
