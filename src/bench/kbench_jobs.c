@@ -164,7 +164,9 @@ static json_t *num_or_null(double v) { return isnan(v) || v <= 0 ? json_null() :
 ss_status ss_kbench_write(const ss_kbench_job *j, const ss_gpu_info *gpu, const char *toolchain,
                           const ss_kbench_opts *o, const ss_kbench_point *pts, char *csv_path, size_t cap) {
     if (!j->results) return SS_OK;
-    const char *lib = j->backend == SS_BACKEND_CUSPARSELT ? "cuSPARSELt" : "cuBLASLt";
+    const char *lib = j->backend == SS_BACKEND_CUSPARSELT ? "cuSPARSELt"
+                      : j->backend == SS_BACKEND_CUBLASLT ? "cuBLASLt"
+                                                          : ss_backend_name(j->backend); /* ours, ours_dense */
     char dir[2048], stem[512], ddir[2048], dstem[512], path[2600], jpath[2600], dpath[2600];
     SS_TRY(job_paths(j, gpu, toolchain, lib, j->dtype, j->L, dir, sizeof dir, stem, sizeof stem));
     SS_TRY(ss_mkdir_p(dir));
@@ -252,8 +254,9 @@ ss_status ss_kbench_job_run(const ss_kbench_job *j, const ss_kbench_opts *o, ss_
                             size_t cap) {
     const int n = j->n_nk * j->n_m;
     init_points(j, pts);
-    if ((j->backend == SS_BACKEND_CUSPARSELT) != (j->L != 0))
-        return ss_fail(SS_ERR_ARG, "kernel job: cusparselt runs a sparsity (2_L), cublaslt runs dense");
+    if (ss_backend_sparse(j->backend) != (j->L != 0))
+        return ss_fail(SS_ERR_ARG, "kernel job: %s runs %s", ss_backend_name(j->backend),
+                       ss_backend_sparse(j->backend) ? "a sparsity (2_L)" : "dense");
     ss_gpu_info gpu;
     ss_status st = ss_gpu_info_get(0, &gpu);
     if (st) {

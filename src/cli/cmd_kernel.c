@@ -83,7 +83,7 @@ static ss_status copy_list(const char *opt, const char *s, int64_t *out, int *n)
 }
 
 static const char *g_bench_kernel_help =
-    "kernel [--model DIR | --arch NAME] [--backend cublaslt|cusparselt]\n"
+    "kernel [--model DIR | --arch NAME] [--backend cublaslt|cusparselt|ours|ours_dense]\n"
     "       [--dtype fp16,bf16,int8,fp8e4m3,fp4e2m1] [--sparsity 2_4,2_6,...,2_inf] [--m LIST]\n"
     "       [--square] [--out RESULTS] [--tune-dir DIR] [--warmup N] [--repeats N] [--planted-fault]\n"
     "  Times the GEMM alone and with its quant/slide/dequant kernels over the model's\n"
@@ -132,12 +132,11 @@ ss_status cmd_bench_kernel(int argc, char **argv) {
     }
     if (optind < argc) return cli_bad_usage("bench kernel", argc, argv);
     ss_backend be;
-    if (!strcmp(backend, "cublaslt")) be = SS_BACKEND_CUBLASLT, L[0] = 0, nL = 1;
-    else if (!strcmp(backend, "cusparselt")) be = SS_BACKEND_CUSPARSELT;
-    else return ss_fail(SS_ERR_ARG, "bench kernel: unknown backend '%s' (cublaslt or cusparselt)", backend);
+    SS_TRY_CTX(ss_backend_parse(backend, &be), "bench kernel");
+    if (!ss_backend_sparse(be)) L[0] = 0, nL = 1; /* the dense backends run dense */
     for (int i = 0; i < nL; i++)
-        if (be == SS_BACKEND_CUSPARSELT && L[i] == 0)
-            return ss_fail(SS_ERR_ARG, "bench kernel: dense runs on --backend cublaslt");
+        if (L[i] == 0)
+            return ss_fail(SS_ERR_ARG, "bench kernel: dense runs on --backend cublaslt or ours_dense, not %s", backend);
 
     int64_t N[MAX_LIST], K[MAX_LIST];
     int n_nk = 4;
