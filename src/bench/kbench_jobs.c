@@ -508,22 +508,26 @@ ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t 
     ss_tune_table t;
     ss_tune_table_init(&t);
     ss_status st = SS_OK;
-    for (int l = 0; !st && l < s->n_L; l++) {
-        ss_backend be = s->L[l] ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
-        char sp[16];
-        if (ss_gemm_supported(&gpu, be, s->dtype) != SS_OK) {
-            ss_warn("tune: skipping %s %s: %s", ss_backend_name(be), ss_kbench_sparsity_name(s->L[l], sp, sizeof sp),
-                    ss_errmsg());
-            ss_clear_error();
-            continue;
-        }
-        for (int k = 0; !st && k < s->n_nk; k++)
-            for (int pc = 0; !st && pc < (be == SS_BACKEND_CUSPARSELT ? 2 : 1); pc++) {
-                st = tune_weight(ctx, s, s->dtype, be, s->L[l], s->N[k], s->K[k], pc, INT64_MAX);
-                if (st) ss_context(st, "tune %s %s %s N=%lld K=%lld", s->model, ss_gemm_dtype_name(s->dtype),
-                                   ss_kbench_sparsity_name(s->L[l], sp, sizeof sp), (long long)s->N[k], (long long)s->K[k]);
+    for (int l = 0; !st && l < s->n_L; l++)
+        for (int which = 0; !st && which < 2; which++) { /* the library, then our kernel of the same kind */
+            const ss_backend be = s->L[l] ? (which ? SS_BACKEND_OURS : SS_BACKEND_CUSPARSELT)
+                                          : (which ? SS_BACKEND_OURS_DENSE : SS_BACKEND_CUBLASLT);
+            char sp[16];
+            if (ss_gemm_supported(&gpu, be, s->dtype) != SS_OK) {
+                ss_warn("tune: skipping %s %s: %s", ss_backend_name(be), ss_kbench_sparsity_name(s->L[l], sp, sizeof sp),
+                        ss_errmsg());
+                ss_clear_error();
+                continue;
             }
-    }
+            for (int k = 0; !st && k < s->n_nk; k++)
+                for (int pc = 0; !st && pc < (be == SS_BACKEND_CUSPARSELT ? 2 : 1); pc++) {
+                    st = tune_weight(ctx, s, s->dtype, be, s->L[l], s->N[k], s->K[k], pc, INT64_MAX);
+                    if (st)
+                        ss_context(st, "tune %s %s %s %s N=%lld K=%lld", s->model, ss_backend_name(be),
+                                   ss_gemm_dtype_name(s->dtype), ss_kbench_sparsity_name(s->L[l], sp, sizeof sp),
+                                   (long long)s->N[k], (long long)s->K[k]);
+                }
+        }
     if (!st && s->head_N > 0) {
         st = tune_weight(ctx, s, SS_GEMM_BF16, SS_BACKEND_CUBLASLT, 0, s->head_N, s->head_K, 0, SS_TUNE_HEAD_MAX_M);
         if (st) ss_context(st, "tune %s lm_head bf16 N=%lld K=%lld", s->model, (long long)s->head_N, (long long)s->head_K);

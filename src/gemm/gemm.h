@@ -173,7 +173,8 @@ typedef struct ss_gemm_ctx ss_gemm_ctx;
 
 typedef struct ss_gemm_options {
     int cublaslt_candidates; /* heuristic candidates timed per plan; 0 or 1: take the top one */
-    int cusparselt_search;   /* 1: cusparseLtMatmulSearch once per plan; 0: default algorithm */
+    int cusparselt_search;   /* 1: search once per plan (cusparseLtMatmulSearch; ours: each tile size timed);
+                                0: the default algorithm / tile */
     size_t workspace_limit;  /* bytes a plan may use */
 } ss_gemm_options;
 

@@ -377,17 +377,18 @@ static int is_quantized(const ss_gemm_weight *w) {
 /* Our kernel's launch configuration for this plan: the tuning table's
  * (alg_id), else the default for the shape; SS_OURS_BN overrides either
  * (experiments). Stored as the plan's alg_id. */
-static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom *g, const char *what) {
+static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom *g, int *chosen, const char *what) {
+    *chosen = 0;
     ss_ours_cfg c;
     ss_ours_cfg_default(g->rows_img / SS_OURS_BLOCK_ROWS, p->M_pad, ctx->gpu.sm_count, &c);
     ss_gemm_alg alg;
     if (ss_gemm_lookup(ctx, p, &alg)) {
         ss_ours_cfg t;
-        if (ss_ours_cfg_decode(alg.alg_id, &t) == SS_OK) c = t, p->from_table = 1;
+        if (ss_ours_cfg_decode(alg.alg_id, &t) == SS_OK) c = t, p->from_table = 1, *chosen = 1;
         else ss_clear_error(), ss_gemm_warn_table(ctx, what);
     }
     const char *e;
-    if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e);
+    if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e), *chosen = 1;
     SS_TRY_CTX(ss_ours_cfg_check(&c), "%s", what);
     p->alg_id = ss_ours_cfg_encode(&c);
     return SS_OK;
@@ -401,17 +402,40 @@ static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, c
     const ss_gemm_weight_info *i = &w->info;
     ss_gemm_plan *p = ss_gemm_plan_find(ctx, i->backend, i->dtype, kind, M_pad, i->N_pad, i->K_act, 1);
     if (!p) return ss_fail(SS_ERR_NOMEM, "%s: no memory for a plan", what);
-    if (!p->ready) {
-        ss_ours_geom g;
-        SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
-        SS_TRY(ours_cfg(ctx, p, &g, what));
-        p->ready = 1;
-    }
-    ss_ours_cfg cfg;
-    SS_TRY(ss_ours_cfg_decode(p->alg_id, &cfg));
     const float *psx = NULL, *psw = NULL, *pb = NULL;
     if (kind == SS_GK_CHANNEL || kind == SS_GK_CHANNEL_SCALAR) psw = w->d_scale;
     if (kind == SS_GK_TOKEN_CHANNEL) psx = sx, psw = w->d_scale, pb = w->d_bias;
+    ss_ours_cfg cfg;
+    if (!p->ready) {
+        ss_ours_geom g;
+        int chosen;
+        SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
+        SS_TRY(ours_cfg(ctx, p, &g, &chosen, what));
+        if (!chosen && ctx->opt.cusparselt_search) { /* time each tile size once (1 warm-up, 3 runs), keep the fastest */
+            float best = -1;
+            for (int bn = 64; bn <= 128; bn *= 2) {
+                ss_ours_cfg c = {bn};
+                cudaEvent_t e0, e1;
+                float ms = 0;
+                CUDA_TRY(cudaEventCreate(&e0), what);
+                cudaError_t ce = cudaEventCreate(&e1);
+                ss_status st = ce == cudaSuccess ? SS_OK : ss_cuda_status(ce, "cudaEventCreate", what);
+                for (int r = 0; r < 4 && !st; r++) {
+                    if (r == 1) st = ss_cuda_status(cudaEventRecord(e0, ctx->stream), "cudaEventRecord", what);
+                    if (!st) st = ss_ours_run(ctx, w, xq, M_pad, psx, psw, pb, kind == SS_GK_ACC, out, ld, rows, cols, &c, what);
+                }
+                if (!st) st = ss_cuda_status(cudaEventRecord(e1, ctx->stream), "cudaEventRecord", what);
+                if (!st) st = ss_cuda_status(cudaEventSynchronize(e1), "cudaEventSynchronize", what);
+                if (!st) st = ss_cuda_status(cudaEventElapsedTime(&ms, e0, e1), "cudaEventElapsedTime", what);
+                cudaEventDestroy(e0);
+                cudaEventDestroy(e1);
+                SS_TRY(st);
+                if (best < 0 || ms < best) best = ms, p->alg_id = ss_ours_cfg_encode(&c);
+            }
+        }
+        p->ready = 1;
+    }
+    SS_TRY(ss_ours_cfg_decode(p->alg_id, &cfg));
     return ss_ours_run(ctx, w, xq, M_pad, psx, psw, pb, kind == SS_GK_ACC, out, ld, rows, cols, &cfg, what);
 }
 
