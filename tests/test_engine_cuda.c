@@ -12,7 +12,9 @@
  *  - decode through a CUDA graph equals eager decode, for every decode
  *    attention kind (old CUDA-core, tensor-core, tensor-core with the KV
  *    write fused: the last two give identical ids);
- *  - bad batches are rejected with a message.
+ *  - bad batches are rejected with a message;
+ *  - a model mixing dense and slid layers (a recipe) against the CPU and
+ *    against its pruned-only twin.
  * Label gpu: exits 77 without a device. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -554,6 +556,80 @@ static void test_llama_qwen_vs_cpu(void **state) {
         }
 }
 
+/* A per-layer recipe (engine_cuda.c: each linear on its own backend and
+ * geometry): the mixed INT8 model on the GPU within the tolerance of the CPU
+ * engine, and bit-identical (exact dequant) to its pruned-only twin, which
+ * runs every linear dense on cuBLASLt; same generated ids. q/k/v with
+ * different sparsities are refused by name (they run as one GEMM). */
+static void write_recipe(const char *file, const char *text) { OK(ss_write_file_atomic(file, text, strlen(text))); }
+
+static void test_tiny_mixed_recipe(void **state) {
+    (void)state;
+    char p[6][300], recipe[300], mixed[300], pruned[300];
+    tiny_paths(p[0], p[1], p[2], p[3], p[4], p[5], sizeof p[0]);
+    snprintf(recipe, sizeof recipe, "%s/recipe.json", g_tmp);
+    snprintf(mixed, sizeof mixed, "%s/tiny-int8-mixed", g_tmp);
+    snprintf(pruned, sizeof pruned, "%s/tiny-int8-mixed-pruned", g_tmp);
+    write_recipe(recipe, "{\"default\": \"2_8\", \"rules\": ["
+                         "{\"layers\": \"0\", \"linears\": \"attn\", \"sparsity\": \"dense\"},"
+                         "{\"layers\": \"1-2\", \"linears\": \"o\", \"sparsity\": \"2_6\"},"
+                         "{\"layers\": 3, \"linears\": \"mlp\", \"sparsity\": \"2_4\"}]}");
+    ss_prune_opts po = {.recipe_file = recipe};
+    OK(ss_convert_checkpoint_opts(p[1], mixed, &po));
+    OK(ss_prune_checkpoint_opts(p[1], pruned, &po));
+    ss_model mm, mp;
+    OK(ss_model_load(mixed, &mm));
+    OK(ss_model_load(pruned, &mp));
+    assert_true(mm.mixed);
+    assert_false(mm.layers[0].q.slid);
+    assert_true(mm.layers[1].o.slid);
+    ss_cuda_model_opts o = exact_opts();
+    check_vs_cpu(&mm, &o, 6e-2, "tiny int8 mixed recipe");
+    o.dequant = SS_DEQUANT_FAST;
+    check_vs_cpu(&mm, &o, 6e-2, "tiny int8 mixed recipe, fast dequant");
+
+    step_def steps[3];
+    int ns = make_script(steps, mm.cfg.vocab);
+    o = exact_opts();
+    ss_cuda_model *cm, *cp;
+    OK(ss_cuda_model_load(&mm, &o, &cm));
+    OK(ss_cuda_model_load(&mp, &o, &cp));
+    assert_int_equal(ss_cuda_model_backend(cm), SS_BACKEND_CUSPARSELT);
+    assert_int_equal(ss_cuda_model_backend(cp), SS_BACKEND_CUBLASLT);
+    float *lm = run_gpu(cm, steps, ns), *lp = run_gpu(cp, steps, ns);
+    int rows = 0;
+    for (int s = 0; s < ns; s++) rows += steps[s].n_logits;
+    assert_memory_equal(lm, lp, (size_t)rows * mm.cfg.vocab * sizeof(float));
+    printf("  int8 mixed recipe (slid, mixed backends) vs its pruned twin (cublaslt): %d x %d logits bit-identical\n",
+           rows, mm.cfg.vocab);
+    free(lm), free(lp);
+    ss_cuda_model_free(cm);
+    ss_cuda_model_free(cp);
+    static const int32_t prompt[6] = {1, 517, 2048, 33, 4000, 9};
+    int32_t im[16], ip[16];
+    int nm, np;
+    OK(ss_generate_cuda(&mm, prompt, 6, 16, 0, im, &nm));
+    OK(ss_generate_cuda(&mp, prompt, 6, 16, 0, ip, &np));
+    assert_int_equal(nm, 16);
+    assert_memory_equal(im, ip, sizeof im);
+    ss_model_free(&mm);
+    ss_model_free(&mp);
+
+    /* k dense, q and v 2_8 in layer 1: the fused q/k/v GEMM cannot take it */
+    char split[300];
+    snprintf(split, sizeof split, "%s/tiny-int8-split-qkv", g_tmp);
+    write_recipe(recipe, "{\"default\": \"2_8\", \"rules\": [{\"layers\": 1, \"linears\": \"k\", \"sparsity\": \"dense\"}]}");
+    OK(ss_convert_checkpoint_opts(p[1], split, &po));
+    ss_model ms;
+    OK(ss_model_load(split, &ms));
+    o = exact_opts();
+    assert_int_equal(ss_cuda_model_load(&ms, &o, &cm), SS_ERR_UNSUPPORTED);
+    if (!strstr(ss_errmsg(), "model.layers.1.self_attn.k_proj.weight") || !strstr(ss_errmsg(), "one GEMM"))
+        fail_msg("error: %s", ss_errmsg());
+    printf("  split q/k/v sparsities refused: %s\n", ss_errmsg());
+    ss_model_free(&ms);
+}
+
 int main(void) {
     if (ss_gpu_count() == 0) {
         printf("skipped: no CUDA device\n");
@@ -563,6 +639,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_vs_cpu),           cmocka_unit_test(test_tiny_pruned_equals_slid),
         cmocka_unit_test(test_kv_cache_across_steps), cmocka_unit_test(test_graph_equals_eager),
         cmocka_unit_test(test_bad_batches),           cmocka_unit_test(test_llama_qwen_vs_cpu),
+        cmocka_unit_test(test_tiny_mixed_recipe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,4 +1,4 @@
-/* Model preparation commands: download, synth, quantize, prune, convert, info. */
+/* Model preparation commands: download, synth, quantize, info (prune and convert: cmd_prune.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,25 +115,6 @@ ss_status cmd_quantize(int argc, char **argv) {
     return SS_OK;
 }
 
-static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int slide) {
-    model_opts o;
-    int help, L;
-    SS_TRY(parse(cmd, argc, argv, slide ? "--in DIR --out DIR --sparsity 2_L|2_inf [--force]" : "--in DIR --out DIR --sparsity 2_L [--force]",
-                 &o, &help));
-    if (help) return SS_OK;
-    SS_TRY(cli_require(cmd, "--in", o.in));
-    SS_TRY(check_out(cmd, &o));
-    SS_TRY(cli_require(cmd, "--sparsity", o.sparsity));
-    SS_TRY(ss_sparsity_parse(o.sparsity, slide, &L));
-    double t0 = ss_now();
-    SS_TRY(slide ? ss_convert_checkpoint(o.in, o.out, L) : ss_prune_checkpoint(o.in, o.out, L));
-    ss_info("%s %s -> %s (%s) in %.1f s", slide ? "converted" : "pruned", o.in, o.out, o.sparsity, ss_now() - t0);
-    return SS_OK;
-}
-
-ss_status cmd_prune(int argc, char **argv) { return prune_or_convert("prune", argc, argv, 0); }
-ss_status cmd_convert(int argc, char **argv) { return prune_or_convert("convert", argc, argv, 1); }
-
 /* What info states must hold: tensors that match config.json, a parameter
  * count that fits, a sparsity this build knows. */
 static ss_status info_checks(const char *dir, const ss_checkpoint *c) {
@@ -169,7 +150,10 @@ ss_status cmd_info(int argc, char **argv) {
     printf("params     %lld\nsource     %s%s\nquant      %s%s%s\nsparsity   %s%s\ntensors    %d in %d file(s)\n",
            (long long)ss_config_param_count(m), c.meta.source, c.meta.synthetic ? " (synthetic weights)" : "",
            ss_quant_name(c.meta.quant), c.meta.scheme[0] ? ", scheme " : "", c.meta.scheme,
-           c.meta.sparsity[0] ? c.meta.sparsity : "none", c.meta.slid ? " (slid)" : "", c.st.ntensors, c.st.nfiles);
+           c.meta.mixed ? "mixed, per layer" : c.meta.sparsity[0] ? c.meta.sparsity : "none", c.meta.slid ? " (slid)" : "",
+           c.st.ntensors, c.st.nfiles);
+    if (c.meta.prune_method[0]) printf("pruning    %s%s\n", c.meta.prune_method, c.meta.calib_tokens > 0 ? " (calibrated)" : "");
+    if (c.meta.recipe) printf("recipe     %s\n", c.meta.recipe);
     ss_ckpt_close(&c);
     return SS_OK;
 }

@@ -20,9 +20,11 @@
 
 #include "convert/convert.h"
 #include "convert/prune.h"
+#include "convert/recipe.h"
 #include "convert/slide.h"
 #include "convert/sparsity.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 
 typedef enum op_kind { OP_QUANTIZE, OP_PRUNE, OP_CONVERT } op_kind;
 
@@ -31,12 +33,16 @@ typedef struct op {
     ss_quant quant;    /* OP_QUANTIZE */
     ss_qscheme scheme; /* OP_QUANTIZE */
     int L;             /* OP_PRUNE / OP_CONVERT: 4..SS_L_MAX, or SS_L_INF (convert only) */
+    const ss_prune_opts *po; /* OP_PRUNE / OP_CONVERT: method, statistics, recipe file */
 } op;
 
 /* What one block linear becomes. */
 typedef struct linear_plan {
     const ss_st_tensor *in;
     int64_t N, K;
+    int L;              /* OP_PRUNE / OP_CONVERT: this tensor's sparsity, SS_RECIPE_DENSE = left as is */
+    int layer;
+    ss_linear_role role;
     ss_slide_geom geom; /* OP_CONVERT */
     ss_ckpt_linear meta;
     ss_dtype out_dtype;
@@ -47,6 +53,9 @@ typedef struct job {
     const char *in_dir, *out_dir;
     op op;
     ss_checkpoint ck;
+    ss_recipe recipe;   /* loaded when op.po->recipe_file is given */
+    int has_recipe;
+    int repruned;       /* some tensor gets a sparsity it did not have */
     linear_plan *plans; /* indexed like ck.st.tensors; plans[i].in == NULL for copied tensors */
     ss_st_spec *out_specs;
     int n_out;
@@ -115,11 +124,16 @@ static ss_status plan_linear(job *j, const ss_st_tensor *t, linear_plan *p) {
     p->in = t;
     p->N = t->shape[0];
     p->K = t->shape[1];
+    ss_block_linear_parse(t->name, &p->layer, &p->role);
     snprintf(p->meta.name, sizeof p->meta.name, "%s", t->name);
     p->meta.N = p->N;
     p->meta.K = p->K;
     p->meta.K_padded = p->meta.K_slid = p->K;
     const ss_ckpt_linear *prev = ss_ckpt_find_linear(&j->ck, t->name);
+    const char *prev_sparsity;
+    int prev_slid;
+    ss_ckpt_linear_state(&j->ck, t->name, &prev_sparsity, &prev_slid);
+    snprintf(p->meta.sparsity, sizeof p->meta.sparsity, "%s", prev_sparsity); /* what it was, until changed */
     if (m->quant != SS_QUANT_NONE) {
         if (!prev)
             return ss_fail(SS_ERR_FORMAT, "%s: quantized checkpoint, but slidesparse.json does not list '%s'", j->in_dir,
@@ -140,14 +154,26 @@ static ss_status plan_linear(job *j, const ss_st_tensor *t, linear_plan *p) {
             return ss_fail(SS_ERR_FORMAT, "%s: tensor name too long: %s", j->in_dir, t->name);
         break;
     case OP_PRUNE:
-        p->out_dtype = t->dtype;
-        p->meta.K_padded = (p->K + j->op.L - 1) / j->op.L * j->op.L;
-        break;
     case OP_CONVERT:
         p->out_dtype = t->dtype;
-        SS_TRY_CTX(ss_slide_geometry(p->K, j->op.L, &p->geom), "%s: tensor '%s'", j->in_dir, t->name);
-        p->meta.K_padded = p->geom.K_padded;
-        p->meta.K_slid = p->geom.K_slid;
+        p->L = j->has_recipe ? ss_recipe_L(&j->recipe, p->layer, p->role) : j->op.L;
+        if (p->L == SS_RECIPE_DENSE) { /* left as is (a pruned input stays pruned) */
+            if (prev) p->meta.K_padded = prev->K_padded;
+            break;
+        }
+        if (j->op.kind == OP_PRUNE && p->L == SS_L_INF)
+            return ss_fail(SS_ERR_ARG, "%s: prune cannot give '%s' sparsity 2_inf (no pruning: use convert)",
+                           j->in_dir, t->name);
+        ss_sparsity_name(p->L, p->meta.sparsity, sizeof p->meta.sparsity);
+        j->repruned |= strcmp(p->meta.sparsity, prev_sparsity) != 0;
+        if (j->op.kind == OP_PRUNE) {
+            p->meta.K_padded = (p->K + p->L - 1) / p->L * p->L;
+        } else {
+            SS_TRY_CTX(ss_slide_geometry(p->K, p->L, &p->geom), "%s: tensor '%s'", j->in_dir, t->name);
+            p->meta.K_padded = p->geom.K_padded;
+            p->meta.K_slid = p->geom.K_slid;
+            p->meta.slid = 1;
+        }
         break;
     }
     return SS_OK;
@@ -181,7 +207,8 @@ static ss_status plan(job *j) {
     return SS_OK;
 }
 
-/* slidesparse.json of the output. */
+/* slidesparse.json of the output: the top level says the tensors' common
+ * sparsity, or null with "recipe" when they differ (checkpoint.h). */
 static ss_status build_meta(const job *j, ss_ckpt_meta *m) {
     const ss_ckpt_meta *in = &j->ck.meta;
     memset(m, 0, sizeof *m);
@@ -190,16 +217,56 @@ static ss_status build_meta(const job *j, ss_ckpt_meta *m) {
     m->synthetic = in->synthetic;
     m->quant = in->quant;
     memcpy(m->scheme, in->scheme, sizeof m->scheme);
-    memcpy(m->sparsity, in->sparsity, sizeof m->sparsity);
+    memcpy(m->prune_method, in->prune_method, sizeof m->prune_method);
+    m->calib_tokens = in->calib_tokens;
     if (j->op.kind == OP_QUANTIZE) {
         m->quant = j->op.quant;
         snprintf(m->scheme, sizeof m->scheme, "%s", ss_qscheme_name(j->op.scheme));
-    } else {
-        ss_sparsity_name(j->op.L, m->sparsity, sizeof m->sparsity);
-        m->slid = j->op.kind == OP_CONVERT;
+    } else if (j->op.kind == OP_PRUNE || j->op.L != SS_L_INF || j->has_recipe) {
+        const ss_prune_method pm = j->op.po ? j->op.po->method : SS_PRUNE_MAGNITUDE;
+        /* magnitude pruning of a tensor already pruned to the same 2:L changes nothing (its 2 zeros per
+         * group are the smallest |w|): the method that chose the zeros stays on record */
+        if (pm != SS_PRUNE_MAGNITUDE || j->repruned || !in->prune_method[0]) {
+            snprintf(m->prune_method, sizeof m->prune_method, "%s", ss_prune_method_name(pm));
+            m->calib_tokens = pm == SS_PRUNE_WANDA ? j->op.po->calib->tokens : 0;
+        }
     }
-    for (int i = 0; i < j->ck.st.ntensors; i++)
-        if (j->plans[i].in) SS_TRY(ss_ckpt_meta_add_linear(m, &j->plans[i].meta));
+    const char *recipe = j->has_recipe ? j->recipe.json : in->recipe;
+    if (recipe && !(m->recipe = strdup(recipe))) return ss_fail(SS_ERR_NOMEM, "%s: out of memory", j->out_dir);
+    const ss_ckpt_linear *first = NULL;
+    for (int i = 0; i < j->ck.st.ntensors; i++) {
+        if (!j->plans[i].in) continue;
+        const ss_ckpt_linear *l = &j->plans[i].meta;
+        SS_TRY(ss_ckpt_meta_add_linear(m, l));
+        if (!first) first = l;
+        m->mixed |= strcmp(l->sparsity, first->sparsity) || l->slid != first->slid;
+        m->slid |= l->slid;
+    }
+    if (!m->mixed && first) snprintf(m->sparsity, sizeof m->sparsity, "%s", first->sparsity);
+    if (!m->mixed && !j->has_recipe) { /* a uniform run over a recipe's output drops the stale recipe */
+        free(m->recipe);
+        m->recipe = NULL;
+    }
+    return SS_OK;
+}
+
+/* The GPU engine runs q/k/v and gate/up as one GEMM each, so parts of a
+ * fused group with different sparsities cannot run there; the CPU engine
+ * runs them. Said once per group at conversion, so nobody is surprised later. */
+static ss_status check_fused_parts(const job *j) {
+    if (!j->has_recipe) return SS_OK;
+    static const ss_linear_role groups[2][3] = {{SS_LIN_Q, SS_LIN_K, SS_LIN_V}, {SS_LIN_GATE, SS_LIN_UP, SS_LIN_GATE}};
+    for (int l = 0; l < j->recipe.n_layers; l++)
+        for (int g = 0; g < 2; g++) {
+            const int L0 = ss_recipe_L(&j->recipe, l, groups[g][0]);
+            for (int k = 1; k < 3; k++)
+                if (ss_recipe_L(&j->recipe, l, groups[g][k]) != L0) {
+                    ss_warn("%s: layer %d gives %s different sparsities: the CPU engine runs that, the CUDA engine "
+                            "(which fuses them into one GEMM) refuses it", j->op.po->recipe_file, l,
+                            g ? "gate and up" : "q, k and v");
+                    return SS_OK; /* once is enough */
+                }
+        }
     return SS_OK;
 }
 
@@ -233,6 +300,21 @@ static ss_status copy_tensor(const ss_tensors *st, const ss_st_tensor *t, ss_ckp
     return SS_OK;
 }
 
+/* Prunes one block linear (in place, [N, K] of its dtype) by the job's method. */
+static ss_status prune_linear(const job *j, const linear_plan *p, void *w) {
+    const ss_prune_opts *po = j->op.po;
+    if (!po || po->method == SS_PRUNE_MAGNITUDE) return ss_prune_matrix(w, p->in->dtype, p->N, p->K, p->L, p->in->name);
+    const ss_calib_stats *cs = po->calib;
+    const ss_calib_input in = ss_calib_input_of(p->role);
+    if (cs->n_layers != j->ck.cfg.n_layers || cs->dim[in] != p->K || !cs->sumsq[in])
+        return ss_fail(SS_ERR_ARG, "%s: calibration statistics are for %d layers with an input of %lld; the tensor "
+                       "has K=%lld in a model of %d layers", p->in->name, cs->n_layers, (long long)cs->dim[in],
+                       (long long)p->K, j->ck.cfg.n_layers);
+    if (cs->tokens <= 0) return ss_fail(SS_ERR_ARG, "%s: calibration statistics of no tokens", p->in->name);
+    return ss_prune_matrix_wanda(w, p->in->dtype, p->N, p->K, p->L, cs->sumsq[in] + (int64_t)p->layer * p->K,
+                                 p->in->name);
+}
+
 static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_writer *w) {
     const ss_st_tensor *t = p->in;
     const size_t in_es = ss_dtype_size(t->dtype), out_es = ss_dtype_size(p->out_dtype);
@@ -255,18 +337,22 @@ static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_wr
         break;
     case OP_PRUNE:
         memcpy(out, t->data, out_bytes);
-        st = ss_prune_matrix(out, t->dtype, p->N, p->K, j->op.L, t->name);
+        if (p->L != SS_RECIPE_DENSE) st = prune_linear(j, p, out);
         break;
     case OP_CONVERT: {
+        if (p->L == SS_RECIPE_DENSE) {
+            memcpy(out, t->data, out_bytes);
+            break;
+        }
         const void *src = t->data;
-        if (j->op.L != SS_L_INF) {
+        if (p->L != SS_L_INF) {
             work = malloc(t->nbytes ? t->nbytes : 1);
             if (!work) {
                 st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %llu bytes", t->name, (unsigned long long)t->nbytes);
                 break;
             }
             memcpy(work, t->data, t->nbytes);
-            st = ss_prune_matrix(work, t->dtype, p->N, p->K, j->op.L, t->name);
+            st = prune_linear(j, p, work);
             src = work;
         }
         if (st == SS_OK) st = ss_slide_matrix(&p->geom, src, p->N, in_es, out, t->name);
@@ -302,7 +388,12 @@ static ss_status run_job(job *j) {
     SS_TRY(ss_ckpt_check_config(&j->ck)); /* counts and vocabulary first: no per-layer work for a bogus config */
     SS_TRY(check_input_state(j));
     SS_TRY(check_linears_against_config(j));
+    if (j->op.po && j->op.po->recipe_file) {
+        SS_TRY(ss_recipe_load(j->op.po->recipe_file, j->ck.cfg.n_layers, &j->recipe));
+        j->has_recipe = 1;
+    }
     SS_TRY(plan(j));
+    SS_TRY(check_fused_parts(j));
     ss_ckpt_meta meta;
     ss_status st = build_meta(j, &meta);
     ss_ckpt_writer *w = NULL;
@@ -325,6 +416,7 @@ static ss_status run_job(job *j) {
 static ss_status run(const char *in_dir, const char *out_dir, op o) {
     job j = {.in_dir = in_dir, .out_dir = out_dir, .op = o};
     ss_status st = run_job(&j);
+    ss_recipe_free(&j.recipe);
     free(j.plans);
     free(j.out_specs);
     ss_ckpt_close(&j.ck);
@@ -350,15 +442,36 @@ ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_qua
     return run(in_dir, out_dir, o);
 }
 
+static ss_status check_method(const char *cmd, const ss_prune_opts *o) {
+    if (o->method != SS_PRUNE_MAGNITUDE && o->method != SS_PRUNE_WANDA)
+        return ss_fail(SS_ERR_ARG, "%s: unknown pruning method %d", cmd, (int)o->method);
+    if (o->method != SS_PRUNE_MAGNITUDE && !o->calib)
+        return ss_fail(SS_ERR_ARG, "%s: pruning method %s needs calibration statistics (--calib)", cmd,
+                       ss_prune_method_name(o->method));
+    return SS_OK;
+}
+
+ss_status ss_prune_checkpoint_opts(const char *in_dir, const char *out_dir, const ss_prune_opts *o) {
+    if (!o->recipe_file && (o->L < 4 || o->L > SS_L_MAX || o->L % 2))
+        return ss_fail(SS_ERR_ARG, "prune: sparsity 2_%d is not 2_L with L even in 4..%d%s", o->L, SS_L_MAX,
+                       o->L == SS_L_INF ? " (2_inf means no pruning: use convert)" : "");
+    SS_TRY(check_method("prune", o));
+    return run(in_dir, out_dir, (op){.kind = OP_PRUNE, .L = o->L, .po = o});
+}
+
+ss_status ss_convert_checkpoint_opts(const char *in_dir, const char *out_dir, const ss_prune_opts *o) {
+    if (!o->recipe_file && o->L != SS_L_INF && (o->L < 4 || o->L > SS_L_MAX || o->L % 2))
+        return ss_fail(SS_ERR_ARG, "convert: sparsity 2_%d is not 2_L with L even in 4..%d, or 2_inf", o->L, SS_L_MAX);
+    SS_TRY(check_method("convert", o));
+    return run(in_dir, out_dir, (op){.kind = OP_CONVERT, .L = o->L, .po = o});
+}
+
 ss_status ss_prune_checkpoint(const char *in_dir, const char *out_dir, int L) {
-    if (L < 4 || L > SS_L_MAX || L % 2)
-        return ss_fail(SS_ERR_ARG, "prune: sparsity 2_%d is not 2_L with L even in 4..%d%s", L, SS_L_MAX,
-                       L == SS_L_INF ? " (2_inf means no pruning: use convert)" : "");
-    return run(in_dir, out_dir, (op){.kind = OP_PRUNE, .L = L});
+    ss_prune_opts o = {.L = L};
+    return ss_prune_checkpoint_opts(in_dir, out_dir, &o);
 }
 
 ss_status ss_convert_checkpoint(const char *in_dir, const char *out_dir, int L) {
-    if (L != SS_L_INF && (L < 4 || L > SS_L_MAX || L % 2))
-        return ss_fail(SS_ERR_ARG, "convert: sparsity 2_%d is not 2_L with L even in 4..%d, or 2_inf", L, SS_L_MAX);
-    return run(in_dir, out_dir, (op){.kind = OP_CONVERT, .L = L});
+    ss_prune_opts o = {.L = L};
+    return ss_convert_checkpoint_opts(in_dir, out_dir, &o);
 }

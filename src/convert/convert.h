@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "convert/calib.h"
+#include "convert/prune.h"
 #include "convert/quantize.h"
 #include "core/status.h"
 #include "io/checkpoint.h"
@@ -24,9 +26,20 @@ void ss_synth_specs_free(ss_st_spec *specs, int n);
 /* quantize: qdtype SS_QUANT_INT8 / SS_QUANT_FP8; scheme < 0 picks the
  * architecture's default (ternary for BitNet, absmax otherwise). */
 ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_quant q, int scheme);
+/* How prune/convert choose and place zeros. */
+typedef struct ss_prune_opts {
+    int L;                      /* one sparsity for every block linear (ignored with recipe_file) */
+    const char *recipe_file;    /* per-linear sparsities (convert/recipe.h), or NULL */
+    ss_prune_method method;     /* magnitude (default) or wanda */
+    const ss_calib_stats *calib; /* wanda: the block linears' input statistics (ss_calib_stats) */
+} ss_prune_opts;
+
 /* prune only (K unchanged); L from ss_sparsity_parse (no 2_inf). */
 ss_status ss_prune_checkpoint(const char *in_dir, const char *out_dir, int L);
-/* prune + slide (K -> K_slid); 2_inf slides without pruning. */
+ss_status ss_prune_checkpoint_opts(const char *in_dir, const char *out_dir, const ss_prune_opts *o);
+/* prune + slide (K -> K_slid); 2_inf slides without pruning. A recipe's
+ * "dense" linears are copied as they are. */
 ss_status ss_convert_checkpoint(const char *in_dir, const char *out_dir, int L);
+ss_status ss_convert_checkpoint_opts(const char *in_dir, const char *out_dir, const ss_prune_opts *o);
 
 #endif

@@ -21,6 +21,7 @@
  */
 #include "convert/prune.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,4 +116,94 @@ int ss_is_pruned(const void *w, ss_dtype dtype, int64_t N, int64_t K, int L) {
         }
     }
     return 1;
+}
+
+/* ---- methods ---- */
+
+const char *ss_prune_method_name(ss_prune_method m) { return m == SS_PRUNE_WANDA ? "wanda" : "magnitude"; }
+
+ss_status ss_prune_method_parse(const char *s, ss_prune_method *m) {
+    if (s && !strcmp(s, "magnitude")) *m = SS_PRUNE_MAGNITUDE;
+    else if (s && !strcmp(s, "wanda")) *m = SS_PRUNE_WANDA;
+    else return ss_fail(SS_ERR_ARG, "unknown pruning method '%s': expected magnitude or wanda", s ? s : "(null)");
+    return SS_OK;
+}
+
+/* ---- Wanda ---- */
+
+/* |w| of element i; NaN -> +inf (kept). I8/F8 codes: their magnitude. */
+static double magnitude_of(const void *w, ss_dtype t, size_t i) {
+    const double a = fabs((double)ss_load_f32(w, t, i));
+    return isnan(a) ? INFINITY : a;
+}
+
+static ss_status check_sumsq(const double *sumsq, int64_t K, const char *what) {
+    if (!sumsq) return ss_fail(SS_ERR_ARG, "%s: Wanda needs the input statistics", what);
+    for (int64_t k = 0; k < K; k++)
+        if (!(sumsq[k] >= 0) || isinf(sumsq[k]))
+            return ss_fail(SS_ERR_FORMAT, "%s: input statistic %lld is %g; expected finite and >= 0 (NaN or inf "
+                           "activations in the calibration run?)", what, (long long)k, sumsq[k]);
+    return SS_OK;
+}
+
+ss_status ss_wanda_scores(const void *w, ss_dtype dtype, int64_t N, int64_t K, const double *sumsq, double *scores) {
+    if (!prunable(dtype)) return ss_fail(SS_ERR_UNSUPPORTED, "Wanda scores: dtype %s", ss_dtype_name(dtype));
+    SS_TRY(check_sumsq(sumsq, K, "Wanda scores"));
+    for (int64_t r = 0; r < N; r++)
+        for (int64_t k = 0; k < K; k++) {
+            const double m = magnitude_of(w, dtype, (size_t)(r * K + k));
+            scores[r * K + k] = m == 0 ? 0 : m * sqrt(sumsq[k]); /* 0 * inf stays 0: a zero is never kept over a weight */
+        }
+    return SS_OK;
+}
+
+/* Zeroes (all-zero bytes) element k of a row. */
+static void zero_at(unsigned char *row, size_t esize, int64_t k) { memset(row + (size_t)k * esize, 0, esize); }
+
+ss_status ss_prune_matrix_wanda(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const double *sumsq,
+                                const char *what) {
+    what = what ? what : "weight";
+    if (!prunable(dtype))
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: cannot prune dtype %s (BF16, F16, F32, I8 or F8_E4M3)", what,
+                       ss_dtype_name(dtype));
+    if (L < 4 || L > SS_L_MAX || L % 2)
+        return ss_fail(SS_ERR_ARG, "%s: cannot prune to 2:%d (L must be even, 4..%d)", what, L, SS_L_MAX);
+    if (N < 0 || K <= 0)
+        return ss_fail(SS_ERR_ARG, "%s: cannot prune a [%lld, %lld] matrix", what, (long long)N, (long long)K);
+    SS_TRY(check_sumsq(sumsq, K, what));
+    const size_t esize = ss_dtype_size(dtype);
+    double *norm = malloc((size_t)K * sizeof *norm);
+    if (!norm) return ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld norms", what, (long long)K);
+    for (int64_t k = 0; k < K; k++) norm[k] = sqrt(sumsq[k]);
+    unsigned char *base = w;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < N; r++) {
+        unsigned char *row = base + r * K * (int64_t)esize;
+        for (int64_t k0 = 0; k0 < K; k0 += L) {
+            const int n = K - k0 < L ? (int)(K - k0) : L; /* real columns; the rest is padding (score 0) */
+            /* the two smallest (score, -index): equal scores drop the higher index first, so padding
+             * (score 0, highest indices) goes first and ties keep the lower index */
+            int i1 = -1, i2 = -1;
+            double s1 = INFINITY, s2 = INFINITY;
+            for (int i = L - 1; i >= 0; i--) { /* from the right: a strict < keeps the higher index on ties */
+                double sc = 0;
+                if (i < n) {
+                    const double m = magnitude_of(row, dtype, (size_t)(k0 + i));
+                    sc = m == 0 ? 0 : m * norm[k0 + i];
+                }
+                if (sc < s1 || i1 < 0) {
+                    i2 = i1, s2 = s1;
+                    i1 = i, s1 = sc;
+                } else if (sc < s2 || i2 < 0) {
+                    i2 = i, s2 = sc;
+                }
+            }
+            if (i1 < n) zero_at(row, esize, k0 + i1);
+            if (i2 < n) zero_at(row, esize, k0 + i2);
+            for (int i = 0; i < n; i++) /* -0 -> +0, as magnitude pruning writes every zero */
+                if (magnitude_of(row, dtype, (size_t)(k0 + i)) == 0) zero_at(row, esize, k0 + i);
+        }
+    }
+    free(norm);
+    return SS_OK;
 }

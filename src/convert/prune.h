@@ -9,8 +9,26 @@
 #include "core/dtype.h"
 #include "core/status.h"
 
+typedef enum ss_prune_method { SS_PRUNE_MAGNITUDE = 0, SS_PRUNE_WANDA } ss_prune_method;
+const char *ss_prune_method_name(ss_prune_method m); /* "magnitude", "wanda" */
+ss_status ss_prune_method_parse(const char *s, ss_prune_method *m);
+
 /* In place on a [N, K] matrix of dtype (BF16, F16, F32, I8 or F8_E4M3). */
 ss_status ss_prune_matrix(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const char *what);
+/* Wanda (Sun et al. 2023, "A Simple and Effective Pruning Approach for
+ * LLMs"), with its per-output comparison group narrowed to a group of L
+ * along K: in each group keep the L-2 largest scores
+ *     S_ij = |W_ij| * ||X_j||_2,   ||X_j||_2 = sqrt(sumsq[j])
+ * (sumsq: [K], the sum over calibration tokens of the squared input j), ties
+ * to the lower index, as magnitude pruning. For I8 / F8 codes |W_ij| is the
+ * code's magnitude: the per-row weight scale does not change a row's order.
+ * sumsq must be finite and >= 0 (checked). */
+ss_status ss_prune_matrix_wanda(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const double *sumsq,
+                                const char *what);
+/* The scores S_ij of a [N, K] matrix as doubles, [N, K] (tests, tools). A
+ * NaN weight scores +inf (it is kept, as magnitude pruning keeps it). */
+ss_status ss_wanda_scores(const void *w, ss_dtype dtype, int64_t N, int64_t K, const double *sumsq, double *scores);
+
 /* 1 if every group of L (with zero padding) of every row has >= 2 zeros. */
 int ss_is_pruned(const void *w, ss_dtype dtype, int64_t N, int64_t K, int L);
 

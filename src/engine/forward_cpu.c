@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert/calib.h"
 #include "engine/forward_cpu.h"
 
 /* ---- state ---- */
@@ -234,6 +235,20 @@ static ss_status attention(const ss_cpu_state *s, int layer, const ss_batch *b, 
     return SS_OK;
 }
 
+/* Calibration capture: adds x[n, dim]^2 per column to input `in` of layer l. */
+static void capture(const ss_cpu_state *s, ss_calib_input in, int l, const float *x, int n) {
+    ss_calib_stats *c = s->capture;
+    if (!c) return;
+    const int64_t dim = c->dim[in];
+    double *acc = c->sumsq[in] + (int64_t)l * dim;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < dim; j++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += (double)x[(int64_t)i * dim + j] * x[(int64_t)i * dim + j];
+        acc[j] += sum;
+    }
+}
+
 /* x += d over n elements; BF16 residual: then rounded (the add itself in float). */
 static void residual_add(float *x, const float *d, size_t n, ss_residual r) {
     for (size_t j = 0; j < n; j++) x[j] = r == SS_RESIDUAL_BF16 ? ss_round_bf16(x[j] + d[j]) : x[j] + d[j];
@@ -306,6 +321,7 @@ static ss_status attention_block(ss_cpu_state *s, int l, const ss_batch *b, scra
     const ss_layer_weights *lw = &m->layers[l];
     const int n = b->n, H = m->cfg.hidden, Q = ss_model_q_dim(m), KV = ss_model_kv_dim(m), D = m->cfg.head_dim;
     rmsnorm(sc->xn, sc->x, lw->attn_norm, n, H, m->cfg.rms_eps);
+    capture(s, SS_CALIB_ATTN_IN, l, sc->xn, n);
     SS_TRY(linear(&lw->q, sc->xn, n, sc->q, sc->xbuf));
     SS_TRY(linear(&lw->k, sc->xn, n, sc->k, sc->xbuf));
     SS_TRY(linear(&lw->v, sc->xn, n, sc->v, sc->xbuf));
@@ -320,15 +336,18 @@ static ss_status attention_block(ss_cpu_state *s, int l, const ss_batch *b, scra
     }
     SS_TRY(attention(s, l, b, sc->q, sc->att));
     if (lw->attn_sub_norm) rmsnorm(sc->att, sc->att, lw->attn_sub_norm, n, Q, m->cfg.rms_eps);
+    capture(s, SS_CALIB_O_IN, l, sc->att, n);
     SS_TRY(linear(&lw->o, sc->att, n, sc->out, sc->xbuf));
     residual_add(sc->x, sc->out, (size_t)n * H, s->residual);
     return SS_OK;
 }
 
-static ss_status mlp_block(const ss_model *m, int l, int n, ss_residual res, scratch *sc) {
+static ss_status mlp_block(const ss_cpu_state *s, int l, int n, ss_residual res, scratch *sc) {
+    const ss_model *m = s->model;
     const ss_layer_weights *lw = &m->layers[l];
     const int H = m->cfg.hidden, I = m->cfg.intermediate;
     rmsnorm(sc->xn, sc->x, lw->mlp_norm, n, H, m->cfg.rms_eps);
+    capture(s, SS_CALIB_MLP_IN, l, sc->xn, n);
     SS_TRY(linear(&lw->gate, sc->xn, n, sc->gate, sc->xbuf));
     SS_TRY(linear(&lw->up, sc->xn, n, sc->up, sc->xbuf));
     for (size_t j = 0; j < (size_t)n * I; j++) {
@@ -336,6 +355,7 @@ static ss_status mlp_block(const ss_model *m, int l, int n, ss_residual res, scr
         sc->gate[j] = (m->cfg.act == SS_ACT_RELU2 ? relu2(g) : silu(g)) * sc->up[j];
     }
     if (lw->ffn_sub_norm) rmsnorm(sc->gate, sc->gate, lw->ffn_sub_norm, n, I, m->cfg.rms_eps);
+    capture(s, SS_CALIB_DOWN_IN, l, sc->gate, n);
     SS_TRY(linear(&lw->down, sc->gate, n, sc->out, sc->xbuf));
     residual_add(sc->x, sc->out, (size_t)n * H, res);
     return SS_OK;
@@ -362,9 +382,10 @@ ss_status ss_cpu_forward(ss_cpu_state *s, const ss_batch *b, float *logits) {
         for (size_t j = 0; j < (size_t)b->n * m->cfg.hidden; j++) sc.x[j] = ss_round_bf16(sc.x[j]);
     for (int l = 0; l < m->cfg.n_layers && st == SS_OK; l++) {
         st = attention_block(s, l, b, &sc);
-        if (st == SS_OK) st = mlp_block(m, l, b->n, s->residual, &sc);
+        if (st == SS_OK) st = mlp_block(s, l, b->n, s->residual, &sc);
     }
     if (st == SS_OK && b->n_logits > 0) st = head(m, b, &sc, logits);
+    if (st == SS_OK && s->capture) s->capture->tokens += b->n;
     if (st == SS_OK)
         for (int i = 0; i < b->n; i++) s->seq_len[b->seq[i]] = b->pos[i] + 1;
     scratch_free(&sc);

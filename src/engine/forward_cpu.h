@@ -55,6 +55,7 @@ typedef struct ss_cpu_state {
     int *seq_len;                /* [max_seqs] positions written so far */
     ss_residual residual;        /* ss_cpu_state_new: $SS_RESIDUAL or F32; may be set before a forward */
     double *inv_freq;            /* [head_dim/2] RoPE frequencies */
+    struct ss_calib_stats *capture; /* when set, every forward adds its linears' input statistics (engine/calib.h) */
 } ss_cpu_state;
 
 /* KV cache for up to max_seqs sequences of up to max_len positions each. */

@@ -56,7 +56,6 @@ void ss_model_free(ss_model *m) {
 typedef struct loader {
     const ss_checkpoint *c;
     ss_model *m;
-    int L;                 /* sparsity group length when slid */
     float *next_vector;    /* bump allocator into m->vectors */
     const float *vectors_end;
 } loader;
@@ -87,18 +86,23 @@ static ss_status load_linear(loader *ld, const char *prefix, int64_t N, int64_t 
     memset(w, 0, sizeof *w);
     w->N = N;
     w->K = K;
-    w->slid = m->slid;
-    if (m->slid) SS_TRY_CTX(ss_slide_geometry(K, ld->L, &w->slide), "%s: %s.weight", c->dir, prefix);
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    const char *sparsity;
+    ss_ckpt_linear_state(c, name, &sparsity, &w->slid); /* per tensor: a recipe mixes dense and slid layers */
+    if (w->slid) {
+        int L;
+        SS_TRY_CTX(ss_sparsity_parse(sparsity, 1, &L), "%s/slidesparse.json: tensor '%s'", c->dir, name);
+        SS_TRY_CTX(ss_slide_geometry(K, L, &w->slide), "%s: %s", c->dir, name);
+    }
     int64_t shape[2] = {N, ss_linear_k_stored(w)};
     ss_dtype want = m->quant == SS_QUANT_NONE ? SS_DT_UNKNOWN : ss_quant_dtype(m->quant);
 
-    snprintf(name, sizeof name, "%s.weight", prefix);
     SS_TRY(ss_ckpt_tensor(c, name, want, 2, shape, &t));
     if (m->quant == SS_QUANT_NONE && !is_plain_float(t->dtype))
         return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' has dtype %s but slidesparse.json says quant none", c->dir,
                        name, ss_dtype_name(t->dtype));
     const ss_ckpt_linear *rec = ss_ckpt_find_linear(c, name);
-    if (rec && (rec->N != N || rec->K != K || (m->slid && rec->K_slid != w->slide.K_slid)))
+    if (rec && (rec->N != N || rec->K != K || (w->slid && rec->K_slid != w->slide.K_slid)))
         return ss_fail(SS_ERR_FORMAT,
                        "%s: slidesparse.json records '%s' as N=%lld K=%lld K_slid=%lld; the config implies N=%lld "
                        "K=%lld K_slid=%lld",
@@ -199,12 +203,10 @@ static ss_status load_all(const char *dir, ss_model *m) {
     m->slid = c->meta.slid;
     snprintf(m->sparsity, sizeof m->sparsity, "%s", c->meta.sparsity);
 
+    m->mixed = c->meta.mixed;
     loader ld = {.c = c, .m = m};
-    if (m->slid) {
-        if (!c->meta.sparsity[0])
-            return ss_fail(SS_ERR_FORMAT, "%s/slidesparse.json: weights are marked slid but sparsity is null", dir);
-        SS_TRY_CTX(ss_sparsity_parse(c->meta.sparsity, 1, &ld.L), "%s/slidesparse.json", dir);
-    }
+    if (m->slid && !m->mixed && !c->meta.sparsity[0])
+        return ss_fail(SS_ERR_FORMAT, "%s/slidesparse.json: weights are marked slid but sparsity is null", dir);
     int64_t nvec = vector_floats(&m->cfg);
     m->vectors = malloc((size_t)nvec * sizeof(float));
     if (!m->vectors) return ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld norm/bias floats", dir, (long long)nvec);

@@ -41,8 +41,9 @@ typedef struct ss_layer_weights {
 typedef struct ss_model {
     ss_model_config cfg;
     ss_quant quant;            /* of the block linears; embeddings, norms and lm_head are never quantized */
-    int slid;                  /* block linears stored slid */
-    char sparsity[16];         /* "" or "2_L" */
+    int slid;                  /* block linears stored slid (all of them, or some when mixed) */
+    int mixed;                 /* the block linears' sparsities differ (a recipe): see each ss_linear_weight */
+    char sparsity[16];         /* "" (dense or mixed) or "2_L" */
     ss_dtype embed_dtype;      /* BF16 (F16/F32 accepted) */
     const void *embed;         /* [vocab, hidden] */
     ss_layer_weights *layers;  /* [n_layers] */

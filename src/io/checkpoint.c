@@ -50,7 +50,9 @@ ss_dtype ss_quant_dtype(ss_quant q) {
 void ss_ckpt_meta_free(ss_ckpt_meta *m) {
     if (!m) return;
     free(m->linear);
+    free(m->recipe);
     m->linear = NULL;
+    m->recipe = NULL;
     m->n_linear = 0;
 }
 
@@ -94,7 +96,21 @@ static ss_status opt_str(const json_t *j, const char *key, const char *path, cha
     return copy_str(dst, cap, json_string_value(v), path, key);
 }
 
-static ss_status parse_linear(const char *path, const char *name, const json_t *v, ss_ckpt_linear *l) {
+/* A tensor entry's own "sparsity" / "slid"; absent keys inherit the top level (m). */
+static ss_status parse_linear_state(const char *what, const json_t *v, const ss_ckpt_meta *m, ss_ckpt_linear *l) {
+    const json_t *sp = json_object_get(v, "sparsity");
+    if (!sp) snprintf(l->sparsity, sizeof l->sparsity, "%s", m->sparsity);
+    else if (json_is_string(sp)) SS_TRY(copy_str(l->sparsity, sizeof l->sparsity, json_string_value(sp), what, "sparsity"));
+    else if (!json_is_null(sp)) return ss_fail(SS_ERR_FORMAT, "%s: field 'sparsity' is neither null nor a string", what);
+    l->slid = m->slid;
+    if (json_object_get(v, "slid")) SS_TRY(ss_json_bool_opt(v, "slid", what, &l->slid));
+    if (l->slid && !l->sparsity[0])
+        return ss_fail(SS_ERR_FORMAT, "%s: marked slid but its sparsity is null", what);
+    return SS_OK;
+}
+
+static ss_status parse_linear(const char *path, const char *name, const json_t *v, const ss_ckpt_meta *m,
+                              ss_ckpt_linear *l) {
     memset(l, 0, sizeof *l);
     char what[4600];
     snprintf(what, sizeof what, "%s: tensor '%s'", path, name);
@@ -107,7 +123,7 @@ static ss_status parse_linear(const char *path, const char *name, const json_t *
     if (l->N <= 0 || l->K <= 0 || l->K_padded < l->K || l->K_slid <= 0)
         return ss_fail(SS_ERR_FORMAT, "%s: inconsistent geometry N=%lld K=%lld K_padded=%lld K_slid=%lld", what,
                        (long long)l->N, (long long)l->K, (long long)l->K_padded, (long long)l->K_slid);
-    return SS_OK;
+    return parse_linear_state(what, v, m, l);
 }
 
 static ss_status parse_meta(const char *path, const json_t *j, ss_ckpt_meta *m) {
@@ -126,6 +142,14 @@ static ss_status parse_meta(const char *path, const json_t *j, ss_ckpt_meta *m) 
     SS_TRY(opt_str(j, "sparsity", path, m->sparsity, sizeof m->sparsity));
     SS_TRY(ss_json_bool_opt(j, "slid", path, &m->slid));
     SS_TRY(ss_json_bool_opt(j, "synthetic", path, &m->synthetic));
+    SS_TRY(opt_str(j, "prune_method", path, m->prune_method, sizeof m->prune_method));
+    SS_TRY(ss_json_int_opt(j, "calib_tokens", path, &m->calib_tokens));
+    const json_t *recipe = json_object_get(j, "recipe");
+    if (recipe && !json_is_null(recipe)) {
+        if (!json_is_object(recipe)) return ss_fail(SS_ERR_FORMAT, "%s: field 'recipe' is not an object", path);
+        m->recipe = json_dumps(recipe, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!m->recipe) return ss_fail(SS_ERR_NOMEM, "%s: no memory for the recipe", path);
+    }
     const json_t *tensors = json_object_get(j, "tensors");
     if (!tensors || json_is_null(tensors)) return SS_OK;
     if (!json_is_object(tensors)) return ss_fail(SS_ERR_FORMAT, "%s: field 'tensors' is not an object", path);
@@ -133,9 +157,14 @@ static ss_status parse_meta(const char *path, const json_t *j, ss_ckpt_meta *m) 
     const json_t *v;
     json_object_foreach((json_t *)tensors, name, v) {
         ss_ckpt_linear l;
-        SS_TRY(parse_linear(path, name, v, &l));
+        SS_TRY(parse_linear(path, name, v, m, &l));
         SS_TRY_CTX(ss_ckpt_meta_add_linear(m, &l), "%s", path);
     }
+    for (int i = 1; i < m->n_linear; i++)
+        m->mixed |= strcmp(m->linear[i].sparsity, m->linear[0].sparsity) || m->linear[i].slid != m->linear[0].slid;
+    if (m->mixed && m->sparsity[0])
+        return ss_fail(SS_ERR_FORMAT, "%s: 'sparsity' is \"%s\" but the tensors' sparsities differ (a mixed "
+                       "checkpoint has sparsity null)", path, m->sparsity);
     return SS_OK;
 }
 
@@ -154,13 +183,28 @@ ss_status ss_ckpt_meta_save(const char *path, const ss_ckpt_meta *m) {
     for (int i = 0; i < m->n_linear; i++) {
         const ss_ckpt_linear *l = &m->linear[i];
         json_object_set_new(tensors, l->name,
-                            json_pack("{s:I, s:I, s:I, s:I}", "N", (json_int_t)l->N, "K", (json_int_t)l->K,
-                                      "K_padded", (json_int_t)l->K_padded, "K_slid", (json_int_t)l->K_slid));
+                            json_pack("{s:I, s:I, s:I, s:I, s:o, s:b}", "N", (json_int_t)l->N, "K", (json_int_t)l->K,
+                                      "K_padded", (json_int_t)l->K_padded, "K_slid", (json_int_t)l->K_slid,
+                                      "sparsity", l->sparsity[0] ? json_string(l->sparsity) : json_null(), "slid",
+                                      l->slid != 0));
+    }
+    json_t *recipe = NULL;
+    if (m->recipe) {
+        json_error_t err;
+        recipe = json_loads(m->recipe, 0, &err);
+        if (!recipe) {
+            json_decref(tensors);
+            return ss_fail(SS_ERR_INTERNAL, "%s: the recipe to record is not JSON: %s", path, err.text);
+        }
     }
     json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:o, s:b, s:b, s:o}", "format_version", 1, "source", m->source,
                           "quant", ss_quant_name(m->quant), "scheme", m->scheme, "sparsity",
                           m->sparsity[0] ? json_string(m->sparsity) : json_null(), "slid", m->slid != 0,
                           "synthetic", m->synthetic != 0, "tensors", tensors);
+    if (j && recipe) json_object_set_new(j, "recipe", recipe);
+    else json_decref(recipe);
+    if (j && m->prune_method[0]) json_object_set_new(j, "prune_method", json_string(m->prune_method));
+    if (j && m->calib_tokens > 0) json_object_set_new(j, "calib_tokens", json_integer((json_int_t)m->calib_tokens));
     if (!j) return ss_fail(SS_ERR_FORMAT, "%s: cannot build JSON (is 'source' valid UTF-8?)", path);
     ss_status st = ss_json_save(path, j);
     json_decref(j);
@@ -332,20 +376,45 @@ void ss_ckpt_close(ss_checkpoint *c) {
 }
 
 /* model.layers.<digits>.self_attn.{q,k,v,o}_proj.weight, model.layers.<digits>.mlp.{gate,up,down}_proj.weight */
-int ss_is_block_linear(const char *name) {
+static const char *const g_role_suffix[SS_LIN_COUNT] = {
+    ".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight", ".self_attn.o_proj.weight",
+    ".mlp.gate_proj.weight",    ".mlp.up_proj.weight",      ".mlp.down_proj.weight",
+};
+
+const char *ss_linear_role_name(ss_linear_role r) {
+    static const char *const names[SS_LIN_COUNT] = {"q", "k", "v", "o", "gate", "up", "down"};
+    return (unsigned)r < SS_LIN_COUNT ? names[r] : "?";
+}
+
+int ss_block_linear_parse(const char *name, int *layer, ss_linear_role *role) {
     static const char prefix[] = "model.layers.";
-    static const char *const suffixes[] = {
-        ".self_attn.q_proj.weight", ".self_attn.k_proj.weight", ".self_attn.v_proj.weight",
-        ".self_attn.o_proj.weight", ".mlp.gate_proj.weight",    ".mlp.up_proj.weight",
-        ".mlp.down_proj.weight",
-    };
     if (!name || strncmp(name, prefix, sizeof prefix - 1) != 0) return 0;
     const char *p = name + sizeof prefix - 1;
     if (!isdigit((unsigned char)*p)) return 0;
-    while (isdigit((unsigned char)*p)) p++;
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (!strcmp(p, suffixes[i])) return 1;
+    long v = 0;
+    while (isdigit((unsigned char)*p)) {
+        if (v > INT_MAX / 10) return 0;
+        v = v * 10 + (*p++ - '0');
+    }
+    for (int r = 0; r < SS_LIN_COUNT; r++)
+        if (!strcmp(p, g_role_suffix[r])) {
+            if (layer) *layer = (int)v;
+            if (role) *role = (ss_linear_role)r;
+            return 1;
+        }
     return 0;
+}
+
+int ss_is_block_linear(const char *name) { return ss_block_linear_parse(name, NULL, NULL); }
+
+void ss_block_linear_name(int layer, ss_linear_role role, char *buf, size_t cap) {
+    snprintf(buf, cap, "model.layers.%d%s", layer, (unsigned)role < SS_LIN_COUNT ? g_role_suffix[role] : ".?");
+}
+
+void ss_ckpt_linear_state(const ss_checkpoint *c, const char *weight_name, const char **sparsity, int *slid) {
+    const ss_ckpt_linear *l = ss_ckpt_find_linear(c, weight_name);
+    *sparsity = l ? l->sparsity : c->meta.sparsity;
+    *slid = l ? l->slid : c->meta.slid;
 }
 
 /* ---- writer ---- */

@@ -3,7 +3,16 @@
  *   slidesparse.json: {"format_version": 1, "source": "<repo or synthetic:seed>",
  *     "quant": "none"|"int8"|"fp8_e4m3", "sparsity": null|"2_L",
  *     "tensors": {"<weight name>": {"N":..,"K":..,"K_padded":..,"K_slid":..}}}
- *   (this project adds "slid", "scheme", "synthetic"; readers ignore unknown keys)
+ *   (this project adds "slid", "scheme", "synthetic", per tensor "sparsity"
+ *   and "slid", "recipe", "prune_method" and "calib_tokens"; readers
+ *   ignore unknown keys)
+ * Per-layer recipes (convert --recipe, docs/RECIPES.md): each tensor entry
+ * says its own "sparsity" (null = dense, or "2_L") and "slid"; when a
+ * checkpoint mixes sparsities the top-level "sparsity" is null, "slid" is
+ * true if any tensor is slid (so a reader that knows only the top level
+ * refuses the file instead of misreading it), and "recipe" holds the recipe
+ * that made it. An entry without these keys (files of earlier builds)
+ * inherits the top-level values.
  *   plus, copied through untouched, tokenizer and generation files.
  * Quantized linear weights: "<name>.weight" (I8 or F8_E4M3, [N,K] or
  * [N,K_slid] once slid) and "<name>.weight_scale" (F32 [N]).
@@ -27,6 +36,8 @@ ss_dtype ss_quant_dtype(ss_quant q);                   /* I8, F8_E4M3; UNKNOWN f
 typedef struct ss_ckpt_linear {
     char name[256]; /* "<prefix>.weight" */
     int64_t N, K, K_padded, K_slid;
+    char sparsity[16]; /* "" = dense (not pruned), else "2_L" / "2_inf" */
+    int slid;          /* stored slid, [N, K_slid] */
 } ss_ckpt_linear;
 
 typedef struct ss_ckpt_meta {
@@ -34,8 +45,12 @@ typedef struct ss_ckpt_meta {
     char source[512];     /* hub repo id, or "synthetic:<seed>" */
     ss_quant quant;
     char scheme[16];      /* "ternary", "absmax" or "" */
-    char sparsity[16];    /* "" for null, else "2_L" */
-    int slid;             /* 1: linear weights are stored slid ([N, K_slid]); 0: pruned only or dense */
+    char sparsity[16];    /* "" for null (dense, or mixed: see recipe), else "2_L" */
+    int slid;             /* 1: linear weights (all, or some when mixed) are stored slid ([N, K_slid]) */
+    int mixed;            /* the tensors' sparsities differ (a recipe made them) */
+    char *recipe;         /* malloc'd compact JSON of the recipe, or NULL */
+    char prune_method[16]; /* "magnitude", "wanda", or "" (not pruned / not recorded) */
+    int64_t calib_tokens; /* tokens of the calibration statistics (wanda), 0 otherwise */
     int synthetic;        /* weights are synthetic (stated in every report) */
     int n_linear;
     ss_ckpt_linear *linear;
@@ -77,6 +92,19 @@ int ss_is_block_linear(const char *name);
  * slidesparse.json loads), and, unless `replace`, when it is one of ours. */
 ss_status ss_ckpt_out_check(const char *out, int replace);
 int ss_ckpt_is_ours(const char *dir);
+
+/* The seven block linears of a layer, in the order of the names above. */
+typedef enum ss_linear_role {
+    SS_LIN_Q = 0, SS_LIN_K, SS_LIN_V, SS_LIN_O, SS_LIN_GATE, SS_LIN_UP, SS_LIN_DOWN, SS_LIN_COUNT
+} ss_linear_role;
+const char *ss_linear_role_name(ss_linear_role r); /* "q", "k", "v", "o", "gate", "up", "down" */
+/* Layer and role of a block linear's weight name; 0 if name is none. */
+int ss_block_linear_parse(const char *name, int *layer, ss_linear_role *role);
+/* "model.layers.<layer>.self_attn.q_proj.weight" etc. */
+void ss_block_linear_name(int layer, ss_linear_role role, char *buf, size_t cap);
+/* Sparsity ("" = dense) and slid flag the checkpoint records for a block
+ * linear: its own entry, else the top level. */
+void ss_ckpt_linear_state(const ss_checkpoint *c, const char *weight_name, const char **sparsity, int *slid);
 
 /* Writes a checkpoint folder atomically: everything goes to "<out>.tmp.<pid>/"
  * (a locked scratch folder, see core/scratch.h; scratch folders of killed

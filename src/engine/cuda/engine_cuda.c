@@ -132,8 +132,15 @@ static ss_status fuse_rows(const ss_linear_weight *const *parts, int n, const ch
     int any_bias = 0;
     for (int i = 0; i < n; i++) {
         const ss_linear_weight *p = parts[i];
-        if (p->dtype != p0->dtype || p->K != p0->K || p->slid != p0->slid || ss_linear_k_stored(p) != Ks ||
-            (!p->scale) != (!p0->scale))
+        if (p->slid != p0->slid || (p->slid && p->slide.L != p0->slide.L)) {
+            char a[16] = "dense", b[16] = "dense";
+            if (p0->slid) ss_sparsity_name(p0->slide.L, a, sizeof a);
+            if (p->slid) ss_sparsity_name(p->slide.L, b, sizeof b);
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s: '%s' is %s but '%s' is %s; the GPU engine runs them as one GEMM "
+                           "and needs one sparsity for both (give them the same sparsity in the recipe, or use "
+                           "the CPU backend)", name, p0->name, a, p->name, b);
+        }
+        if (p->dtype != p0->dtype || p->K != p0->K || ss_linear_k_stored(p) != Ks || (!p->scale) != (!p0->scale))
             return ss_fail(SS_ERR_FORMAT, "%s: cannot fuse '%s' with '%s' (dtype, K or slide differ)", name, p->name,
                            p0->name);
         N += p->N;
@@ -189,6 +196,13 @@ static ss_status upload_vector(ss_cuda_model *cm, float **next, const float *hos
     return SS_OK;
 }
 
+/* The backend of one block linear: the forced one, else cuSPARSELt for a
+ * slid weight and cuBLASLt for a dense one (a recipe mixes both). */
+static ss_backend backend_of(const ss_cuda_model *cm, const ss_linear_weight *w) {
+    if (cm->o.backend_set) return cm->o.backend;
+    return w->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
+}
+
 static ss_status load_layers(ss_cuda_model *cm) {
     const ss_model *m = cm->m;
     const ss_model_config *c = &m->cfg;
@@ -198,7 +212,6 @@ static ss_status load_layers(ss_cuda_model *cm) {
     SS_TRY(dev_alloc((void **)&cm->vectors, (size_t)nvec * sizeof(float), &cm->weight_bytes));
     float *next = cm->vectors;
     SS_TRY(upload_vector(cm, &next, m->final_norm, H, &cm->final_norm));
-    const ss_backend b = cm->o.backend;
     for (int l = 0; l < c->n_layers; l++) {
         const ss_layer_weights *lw = &m->layers[l];
         dev_layer *dl = &cm->layers[l];
@@ -213,15 +226,15 @@ static ss_status load_layers(ss_cuda_model *cm) {
         ss_linear_weight fused;
         void *storage = NULL;
         SS_TRY(fuse_rows(qkv_parts, 3, qkv_name, &fused, &storage));
-        ss_status st = make_linear(cm, &fused, b, &dl->qkv);
+        ss_status st = make_linear(cm, &fused, backend_of(cm, &fused), &dl->qkv);
         free(storage);
         SS_TRY(st);
         SS_TRY(fuse_rows(gu_parts, 2, gu_name, &fused, &storage));
-        st = make_linear(cm, &fused, b, &dl->gate_up);
+        st = make_linear(cm, &fused, backend_of(cm, &fused), &dl->gate_up);
         free(storage);
         SS_TRY(st);
-        SS_TRY(make_linear(cm, &lw->o, b, &dl->o));
-        SS_TRY(make_linear(cm, &lw->down, b, &dl->down));
+        SS_TRY(make_linear(cm, &lw->o, backend_of(cm, &lw->o), &dl->o));
+        SS_TRY(make_linear(cm, &lw->down, backend_of(cm, &lw->down), &dl->down));
     }
     return SS_OK;
 }
@@ -233,6 +246,7 @@ ss_status ss_cuda_model_load(const ss_model *m, const ss_cuda_model_opts *o, ss_
     if (!cm) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the model");
     cm->m = m;
     if (o) cm->o = *o;
+    /* the backend reported for the model: cuSPARSELt if any block linear takes it (see backend_of) */
     if (!o || !o->backend_set) cm->o.backend = m->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
     if (!o || !o->gemm_set) ss_gemm_options_default(&cm->o.gemm);
     ss_status st = ss_gemm_ctx_create(cm->o.device, NULL, &cm->o.gemm, &cm->gemm);
@@ -450,21 +464,31 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     free(rope);
     SS_TRY(st);
 
-    const dev_layer *dl = &cm->layers[0];
+    /* the largest of every layer: a recipe gives layers different K_act and output types */
     int64_t widest = 0;
-    const dev_linear *lins[4] = {&dl->qkv, &dl->o, &dl->gate_up, &dl->down};
-    for (int i = 0; i < 4; i++) {
-        int64_t bytes = lins[i]->info.K_act * (int64_t)ss_dtype_size(lins[i]->act_dtype);
-        if (bytes > widest) widest = bytes;
+    size_t y_qkv = 0, y_gu = 0, y_h = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        const dev_layer *dl = &cm->layers[l];
+        const dev_linear *lins[4] = {&dl->qkv, &dl->o, &dl->gate_up, &dl->down};
+        for (int i = 0; i < 4; i++) {
+            int64_t bytes = lins[i]->info.K_act * (int64_t)ss_dtype_size(lins[i]->act_dtype);
+            if (bytes > widest) widest = bytes;
+        }
+        const size_t q = (size_t)(M_pad * dl->qkv.info.N_pad) * out_elem_size(&dl->qkv);
+        const size_t g = (size_t)(M_pad * dl->gate_up.info.N_pad) * out_elem_size(&dl->gate_up);
+        const size_t o = (size_t)(M_pad * dl->o.info.N_pad) * out_elem_size(&dl->o);
+        const size_t d = (size_t)(M_pad * dl->down.info.N_pad) * out_elem_size(&dl->down);
+        y_qkv = q > y_qkv ? q : y_qkv;
+        y_gu = g > y_gu ? g : y_gu;
+        y_h = o > y_h ? o : y_h;
+        y_h = d > y_h ? d : y_h;
     }
     SS_TRY(dev_alloc(&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * ss_dtype_size(e->x_dtype), b));
     SS_TRY(dev_alloc(&e->xq, (size_t)(M_pad * widest), b));
     for (int i = 0; i < SX_COUNT; i++) SS_TRY(dev_alloc((void **)&e->sx[i], (size_t)M_pad * sizeof(float), b));
-    SS_TRY(dev_alloc(&e->y_qkv, (size_t)(M_pad * dl->qkv.info.N_pad) * out_elem_size(&dl->qkv), b));
-    SS_TRY(dev_alloc(&e->y_gu, (size_t)(M_pad * dl->gate_up.info.N_pad) * out_elem_size(&dl->gate_up), b));
-    size_t yh_o = (size_t)(M_pad * dl->o.info.N_pad) * out_elem_size(&dl->o);
-    size_t yh_d = (size_t)(M_pad * dl->down.info.N_pad) * out_elem_size(&dl->down);
-    SS_TRY(dev_alloc(&e->y_h, yh_o > yh_d ? yh_o : yh_d, b));
+    SS_TRY(dev_alloc(&e->y_qkv, y_qkv, b));
+    SS_TRY(dev_alloc(&e->y_gu, y_gu, b));
+    SS_TRY(dev_alloc(&e->y_h, y_h, b));
     SS_TRY(dev_alloc((void **)&e->att, (size_t)e->o.max_tokens * (size_t)ss_model_q_dim(m) * sizeof(float), b));
     /* split-context scratch for up to max_seqs decode rows (more go to the flash kernel as 1-row tiles) */
     SS_TRY(dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_seqs, &e->geom) * sizeof(float), b));

@@ -61,7 +61,7 @@ typedef enum ss_cuda_dequant {
 typedef struct ss_cuda_model_opts {
     int device;
     ss_backend backend;    /* of the block linears; lm_head is always dense cuBLASLt BF16 */
-    int backend_set;       /* 0: cusparselt for slid checkpoints, else cublaslt */
+    int backend_set;       /* 0: per linear, cusparselt for slid weights and cublaslt for dense ones (a recipe mixes them) */
     ss_cuda_dequant dequant;
     ss_gemm_options gemm;  /* algorithm search and workspace */
     int gemm_set;          /* 0: ss_gemm_options_default */
