@@ -154,7 +154,7 @@ static void test_capture_and_checkpoint(void **state) {
     int32_t tok[T];
     for (int i = 0; i < T; i++) tok[i] = (i * 977 + 13) % m.cfg.vocab;
     ss_calib_stats cs;
-    OK(ss_calib_collect(&m, tok, T, CTX, &cs));
+    OK(ss_calib_collect(&m, tok, T, CTX, 0, &cs));
     assert_int_equal(cs.tokens, T);
     assert_int_equal(cs.n_layers, m.cfg.n_layers);
     assert_int_equal(cs.dim[SS_CALIB_DOWN_IN], m.cfg.intermediate);
@@ -209,8 +209,8 @@ static void test_capture_and_checkpoint(void **state) {
     ss_calib_stats_free(&cs);
     /* bad calibration input */
     tok[3] = m.cfg.vocab;
-    assert_int_equal(ss_calib_collect(&m, tok, T, CTX, &cs), SS_ERR_ARG);
-    assert_int_equal(ss_calib_collect(&m, tok, 0, CTX, &cs), SS_ERR_ARG);
+    assert_int_equal(ss_calib_collect(&m, tok, T, CTX, 0, &cs), SS_ERR_ARG);
+    assert_int_equal(ss_calib_collect(&m, tok, 0, CTX, 0, &cs), SS_ERR_ARG);
     ss_model_free(&m);
 }
 

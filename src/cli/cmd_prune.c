@@ -21,14 +21,16 @@
 #define DEFAULT_CALIB_CTX 256
 
 static const char *g_help_prune =
-    "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda --calib-tokens FILE [--calib-n N]\n"
+    "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda|sparsegpt --calib-tokens FILE [--calib-n N]\n"
     "        [--calib-ctx N] [--calib-model DIR]] [--force]\n";
 static const char *g_help_convert =
-    "--in DIR --out DIR --sparsity 2_L|2_inf|--recipe FILE [--method magnitude|wanda --calib-tokens FILE\n"
+    "--in DIR --out DIR --sparsity 2_L|2_inf|--recipe FILE [--method magnitude|wanda|sparsegpt --calib-tokens FILE\n"
     "        [--calib-n N] [--calib-ctx N] [--calib-model DIR]] [--force]\n";
 static const char *g_help_common =
     "  --method     magnitude (default): keep the L-2 largest |w| of every group of L along K;\n"
     "               wanda: keep the L-2 largest |w| * ||x||_2, x the layer's input over calibration tokens\n"
+    "               sparsegpt: the SparseGPT OBS update, 2:L mask per group chosen as the sweep reaches it\n"
+    "               (BF16/F16/F32 weights only: prune before quantizing; keeps K x K per linear input)\n"
     "  --calib-tokens FILE  calibration token ids (decimal, separated by whitespace or commas)\n"
     "  --calib-n N          use the first N of them (default 16384)\n"
     "  --calib-ctx N        window length: the tokens run as independent sequences of N (default 256)\n"
@@ -87,11 +89,11 @@ static ss_status parse_args(const char *cmd, int argc, char **argv, prune_args *
 }
 
 /* Statistics of the calibration tokens through the CPU engine. */
-static ss_status calibrate(const char *cmd, const prune_args *a, ss_calib_stats *stats) {
+static ss_status calibrate(const char *cmd, const prune_args *a, int with_gram, ss_calib_stats *stats) {
     if (a->calib_text)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: --calib %s is text, and this build has no tokenizer yet; give the "
                        "token ids with --calib-tokens", cmd, a->calib_text);
-    if (!a->calib_tokens) return ss_fail(SS_ERR_ARG, "%s: --method wanda needs --calib-tokens FILE", cmd);
+    if (!a->calib_tokens) return ss_fail(SS_ERR_ARG, "%s: --method %s needs --calib-tokens FILE", cmd, a->method);
     int32_t *ids;
     int64_t n;
     SS_TRY(ss_tokens_load(a->calib_tokens, &ids, &n));
@@ -102,7 +104,7 @@ static ss_status calibrate(const char *cmd, const prune_args *a, ss_calib_stats 
     if (st == SS_OK) {
         const int ctx = a->calib_ctx < m.cfg.max_pos ? (int)a->calib_ctx : m.cfg.max_pos;
         double t0 = ss_now();
-        st = ss_calib_collect(&m, ids, n, ctx, stats);
+        st = ss_calib_collect(&m, ids, n, ctx, with_gram, stats);
         if (st == SS_OK)
             ss_info("calibration: %lld tokens of %s through %s in windows of %d, %.1f s", (long long)n,
                     a->calib_tokens, dir, ctx, ss_now() - t0);
@@ -127,10 +129,11 @@ static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int sl
     if (a.sparsity) SS_TRY(ss_sparsity_parse(a.sparsity, slide, &po.L));
     if (a.method) SS_TRY(ss_prune_method_parse(a.method, &po.method));
     if (po.method == SS_PRUNE_MAGNITUDE && (a.calib_text || a.calib_tokens || a.calib_model))
-        return ss_fail(SS_ERR_ARG, "%s: calibration options need --method wanda (magnitude pruning uses none)", cmd);
+        return ss_fail(SS_ERR_ARG, "%s: calibration options need --method wanda or sparsegpt (magnitude pruning uses "
+                       "none)", cmd);
     ss_calib_stats stats = {0};
-    if (po.method == SS_PRUNE_WANDA) {
-        SS_TRY(calibrate(cmd, &a, &stats));
+    if (po.method != SS_PRUNE_MAGNITUDE) {
+        SS_TRY(calibrate(cmd, &a, po.method == SS_PRUNE_SPARSEGPT, &stats));
         po.calib = &stats;
     }
     double t0 = ss_now();

@@ -10,7 +10,7 @@ static const ss_command g_commands[] = {
     {"download", "--repo ID --out DIR [--revision R]   fetch a Hugging Face model", cmd_download},
     {"synth", "--arch NAME --out DIR [--seed S]        synthetic BF16 checkpoint of an architecture", cmd_synth},
     {"quantize", "--in DIR --out DIR --dtype int8|fp8 [--scheme ternary|absmax]", cmd_quantize},
-    {"prune", "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda]   prune to 2:L (K unchanged)", cmd_prune},
+    {"prune", "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda|sparsegpt]   prune to 2:L (K unchanged)", cmd_prune},
     {"convert", "--in DIR --out DIR --sparsity 2_L|--recipe FILE [--method ...]   prune + slide (K -> K_slid)", cmd_convert},
     {"generate", "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda]", cmd_generate},
     {"info", "--model DIR                              architecture, quantization, sparsity", cmd_info},

@@ -9,7 +9,10 @@
  *   SS_CALIB_MLP_IN   gate, up  the post_attention_layernorm output [hidden]
  *   SS_CALIB_DOWN_IN  down      act(gate)*up (after ffn_sub_norm for BitNet) [intermediate]
  * sumsq[i][l * dim[i] + j] = sum over the calibration tokens of x_j^2 for
- * input i of layer l, accumulated in double; Wanda's ||X_j||_2 is its root. */
+ * input i of layer l, accumulated in double; Wanda's ||X_j||_2 is its root.
+ * gram[i][(l * dim[i] + a) * dim[i] + b] = sum over tokens of x_a x_b
+ * (SparseGPT's Hessian up to a factor; only when asked for: K^2 doubles per
+ * input and layer). */
 #ifndef SS_CONVERT_CALIB_H
 #define SS_CONVERT_CALIB_H
 
@@ -24,6 +27,7 @@ typedef struct ss_calib_stats {
     int64_t tokens;                      /* calibration tokens that went through every layer */
     int64_t dim[SS_CALIB_INPUTS];        /* K of each input */
     double *sumsq[SS_CALIB_INPUTS];      /* [n_layers * dim[i]] */
+    double *gram[SS_CALIB_INPUTS];       /* SparseGPT: X^T X, [n_layers * dim[i] * dim[i]], or NULL */
 } ss_calib_stats;
 
 /* The input a block linear reads. */

@@ -228,7 +228,7 @@ static ss_status build_meta(const job *j, ss_ckpt_meta *m) {
          * group are the smallest |w|): the method that chose the zeros stays on record */
         if (pm != SS_PRUNE_MAGNITUDE || j->repruned || !in->prune_method[0]) {
             snprintf(m->prune_method, sizeof m->prune_method, "%s", ss_prune_method_name(pm));
-            m->calib_tokens = pm == SS_PRUNE_WANDA ? j->op.po->calib->tokens : 0;
+            m->calib_tokens = pm != SS_PRUNE_MAGNITUDE ? j->op.po->calib->tokens : 0;
         }
     }
     const char *recipe = j->has_recipe ? j->recipe.json : in->recipe;
@@ -311,6 +311,11 @@ static ss_status prune_linear(const job *j, const linear_plan *p, void *w) {
                        "has K=%lld in a model of %d layers", p->in->name, cs->n_layers, (long long)cs->dim[in],
                        (long long)p->K, j->ck.cfg.n_layers);
     if (cs->tokens <= 0) return ss_fail(SS_ERR_ARG, "%s: calibration statistics of no tokens", p->in->name);
+    if (po->method == SS_PRUNE_SPARSEGPT) {
+        if (!cs->gram[in]) return ss_fail(SS_ERR_ARG, "%s: SparseGPT needs the inputs' X^T X in the statistics", p->in->name);
+        return ss_prune_matrix_sparsegpt(w, p->in->dtype, p->N, p->K, p->L,
+                                         cs->gram[in] + (int64_t)p->layer * p->K * p->K, po->block, p->in->name);
+    }
     return ss_prune_matrix_wanda(w, p->in->dtype, p->N, p->K, p->L, cs->sumsq[in] + (int64_t)p->layer * p->K,
                                  p->in->name);
 }
@@ -443,7 +448,7 @@ ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_qua
 }
 
 static ss_status check_method(const char *cmd, const ss_prune_opts *o) {
-    if (o->method != SS_PRUNE_MAGNITUDE && o->method != SS_PRUNE_WANDA)
+    if (o->method != SS_PRUNE_MAGNITUDE && o->method != SS_PRUNE_WANDA && o->method != SS_PRUNE_SPARSEGPT)
         return ss_fail(SS_ERR_ARG, "%s: unknown pruning method %d", cmd, (int)o->method);
     if (o->method != SS_PRUNE_MAGNITUDE && !o->calib)
         return ss_fail(SS_ERR_ARG, "%s: pruning method %s needs calibration statistics (--calib)", cmd,

@@ -30,8 +30,9 @@ ss_status ss_quantize_checkpoint(const char *in_dir, const char *out_dir, ss_qua
 typedef struct ss_prune_opts {
     int L;                      /* one sparsity for every block linear (ignored with recipe_file) */
     const char *recipe_file;    /* per-linear sparsities (convert/recipe.h), or NULL */
-    ss_prune_method method;     /* magnitude (default) or wanda */
-    const ss_calib_stats *calib; /* wanda: the block linears' input statistics (ss_calib_stats) */
+    ss_prune_method method;     /* magnitude (default), wanda or sparsegpt */
+    const ss_calib_stats *calib; /* wanda, sparsegpt: the block linears' input statistics (gram for sparsegpt) */
+    int block;                  /* sparsegpt: columns per lazy-update block (0: 128) */
 } ss_prune_opts;
 
 /* prune only (K unchanged); L from ss_sparsity_parse (no 2_inf). */

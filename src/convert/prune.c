@@ -120,12 +120,15 @@ int ss_is_pruned(const void *w, ss_dtype dtype, int64_t N, int64_t K, int L) {
 
 /* ---- methods ---- */
 
-const char *ss_prune_method_name(ss_prune_method m) { return m == SS_PRUNE_WANDA ? "wanda" : "magnitude"; }
+const char *ss_prune_method_name(ss_prune_method m) {
+    return m == SS_PRUNE_WANDA ? "wanda" : m == SS_PRUNE_SPARSEGPT ? "sparsegpt" : "magnitude";
+}
 
 ss_status ss_prune_method_parse(const char *s, ss_prune_method *m) {
     if (s && !strcmp(s, "magnitude")) *m = SS_PRUNE_MAGNITUDE;
     else if (s && !strcmp(s, "wanda")) *m = SS_PRUNE_WANDA;
-    else return ss_fail(SS_ERR_ARG, "unknown pruning method '%s': expected magnitude or wanda", s ? s : "(null)");
+    else if (s && !strcmp(s, "sparsegpt")) *m = SS_PRUNE_SPARSEGPT;
+    else return ss_fail(SS_ERR_ARG, "unknown pruning method '%s': expected magnitude, wanda or sparsegpt", s ? s : "(null)");
     return SS_OK;
 }
 

@@ -9,8 +9,8 @@
 #include "core/dtype.h"
 #include "core/status.h"
 
-typedef enum ss_prune_method { SS_PRUNE_MAGNITUDE = 0, SS_PRUNE_WANDA } ss_prune_method;
-const char *ss_prune_method_name(ss_prune_method m); /* "magnitude", "wanda" */
+typedef enum ss_prune_method { SS_PRUNE_MAGNITUDE = 0, SS_PRUNE_WANDA, SS_PRUNE_SPARSEGPT } ss_prune_method;
+const char *ss_prune_method_name(ss_prune_method m); /* "magnitude", "wanda", "sparsegpt" */
 ss_status ss_prune_method_parse(const char *s, ss_prune_method *m);
 
 /* In place on a [N, K] matrix of dtype (BF16, F16, F32, I8 or F8_E4M3). */
@@ -28,6 +28,14 @@ ss_status ss_prune_matrix_wanda(void *w, ss_dtype dtype, int64_t N, int64_t K, i
 /* The scores S_ij of a [N, K] matrix as doubles, [N, K] (tests, tools). A
  * NaN weight scores +inf (it is kept, as magnitude pruning keeps it). */
 ss_status ss_wanda_scores(const void *w, ss_dtype dtype, int64_t N, int64_t K, const double *sumsq, double *scores);
+
+/* SparseGPT, semi-structured 2:L (sparsegpt.c): prunes and updates the
+ * kept weights of a BF16/F16/F32 [N, K] matrix in place, from gram = X^T X
+ * ([K, K], double: the sum over calibration tokens of x x^T for the
+ * layer's input), in blocks of `block` columns (rounded up to a multiple of
+ * L; <= 0: 128). Quantized codes are refused (the update leaves the grid). */
+ss_status ss_prune_matrix_sparsegpt(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const double *gram,
+                                    int block, const char *what);
 
 /* 1 if every group of L (with zero padding) of every row has >= 2 zeros. */
 int ss_is_pruned(const void *w, ss_dtype dtype, int64_t N, int64_t K, int L);

@@ -247,6 +247,16 @@ static void capture(const ss_cpu_state *s, ss_calib_input in, int l, const float
         for (int i = 0; i < n; i++) sum += (double)x[(int64_t)i * dim + j] * x[(int64_t)i * dim + j];
         acc[j] += sum;
     }
+    if (!c->gram[in]) return;
+    double *g = c->gram[in] + (int64_t)l * dim * dim; /* the upper triangle; ss_calib_collect mirrors it */
+#pragma omp parallel for schedule(dynamic, 8)
+    for (int64_t a = 0; a < dim; a++)
+        for (int i = 0; i < n; i++) {
+            const double xa = x[(int64_t)i * dim + a];
+            const float *xr = x + (int64_t)i * dim;
+            double *ga = g + a * dim;
+            for (int64_t b = a; b < dim; b++) ga[b] += xa * xr[b];
+        }
 }
 
 /* x += d over n elements; BF16 residual: then rounded (the add itself in float). */
