@@ -134,7 +134,10 @@ static void test_bad_statistics(void **state) {
     ss_prune_method m;
     OK(ss_prune_method_parse("wanda", &m));
     assert_int_equal(m, SS_PRUNE_WANDA);
-    assert_int_equal(ss_prune_method_parse("sparsegpt", &m), SS_ERR_ARG);
+    OK(ss_prune_method_parse("sparsegpt", &m));
+    assert_int_equal(m, SS_PRUNE_SPARSEGPT);
+    assert_int_equal(ss_prune_method_parse("obs", &m), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "'obs'"));
 }
 
 /* ---- capture in the engine, and a checkpoint pruned with it ---- */
