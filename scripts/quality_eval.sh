@@ -9,13 +9,15 @@
 #     magnitude, before quantization: prune the BF16 master weights -> quantize
 #     wanda,     before quantization: prune --method wanda (statistics from the
 #                                     quantized model's forward pass) -> quantize
+#     sparsegpt, before quantization: the same with --method sparsegpt (it updates
+#                                     the kept weights, so it cannot run after)
 #   then eval (held-out perplexity, CPU engine) of every model, and one check
 #   that convert (prune + slide) gives the pruned model's perplexity exactly.
 #
 #   bash scripts/quality_eval.sh DATA_DIR [OUT_DIR]
 #     DATA_DIR: the --out of train_quality_model.py (model/, heldout.tokens, calib.tokens)
 #     OUT_DIR:  default DATA_DIR/eval; results in OUT_DIR/results/*.json and OUT_DIR/quality.md
-# Env: SS_BIN (default build-rel/src/cli/slidesparse; built here with -O2 if missing),
+# Env: SS_BIN (default build-rel/src/cli/slidesparse; built here with -O2 if missing), EVAL_BIN (default SS_BIN),
 #      EVAL_TOKENS (held-out tokens used, default all), CTX (default 128, the training context), CALIB_N (default 16384).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,11 +37,12 @@ if [ -n "${EVAL_TOKENS:-}" ]; then
     head -n "$EVAL_TOKENS" "$data/heldout.tokens" > "$out/heldout.tokens"
     heldout=$out/heldout.tokens
 fi
+eval_bin=${EVAL_BIN:-$bin}
 ss() { "$bin" -q "$@"; }
 # make DIR CMD...: runs the command unless DIR exists already (a rerun continues)
 make_model() { local dir=$1; shift; [ -d "$dir" ] || "$@"; }
 evaluate() { # evaluate NAME DIR
-    [ -f "$results/$1.json" ] || { echo "eval $1" >&2; ss eval --model "$2" --tokens "$heldout" --ctx "$ctx" --out "$results/$1.json"; }
+    [ -f "$results/$1.json" ] || { echo "eval $1" >&2; "$eval_bin" -q eval --model "$2" --tokens "$heldout" --ctx "$ctx" --out "$results/$1.json"; }
 }
 
 bf16=$data/model
@@ -59,7 +62,13 @@ for L in 4 6 8 10; do
         --method wanda "${calib[@]}" --calib-model "$int8"
     make_model "$models/before-wanda-$sp" ss quantize --in "$models/bf16-wanda-$sp" --out "$models/before-wanda-$sp" \
         --dtype int8
-    for v in after-magnitude after-wanda before-magnitude before-wanda; do evaluate "$v-$sp" "$models/$v-$sp"; done
+    make_model "$models/bf16-sparsegpt-$sp" ss prune --in "$bf16" --out "$models/bf16-sparsegpt-$sp" --sparsity $sp \
+        --method sparsegpt "${calib[@]}" --calib-model "$int8"
+    make_model "$models/before-sparsegpt-$sp" ss quantize --in "$models/bf16-sparsegpt-$sp" \
+        --out "$models/before-sparsegpt-$sp" --dtype int8
+    for v in after-magnitude after-wanda before-magnitude before-wanda before-sparsegpt; do
+        evaluate "$v-$sp" "$models/$v-$sp"
+    done
 done
 # slid == pruned: the converted twin of one model gives the same perplexity to the last digit
 make_model "$models/slid-after-wanda-2_8" ss convert --in "$models/after-wanda-2_8" --out "$models/slid-after-wanda-2_8" \
@@ -76,11 +85,11 @@ lines = [f"Held-out perplexity (CPU engine, INT8 ternary weights, {d['tokens_eva
          f"{d['ctx']}); the model: {log['parameters'] / 1e6:.2f} M parameters, {log['steps']} steps, "
          f"held-out NLL in torch {log['heldout_nll_torch_fp32']:.4f}.", "",
          "| sparsity | magnitude, after quantization | Wanda, after quantization | magnitude, before quantization "
-         "| Wanda, before quantization |", "|---|---|---|---|---|",
-         f"| dense | {d['perplexity']:.2f} | {d['perplexity']:.2f} | {d['perplexity']:.2f} | {d['perplexity']:.2f} |"]
+         "| Wanda, before quantization | SparseGPT, before quantization |", "|---|---|---|---|---|---|",
+         "| dense |" + f" {d['perplexity']:.2f} |" * 5]
 for L in (4, 6, 8, 10):
     cells = [f"{r[f'{v}-2_{L}']['perplexity']:.2f}" for v in
-             ("after-magnitude", "after-wanda", "before-magnitude", "before-wanda")]
+             ("after-magnitude", "after-wanda", "before-magnitude", "before-wanda", "before-sparsegpt")]
     lines.append(f"| 2_{L} | " + " | ".join(cells) + " |")
 s, p = r["slid-after-wanda-2_8"], r["after-wanda-2_8"]
 lines += ["", f"Slid twin of Wanda-after 2_8: perplexity {s['perplexity']!r} vs pruned {p['perplexity']!r} "
