@@ -28,6 +28,7 @@ if [ -z "${CUSPARSELT_ROOT:-}" ]; then
 fi
 extra=(-DCUSPARSELT_ROOT="$CUSPARSELT_ROOT")
 [ -n "${SS_DEPS_DIR:-}" ] && extra+=(-DSS_DEPS_DIR="$SS_DEPS_DIR")
+[ -n "${SS_CUDA_ARCHS:-}" ] && extra+=(-DSS_CUDA_ARCHS="$SS_CUDA_ARCHS") # native: this GPU only (faster build)
 t0=$(date +%s)
 if [ ! -x "$build/src/cli/slidesparse" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON "${extra[@]}" >"$out/cmake.log" 2>&1 || {

@@ -44,6 +44,8 @@
 #include "convert/sparsity.h"
 #include "core/dtype.h"
 #include "core/rng.h"
+#include "gemm/arch.h"
+#include "gemm/fp4.h"
 #include "gemm/gemm.h"
 #include "gemm/gemm_ref.h"
 #include "gemm/linear.h"
@@ -830,6 +832,77 @@ static void test_device_and_errors(void **s) {
     ss_gemm_weight_destroy(w);
 }
 
+/* This GPU's paths (gemm/arch.c) with this build: our kernels must run here,
+ * from the image the table names. */
+static void test_arch_paths_here(void **s) {
+    (void)s;
+    const ss_gpuarch_gpu g = {g_gpu.name, g_gpu.cc_major, g_gpu.cc_minor, g_gpu.cusparselt_version};
+    ss_gpuarch_choice c;
+    ss_gpuarch_select(&g, NULL, SS_OP_ENGINE, SS_GEMM_INT8, &c);
+    print_message("build %s: engine kernels %s\n", ss_gpuarch_built(), c.runs ? c.path : c.why);
+    assert_true(c.runs);
+    if (g_gpu.cc_major == 9 && g_gpu.cc_minor == 0 && strstr(ss_gpuarch_built(), "90a"))
+        assert_string_equal(c.path, "ours (sm_90a)");
+    ss_gpuarch_select(&g, NULL, SS_OP_GEMM_SPARSE, SS_GEMM_INT8, &c);
+    assert_true(c.runs);
+}
+
+/* NVFP4 through cuBLASLt against the CPU reference on Blackwell; skipped
+ * with its reason below cc 10.0 (the H200 says "10.0"). */
+static void test_cublaslt_fp4(void **s) {
+    (void)s;
+    ss_status sup = ss_gemm_supported(&g_gpu, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1);
+    if (g_gpu.cc_major < 10) {
+        assert_int_equal(sup, SS_ERR_UNSUPPORTED);
+        assert_non_null(strstr(ss_errmsg(), "10.0"));
+        print_message("fp4e2m1: skipped: %s\n", ss_errmsg());
+        ss_clear_error();
+        return;
+    }
+    OK(sup);
+    const int64_t N = 256, K = 192, M = 40, Mp = ss_gemm_pad_m(M);
+    float *w = malloc((size_t)(N * K) * 4), *x = malloc((size_t)(Mp * K) * 4), *ref = malloc((size_t)(Mp * N) * 4);
+    uint16_t *y = malloc((size_t)(Mp * N) * 2);
+    assert_true(w && x && ref && y);
+    ss_rng r;
+    ss_rng_seed(&r, 5, 0);
+    for (int64_t i = 0; i < N * K; i++) w[i] = ss_rng_normal_fast(&r) * 0.02f;
+    for (int64_t i = 0; i < Mp * K; i++) x[i] = ss_rng_normal_fast(&r);
+    ss_fp4_matrix hw, hx;
+    OK(ss_fp4_quantize(w, N, K, &hw));
+    OK(ss_fp4_quantize(x, Mp, K, &hx));
+    OK(ss_fp4_gemm_ref(&hw, &hx, ref));
+    ss_fp4_dev dw, dx;
+    void *dy = NULL;
+    OK(ss_fp4_upload(&hw, &dw));
+    OK(ss_fp4_upload(&hx, &dx));
+    OK(ss_gpu_alloc((size_t)(Mp * N) * 2, &dy));
+    OK(ss_fp4_gemm(g_ctx, &dw, &dx, M, dy));
+    OK(ss_gemm_ctx_sync(g_ctx));
+    OK(ss_gpu_download(y, dy, (size_t)(Mp * N) * 2));
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double S = 0; /* sum of |products| of the represented values */
+            for (int64_t k = 0; k < K; k++) S += fabs((double)ss_fp4_value(&hx, m, k) * ss_fp4_value(&hw, n, k));
+            const double got = ss_bf16_to_f32(y[m * N + n]), want = ref[m * N + n];
+            const double err = fabs(got - want), bound = fabs(want) / 128.0 + S * 0x1p-12 + 1e-6;
+            if (err > bound) fail_msg("fp4 m=%lld n=%lld: %g vs reference %g (bound %g)", (long long)m, (long long)n, got, want, bound);
+            if (S > 0 && err / S > worst) worst = err / S;
+        }
+    print_message("fp4e2m1 [%lld x %lld x %lld]: largest error %.3g of sum |x w|\n", (long long)M, (long long)N,
+                  (long long)K, worst);
+    ss_gpu_free(dy);
+    ss_fp4_dev_free(&dw);
+    ss_fp4_dev_free(&dx);
+    ss_fp4_free(&hw);
+    ss_fp4_free(&hx);
+    free(w);
+    free(x);
+    free(ref);
+    free(y);
+}
+
 static int setup(void **s) {
     (void)s;
     ss_gemm_options o;
@@ -865,6 +938,7 @@ int main(void) {
         cmocka_unit_test(test_ours_errors),       cmocka_unit_test(test_ours_int8),
         cmocka_unit_test(test_ours_fp8),          cmocka_unit_test(test_ours_dense_int8),
         cmocka_unit_test(test_ours_dense_fp8),    cmocka_unit_test(test_ours_tiles_and_sizes),
+        cmocka_unit_test(test_arch_paths_here),   cmocka_unit_test(test_cublaslt_fp4),
     };
     /* SS_TEST_FILTER=test_ours* runs a subset (compute-sanitizer runs the small ones) */
     if (getenv("SS_TEST_FILTER")) cmocka_set_test_filter(getenv("SS_TEST_FILTER"));

@@ -12,6 +12,7 @@
 
 #include "gemm/gemm.h"
 #include "gemm/gemm_ref.h"
+#include "gemm/lib_version.h"
 
 static void test_dequant_ref_order_and_types(void **s) {
     (void)s;
@@ -126,36 +127,76 @@ static void test_output_mode_table(void **s) {
     assert_int_equal(ss_backend_sparse(SS_BACKEND_CUSPARSELT), 1);
 }
 
+/* The build's default architectures (cmake/CudaArchs.cmake): the rules below
+ * hold for it whatever this build compiled (test_arch.c covers the rest). */
+static const char *const k_all = "80-real,86-real,89-real,90a-real,100a-real,120a-real,120-virtual";
+
 static void test_skip_logic(void **s) {
     (void)s;
     ss_gpu_info h100 = {.name = "NVIDIA H100 80GB HBM3", .cc_major = 9, .cc_minor = 0, .cusparselt_version = 800};
-    assert_int_equal(ss_gemm_supported(&h100, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_supported_on(&h100, k_all, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "Blackwell"));
     assert_non_null(strstr(ss_errmsg(), "H100"));
     for (int d = 0; d < SS_GEMM_FP4E2M1; d++)
         for (int b = 0; b < SS_BACKEND_COUNT; b++) {
             ss_status want = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP16 ? SS_ERR_UNSUPPORTED : SS_OK;
             if (ss_backend_ours((ss_backend)b) && d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3) want = SS_ERR_UNSUPPORTED;
-            assert_int_equal(ss_gemm_supported(&h100, (ss_backend)b, (ss_gemm_dtype)d), want);
+            assert_int_equal(ss_gemm_supported_on(&h100, k_all, (ss_backend)b, (ss_gemm_dtype)d), want);
         }
-    assert_int_equal(ss_gemm_supported(&h100, SS_BACKEND_CUSPARSELT, SS_GEMM_FP16), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_supported_on(&h100, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_FP16), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "illegal instruction"));
     ss_gpu_info a100 = {.name = "A100", .cc_major = 8, .cc_minor = 0, .cusparselt_version = 800};
-    assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_supported_on(&a100, k_all, SS_BACKEND_CUBLASLT, SS_GEMM_FP8E4M3), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "8.9"));
-    assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_OK);
-    assert_int_equal(ss_gemm_supported(&a100, SS_BACKEND_OURS, SS_GEMM_INT8), SS_ERR_UNSUPPORTED); /* Hopper code */
+    assert_int_equal(ss_gemm_supported_on(&a100, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_OK);
+    assert_int_equal(ss_gemm_supported_on(&a100, k_all, SS_BACKEND_OURS, SS_GEMM_INT8), SS_ERR_UNSUPPORTED); /* Hopper code */
     assert_non_null(strstr(ss_errmsg(), "sm_90a"));
     ss_gpu_info old = h100;
     old.cusparselt_version = 510;
-    assert_int_equal(ss_gemm_supported(&old, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "0.5.10"));
     old.cusparselt_version = 0;
-    assert_int_equal(ss_gemm_supported(&old, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);
-    assert_int_equal(ss_gemm_supported(&old, SS_BACKEND_CUBLASLT, SS_GEMM_INT8), SS_OK);
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUBLASLT, SS_GEMM_INT8), SS_OK);
     ss_gpu_info b200 = {.name = "B200", .cc_major = 10, .cc_minor = 0, .cusparselt_version = 800};
-    assert_int_equal(ss_gemm_supported(&b200, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1), SS_ERR_UNSUPPORTED);
-    assert_non_null(strstr(ss_errmsg(), "not implemented"));
+    /* FP4 (NVFP4 through cuBLASLt) on Blackwell; cuSPARSELt's FP4 is paired 4:8, which slid weights are not */
+    assert_int_equal(ss_gemm_supported_on(&b200, k_all, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1), SS_OK);
+    assert_int_equal(ss_gemm_supported_on(&b200, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_FP4E2M1), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "paired 4:8"));
+}
+
+/* cuSPARSELt's version numbers as cusparseLtGetVersion returns them: 0.8.0
+ * and 0.9.1 from headers of the old form (major*1000 + minor*100 + patch),
+ * 0.10.0 of the new (major*1000000 + ...), which the old decoding printed as
+ * "1.0.0"; the folder tag carries the decoded version. */
+static void test_cusparselt_version(void **s) {
+    (void)s;
+    char buf[32];
+    const struct { int v; const char *s; int major, minor, patch; } cases[] = {
+        {800, "0.8.0", 0, 8, 0},  {801, "0.8.1", 0, 8, 1},        {901, "0.9.1", 0, 9, 1},
+        {1000, "0.10.0", 0, 10, 0}, {510, "0.5.10", 0, 5, 10}, {1000000, "1.0.0", 1, 0, 0},
+        {1002003, "1.20.3", 1, 20, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int a = -1, b = -1, c = -1;
+        ss_cusparselt_version_split(cases[i].v, &a, &b, &c);
+        assert_int_equal(a, cases[i].major);
+        assert_int_equal(b, cases[i].minor);
+        assert_int_equal(c, cases[i].patch);
+        assert_string_equal(ss_cusparselt_version_str(cases[i].v, buf, sizeof buf), cases[i].s);
+        assert_int_equal(SS_CUSPARSELT_VERSION_OF(a, b, c), cases[i].v);
+    }
+    assert_string_equal(ss_cusparselt_version_str(0, buf, sizeof buf), "none");
+    assert_string_equal(ss_cublaslt_version_str(130100, buf, sizeof buf), "13.1.0");
+    /* the 0.10.0 number read by the old decoding: what the H200 report showed */
+    assert_string_not_equal(ss_cusparselt_version_str(1000, buf, sizeof buf), "1.0.0");
+    ss_gpu_info old = {.name = "H200", .cc_major = 9, .cc_minor = 0, .cusparselt_version = 510};
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "cuSPARSELt 0.5.10 predates"));
+    old.cusparselt_version = 1000; /* 0.10.0 is newer than 0.6.0 */
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_INT8), SS_OK);
+    assert_int_equal(ss_gemm_supported_on(&old, k_all, SS_BACKEND_CUSPARSELT, SS_GEMM_FP16), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "not retried with 0.10.0"));
 }
 
 /* Without a device every GPU entry point says so instead of crashing. */
@@ -184,6 +225,7 @@ int main(void) {
         cmocka_unit_test(test_dequant_ref_order_and_types), cmocka_unit_test(test_acc_ref),
         cmocka_unit_test(test_names_roundtrip),             cmocka_unit_test(test_output_mode_table),
         cmocka_unit_test(test_skip_logic),                  cmocka_unit_test(test_no_device_message),
+        cmocka_unit_test(test_cusparselt_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,50 @@ static void test_job_files_and_speedup(void **s) {
     free(text);
 }
 
+/* FP4 in the kernel benchmark (task 6): measured on cc >= 10.0, else every
+ * point "skipped" with the reason, and the CSV says so; folder names carry
+ * the cuSPARSELt version that loaded, decoded right. */
+static void test_fp4_job(void **s) {
+    (void)s;
+    ss_kbench_opts o = quick();
+    ss_kbench_point p[2];
+    const int64_t N[1] = {256}, K[1] = {512};
+    ss_kbench_job j = job(SS_BACKEND_CUBLASLT, 0, g_dir);
+    j.dtype = SS_GEMM_FP4E2M1;
+    j.N = N;
+    j.K = K;
+    ss_gpu_info g;
+    OK(ss_gpu_info_isolated(&g));
+    ss_status st = ss_kbench_job_isolated(&j, &o, p);
+    for (int i = 0; i < 2; i++) print_message("fp4 M=%lld: %s %.2f us\n", (long long)p[i].M, p[i].status, p[i].gemm_us);
+    if (g.cc_major < 10) {
+        assert_int_equal(st, SS_ERR_UNSUPPORTED);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(p[i].ok, 0);
+            assert_non_null(strstr(p[i].status, "skipped: "));
+            assert_non_null(strstr(p[i].status, "10.0"));
+        }
+    } else {
+        OK(st);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(p[i].ok, 1);
+            assert_true(p[i].gemm_us > 0);
+        }
+    }
+    char hw[300], cmd[2300], path[2048] = "";
+    ss_tune_hw_name(&g, hw, sizeof hw);
+    snprintf(cmd, sizeof cmd, "ls -d %s/benchmark_kernel/cuBLASLt/alg_search_results/%s_*/FP4", g_dir, hw);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    assert_non_null(fgets(path, sizeof path, ls));
+    pclose(ls);
+    print_message("%s", path);
+    if (g.cusparselt_version > 0) {
+        assert_non_null(strstr(path, "_cslt"));
+        assert_null(strstr(path, "_cslt1.0.0_")); /* 0.10.0 read as 1.0.0: the bug of issue 14 */
+    }
+}
+
 static void test_tune_then_use(void **s) {
     (void)s;
     const int Ls[2] = {0, 8};
@@ -154,6 +198,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_isolation),
         cmocka_unit_test(test_job_files_and_speedup),
+        cmocka_unit_test(test_fp4_job),
         cmocka_unit_test(test_tune_then_use),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,6 +157,50 @@ static json_t *point(json_t *r, long M) {
     return NULL;
 }
 
+/* The header names the cuSPARSELt that loaded (0.10.0, not "1.0.0") and,
+ * for a state from a build that records its CUDA architectures, which path
+ * each GPU operation took on the run's GPU and what was skipped there. */
+static void test_header_versions_and_paths(void **state) {
+    (void)state;
+    char src[4300], dir[512], dst[600], link[600], res[4300];
+    snprintf(src, sizeof src, "%s/run/pipeline_state.json", g_data);
+    snprintf(dir, sizeof dir, "%s/paths_run", g_tmp);
+    assert_int_equal(ss_mkdir_p(dir), SS_OK);
+    json_error_t err;
+    json_t *st = json_load_file(src, 0, &err);
+    assert_non_null(st);
+    json_t *gpu = json_object_get(st, "gpu");
+    json_object_set_new(gpu, "cusparselt_version", json_integer(1000));
+    json_object_set_new(gpu, "cublaslt_version", json_integer(130100));
+    json_object_set_new(gpu, "cuda_archs", json_string("80-real,86-real,89-real,90a-real,100a-real,120a-real,120-virtual"));
+    snprintf(dst, sizeof dst, "%s/pipeline_state.json", dir);
+    assert_int_equal(json_dump_file(st, dst, JSON_INDENT(2)), 0);
+    json_decref(st);
+    snprintf(res, sizeof res, "%s/run/results", g_data);
+    snprintf(link, sizeof link, "%s/results", dir);
+    assert_int_equal(symlink(res, link), 0);
+    render(dir, "paths", 0, NULL);
+    char out[512];
+    snprintf(out, sizeof out, "%s/paths.md", g_tmp);
+    char *all = NULL;
+    assert_int_equal(ss_read_file(out, &all, NULL), SS_OK);
+    const char *rule = strstr(all, "\n---\n"); /* the header ends at the first rule */
+    assert_non_null(rule);
+    const size_t head = (size_t)(rule - all);
+    char *got = strndup(all, head);
+    free(all);
+    assert_non_null(got);
+    assert_non_null(strstr(got, "cuBLASLt 13.1.0, cuSPARSELt 0.10.0"));
+    assert_null(strstr(got, "cuSPARSELt 1.0.0"));
+    assert_non_null(strstr(got, "**CUDA build**: architectures `80-real,86-real,89-real,90a-real,100a-real,120a-real,120-virtual`"));
+    assert_non_null(strstr(got, "engine kernels: ours (sm_90a)"));
+    assert_non_null(strstr(got, "sparse GEMM int8: cuSPARSELt"));
+    assert_non_null(strstr(got, "**Skipped on this GPU**: "));
+    assert_non_null(strstr(got, "dense GEMM fp4e2m1 (FP4"));
+    assert_non_null(strstr(got, "sparse GEMM fp16 (cuSPARSELt 0.8.0's FP16 search failed"));
+    free(got);
+}
+
 static void test_report_json_numbers(void **state) {
     (void)state;
     char run[4200], path[512];
@@ -338,6 +382,7 @@ static void test_report_bad_input(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_report),      cmocka_unit_test(test_report_json_numbers),
+        cmocka_unit_test(test_header_versions_and_paths),
         cmocka_unit_test(test_ideal_speedup),      cmocka_unit_test(test_report_without_state),
         cmocka_unit_test(test_charts),             cmocka_unit_test(test_report_bad_input),
     };

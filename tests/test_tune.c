@@ -240,11 +240,32 @@ static void test_result_files(void **s) {
     ss_rm_rf(dir);
 }
 
+/* Folder tags name the cuSPARSELt that loaded, decoded right (0.10.0, not 1.0.0). */
+static void test_toolchain_tag_names_cusparselt(void **s) {
+    (void)s;
+    char plain[128], tag[128];
+    ss_toolchain_tag(plain, sizeof plain);
+    ss_toolchain_tag_lib(0, tag, sizeof tag);
+    assert_string_equal(tag, plain);
+    assert_null(strstr(plain, "cslt"));
+    const struct { int v; const char *want; } cases[] = {{800, "_cslt0.8.0_"}, {901, "_cslt0.9.1_"}, {1000, "_cslt0.10.0_"}};
+    for (int i = 0; i < 3; i++) {
+        ss_toolchain_tag_lib(cases[i].v, tag, sizeof tag);
+#ifdef SS_HAVE_CUDA
+        assert_non_null(strstr(tag, cases[i].want));
+        assert_null(strstr(tag, "cslt1.0.0"));
+#else
+        assert_string_equal(tag, plain); /* no CUDA part without CUDA */
+#endif
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_rule), cmocka_unit_test(test_save_load_roundtrip),
         cmocka_unit_test(test_bad_and_missing_tables), cmocka_unit_test(test_hw_name),
         cmocka_unit_test(test_model_nk), cmocka_unit_test(test_result_files),
+        cmocka_unit_test(test_toolchain_tag_names_cusparselt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

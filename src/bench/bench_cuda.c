@@ -206,7 +206,7 @@ ss_status ss_bench_cuda_dir(ss_cuda_model *cm, const char *results, ss_tp_stage 
     SS_TRY(ss_gpu_info_get(0, &gi));
     char hw[300], tool[128];
     hw_tag(&gi, hw, sizeof hw);
-    ss_toolchain_tag(tool, sizeof tool);
+    ss_toolchain_tag_lib(gi.cusparselt_version, tool, sizeof tool);
     const int sparse = ss_backend_sparse(ss_cuda_model_backend(cm));
     return ss_tp_dir(out, cap, results, stage, hw, ss_tp_dtype_tag(ss_quant_name(m->quant)), tool,
                      ss_backend_name(ss_cuda_model_backend(cm)), sparse ? m->sparsity : NULL);

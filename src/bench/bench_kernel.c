@@ -103,11 +103,44 @@ ss_status ss_kbench_make_weight(ss_gemm_dtype dt, int L, int64_t N, int64_t K, u
 
 /* ---- timing ---- */
 
-typedef enum { RUN_GEMM, RUN_FUSED, RUN_LINEAR } run_kind;
+/* FP4 operands (fp4.h): the weight's BitNet-style ternary values (exact in
+ * NVFP4) and Gaussian activations, quantized on the host. */
+ss_status ss_kbench_make_fp4(int64_t N, int64_t K, int64_t M_rows, uint64_t seed, ss_fp4_matrix *w, ss_fp4_matrix *x) {
+    memset(w, 0, sizeof *w);
+    memset(x, 0, sizeof *x);
+    const int64_t big = N * K > M_rows * K ? N * K : M_rows * K;
+    float *f = malloc((size_t)big * sizeof(float));
+    int8_t *t = malloc((size_t)(N * K));
+    uint16_t *h = malloc((size_t)(M_rows * K) * 2);
+    ss_status st = f && t && h ? SS_OK
+                               : ss_fail(SS_ERR_NOMEM, "no memory for [%lld, %lld] fp4 benchmark operands",
+                                         (long long)N, (long long)K);
+    if (!st) {
+        ss_kbench_fill_weight(SS_DT_I8, t, N * K, seed);
+        for (int64_t i = 0; i < N * K; i++) f[i] = (float)t[i] * 0.02f;
+        st = ss_fp4_quantize(f, N, K, w);
+    }
+    if (!st) {
+        ss_kbench_fill_x(h, M_rows * K, seed + 7);
+        for (int64_t i = 0; i < M_rows * K; i++) f[i] = ss_bf16_to_f32(h[i]);
+        st = ss_fp4_quantize(f, M_rows, K, x);
+    }
+    if (st) {
+        ss_fp4_free(w);
+        ss_fp4_free(x);
+    }
+    free(f);
+    free(t);
+    free(h);
+    return st;
+}
+
+typedef enum { RUN_GEMM, RUN_FUSED, RUN_LINEAR, RUN_FP4 } run_kind;
 
 typedef struct bench_ctx {
     ss_gemm_ctx *ctx;
     const ss_gemm_weight *w;
+    const ss_fp4_dev *w4, *x4; /* RUN_FP4 */
     ss_gemm_out gemm_mode;
     int needs_dequant; /* fused path: a separate dequant after the GEMM (ACC output) */
     int64_t M, N_pad;
@@ -128,6 +161,7 @@ static ss_status run_once(bench_ctx *b, run_kind k) {
                                    ss_gemm_weight_scale(b->w), ss_gemm_weight_bias(b->w), b->y, i.N));
         }
         return SS_OK;
+    case RUN_FP4: return ss_fp4_gemm(b->ctx, b->w4, b->x4, b->M, b->out);
     default: return ss_gemm_linear(b->ctx, b->w, b->x, b->M, b->y);
     }
 }
@@ -201,6 +235,60 @@ static void point_init(ss_kbench_point *p, ss_backend be, ss_gemm_dtype dt, int 
     p->K = K;
 }
 
+/* FP4 points: the GEMM alone on host-quantized NVFP4 operands (there is no
+ * FP4 quant kernel, so fused_us and linear_us stay 0: not measured). */
+static ss_status run_fp4(ss_gemm_ctx *ctx, int64_t N, int64_t K, const int64_t *Ms, int nM, const ss_kbench_opts *o,
+                         ss_kbench_point *out) {
+    int64_t Mmax = 0;
+    for (int i = 0; i < nM; i++) Mmax = Ms[i] > Mmax ? Ms[i] : Mmax;
+    const int64_t Mp = ss_gemm_pad_m(Mmax);
+    ss_fp4_matrix hw, hx;
+    ss_fp4_dev w4 = {0}, x4 = {0};
+    bench_ctx b = {.ctx = ctx, .w4 = &w4, .x4 = &x4};
+    ss_status st = ss_kbench_make_fp4(N, K, Mp, o->seed ^ (uint64_t)(N * 131 + K), &hw, &hx);
+    if (!st) st = ss_fp4_upload(&hw, &w4);
+    if (!st) st = ss_fp4_upload(&hx, &x4);
+    if (!st) st = ss_gpu_alloc((size_t)(Mp * N) * 2, &b.out);
+    ss_fp4_free(&hw);
+    ss_fp4_free(&hx);
+    if (st)
+        for (int i = 0; i < nM; i++) snprintf(out[i].status, sizeof out[i].status, "error: %s", ss_errmsg());
+    ss_gpu_monitor *mon = st ? NULL : ss_gpu_monitor_start(0, 2);
+    for (int i = 0; !st && i < nM; i++) {
+        ss_kbench_point *p = &out[i];
+        p->K_act = K;
+        b.M = Ms[i];
+        ss_gpu_reading rd;
+        ss_status ps = run_once(&b, RUN_FP4); /* builds the plan, times the candidates */
+        if (!ps) ps = ss_gemm_ctx_sync(ctx);
+        ss_gpu_monitor_stop(mon, &rd);
+        if (!ps) ps = time_run(&b, RUN_FP4, o, &p->gemm_us, &p->gemm_us_min, &p->gemm_us_max);
+        ss_gpu_monitor_stop(mon, &rd);
+        p->sm_mhz = rd.sm_mhz_mean;
+        p->power_w = rd.power_w_mean;
+        if (!ps) ps = ss_gemm_ctx_sync(ctx);
+        ss_gemm_plan_info pi;
+        if (!ps && ss_fp4_gemm_info(ctx, &w4, b.M, &pi) == SS_OK) {
+            p->candidate = pi.candidate;
+            p->candidates = pi.candidates;
+            p->from_table = pi.from_table;
+        }
+        if (ps) {
+            snprintf(p->status, sizeof p->status, "%s: %s", ps == SS_ERR_UNSUPPORTED ? "skipped" : "error", ss_errmsg());
+            if (ps == SS_ERR_CUDA) st = ps;
+            else ss_clear_error();
+        } else {
+            p->ok = 1;
+            snprintf(p->status, sizeof p->status, "ok");
+        }
+    }
+    ss_gpu_monitor_free(mon);
+    ss_gpu_free(b.out);
+    ss_fp4_dev_free(&w4);
+    ss_fp4_dev_free(&x4);
+    return st == SS_ERR_CUDA ? st : SS_OK;
+}
+
 ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L, int64_t N, int64_t K,
                         const int64_t *Ms, int nM, const ss_kbench_opts *opts, ss_kbench_point *out) {
     ss_kbench_opts o;
@@ -217,6 +305,7 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         ss_clear_error();
         return st == SS_ERR_UNSUPPORTED ? SS_OK : st;
     }
+    if (dt == SS_GEMM_FP4E2M1) return run_fp4(ctx, N, K, Ms, nM, &o, out);
 
     char sp[16];
     ss_kbench_sparsity_name(L, sp, sizeof sp);

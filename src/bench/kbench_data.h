@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "gemm/fp4.h"
 #include "gemm/gemm.h"
 
 /* Ternary codes (8-bit types) or Gaussian values (16-bit types), n elements. */
@@ -15,5 +16,8 @@ void ss_kbench_fill_x(uint16_t *x, int64_t n, uint64_t seed);
  * the caller frees *owned_w and *owned_scale. */
 ss_status ss_kbench_make_weight(ss_gemm_dtype dt, int L, int64_t N, int64_t K, uint64_t seed, ss_linear_weight *lw,
                                 void **owned_w, float **owned_scale);
+/* NVFP4 operands (host): the weight [N, K] of ternary values, the
+ * activation [M_rows, K] Gaussian; the caller frees both (ss_fp4_free). */
+ss_status ss_kbench_make_fp4(int64_t N, int64_t K, int64_t M_rows, uint64_t seed, ss_fp4_matrix *w, ss_fp4_matrix *x);
 
 #endif

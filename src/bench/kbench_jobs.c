@@ -264,7 +264,7 @@ ss_status ss_kbench_job_run(const ss_kbench_job *j, const ss_kbench_opts *o, ss_
         return st;
     }
     char toolchain[128];
-    ss_toolchain_tag(toolchain, sizeof toolchain);
+    ss_toolchain_tag_lib(gpu.cusparselt_version, toolchain, sizeof toolchain);
     st = ss_gemm_supported(&gpu, j->backend, j->dtype);
     if (st == SS_ERR_UNSUPPORTED) { /* recorded as skipped, with the reason */
         char why[320];
@@ -434,6 +434,31 @@ ss_status ss_gpu_info_isolated(ss_gpu_info *info) {
 
 /* ---- offline tuning (task 3) ---- */
 
+/* FP4 (NVFP4, cuBLASLt only): one plan per M, its candidates timed. */
+static ss_status tune_fp4(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, int64_t N, int64_t K) {
+    int64_t Mmax = 0;
+    for (int m = 0; m < s->n_m; m++) Mmax = s->M[m] > Mmax ? s->M[m] : Mmax;
+    if (Mmax == 0) return SS_OK;
+    const int64_t Mp = ss_gemm_pad_m(Mmax);
+    ss_fp4_matrix hw, hx;
+    ss_fp4_dev w4 = {0}, x4 = {0};
+    void *out = NULL;
+    ss_status st = ss_kbench_make_fp4(N, K, Mp, 20261125 ^ (uint64_t)(N * 131 + K), &hw, &hx);
+    if (!st) st = ss_fp4_upload(&hw, &w4);
+    if (!st) st = ss_fp4_upload(&hx, &x4);
+    if (!st) st = ss_gpu_alloc((size_t)(Mp * N) * 2, &out);
+    ss_fp4_free(&hw);
+    ss_fp4_free(&hx);
+    for (int m = 0; !st && m < s->n_m; m++) {
+        st = ss_fp4_gemm(ctx, &w4, &x4, s->M[m], out);
+        if (!st) st = ss_gemm_ctx_sync(ctx);
+    }
+    ss_gpu_free(out);
+    ss_fp4_dev_free(&w4);
+    ss_fp4_dev_free(&x4);
+    return st;
+}
+
 /* One weight: every M up to max_m, every output mode the engine may ask for;
  * per_channel: distinct channel scales and the channel-scaled mode only
  * (the other modes do not depend on the scales). */
@@ -446,6 +471,7 @@ static ss_status tune_weight(ss_gemm_ctx *ctx, const ss_kbench_tune_spec *s, ss_
     void *x = NULL, *xq = NULL, *out = NULL;
     float *sx = NULL;
     uint16_t *hx = NULL;
+    if (dt == SS_GEMM_FP4E2M1) return be == SS_BACKEND_CUBLASLT ? tune_fp4(ctx, s, N, K) : SS_OK;
     int64_t Mmax = 0;
     for (int m = 0; m < s->n_m; m++)
         if (s->M[m] <= max_m && s->M[m] > Mmax) Mmax = s->M[m];
@@ -501,7 +527,7 @@ ss_status ss_kbench_tune(const ss_kbench_tune_spec *s, char *table_path, size_t 
     ss_gpu_info gpu;
     SS_TRY(ss_gpu_info_get(0, &gpu));
     char toolchain[128], dir[2048];
-    ss_toolchain_tag(toolchain, sizeof toolchain);
+    ss_toolchain_tag_lib(gpu.cusparselt_version, toolchain, sizeof toolchain);
     SS_TRY(ss_tune_dir(s->results, &gpu, toolchain, dir, sizeof dir));
     ss_gemm_ctx *ctx = NULL;
     SS_TRY(ss_gemm_ctx_create(0, NULL, NULL, &ctx));

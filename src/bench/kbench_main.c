@@ -19,6 +19,7 @@
 
 #include "bench/bench_kernel.h"
 #include "core/timer.h"
+#include "gemm/lib_version.h"
 
 #define MAXL 32
 
@@ -102,9 +103,11 @@ int main(int argc, char **argv) {
         printf("skipped: %s\n", ss_errmsg());
         return 77;
     }
-    printf("# %s, cc %d.%d, %d SMs, driver %d, runtime %d, cuBLASLt %zu, cuSPARSELt %d\n", gpu.name, gpu.cc_major,
-           gpu.cc_minor, gpu.sm_count, gpu.driver_version, gpu.runtime_version, gpu.cublaslt_version,
-           gpu.cusparselt_version);
+    char blt[32], slt[32];
+    printf("# %s, cc %d.%d, %d SMs, driver %d, runtime %d, cuBLASLt %s, cuSPARSELt %s\n", gpu.name, gpu.cc_major,
+           gpu.cc_minor, gpu.sm_count, gpu.driver_version, gpu.runtime_version,
+           ss_cublaslt_version_str(gpu.cublaslt_version, blt, sizeof blt),
+           ss_cusparselt_version_str(gpu.cusparselt_version, slt, sizeof slt));
     ss_gemm_ctx *ctx;
     if (ss_gemm_ctx_create(0, NULL, NULL, &ctx)) {
         fprintf(stderr, "error: %s\n", ss_errmsg());

@@ -7,6 +7,7 @@
 
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "gemm/lib_version.h"
 
 #ifdef SS_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -35,8 +36,14 @@ static void machine_name(char *out, size_t cap) {
     snprintf(out, cap, "%s", uname(&u) == 0 ? u.machine : "unknown");
 }
 
-void ss_toolchain_tag(char *out, size_t cap) {
-    char mach[65];
+void ss_toolchain_tag(char *out, size_t cap) { ss_toolchain_tag_lib(0, out, cap); }
+
+void ss_toolchain_tag_lib(int cusparselt_version, char *out, size_t cap) {
+    char mach[65], lib[48] = "";
+    if (cusparselt_version > 0) {
+        char v[32];
+        snprintf(lib, sizeof lib, "_cslt%s", ss_cusparselt_version_str(cusparselt_version, v, sizeof v));
+    }
     machine_name(mach, sizeof mach);
 #if defined(__clang__)
     const char *cc = "clang";
@@ -46,8 +53,9 @@ void ss_toolchain_tag(char *out, size_t cap) {
     int major = __GNUC__;
 #endif
 #ifdef SS_HAVE_CUDA
-    snprintf(out, cap, "%s%d_cu%d%d_%s", cc, major, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10, mach);
+    snprintf(out, cap, "%s%d_cu%d%d%s_%s", cc, major, CUDART_VERSION / 1000, (CUDART_VERSION % 1000) / 10, lib, mach);
 #else
+    (void)lib;
     snprintf(out, cap, "%s%d_%s", cc, major, mach);
 #endif
 }

@@ -8,7 +8,7 @@
  *   stage     "prefill" | "decode"
  *   HW        "<GPU>_cc<major><minor>" on a GPU, "CPU" on the CPU reference engine
  *   DTYPE     "INT8" | "FP8E4M3" (| "BF16" for an unquantized model)
- *   TOOLCHAIN e.g. "gcc12_cu130_x86_64"
+ *   TOOLCHAIN e.g. "gcc12_cu130_cslt0.10.0_x86_64" (ss_toolchain_tag_lib)
  *   backend   the dense baseline ("cublaslt"; "cpu_dense" on the CPU) holds the
  *             CSV itself; sparse backends ("cusparselt"; "cpu_slid") hold one
  *             sub-folder per sparsity.
@@ -58,6 +58,12 @@ const char *ss_tp_dtype_tag(const char *quant_name);
 /* Toolchain part of result folder names: "<cc><major>[_cu<major><minor>]_<machine>",
  * e.g. "gcc12_cu130_x86_64"; the CUDA part only when built with CUDA. */
 void ss_toolchain_tag(char *out, size_t cap);
+/* The tag of result folders written by the CUDA layers: with the cuSPARSELt
+ * version that loaded (cusparseLtGetVersion) after the CUDA part, e.g.
+ * "gcc12_cu130_cslt0.10.0_x86_64", so results of two library versions never
+ * share a folder; cusparselt_version 0 (not loaded, or a CPU build) gives
+ * ss_toolchain_tag's. */
+void ss_toolchain_tag_lib(int cusparselt_version, char *out, size_t cap);
 /* The same in words, e.g. "gcc 12.2.0, CUDA 13.0 (build), x86_64". */
 void ss_toolchain_desc(char *out, size_t cap);
 

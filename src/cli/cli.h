@@ -21,6 +21,7 @@ ss_status cmd_prune(int argc, char **argv);
 ss_status cmd_convert(int argc, char **argv);
 ss_status cmd_generate(int argc, char **argv);
 ss_status cmd_info(int argc, char **argv);
+ss_status cmd_info_gpu(int argc, char **argv); /* cmd_gpu.c: info --gpu */
 ss_status cmd_tune(int argc, char **argv);
 ss_status cmd_bench_kernel(int argc, char **argv); /* argv[0] == "kernel" */
 /* cmd_pipeline.c */

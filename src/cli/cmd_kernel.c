@@ -134,7 +134,7 @@ ss_status cmd_bench_kernel(int argc, char **argv) {
     ss_backend be;
     SS_TRY_CTX(ss_backend_parse(backend, &be), "bench kernel");
     if (!ss_backend_sparse(be)) L[0] = 0, nL = 1; /* the dense backends run dense */
-    for (int i = 0; i < nL; i++)
+    for (int i = 0; ss_backend_sparse(be) && i < nL; i++) /* and the sparse ones a sparsity */
         if (L[i] == 0)
             return ss_fail(SS_ERR_ARG, "bench kernel: dense runs on --backend cublaslt or ours_dense, not %s", backend);
 
@@ -186,14 +186,15 @@ ss_status cmd_bench_kernel(int argc, char **argv) {
 }
 
 static const char *g_tune_help =
-    "--model DIR [--dtype int8|fp8e4m3] [--sparsity dense,2_4,2_6,2_8,2_10] [--m LIST] [--out RESULTS]\n"
+    "--model DIR [--dtype int8|fp8e4m3|fp4e2m1] [--sparsity dense,2_4,2_6,2_8,2_10] [--m LIST] [--out RESULTS]\n"
     "  Offline search (task 3): for the model's 4 (N,K) pairs, every sparsity\n"
     "  (dense: cuBLASLt, timing its heuristic candidates; 2_L: cuSPARSELt on the\n"
     "  slid shape, MatmulSearch over algorithm ids and split-K) and every M bucket\n"
     "  (64..32768), stores the fastest algorithm in\n"
     "  RESULTS/tuning/<GPU>_<toolchain>/<model>-<DTYPE>.json, which the engine and\n"
     "  the benchmarks look up at run time (nearest bucket at or above M).\n"
-    "  The dtype defaults to the checkpoint's quantization.";
+    "  The dtype defaults to the checkpoint's quantization; fp4e2m1 (NVFP4, cc >= 10.0)\n"
+    "  tunes the dense cuBLASLt GEMM only (cuSPARSELt's FP4 needs paired 4:8, not 2:4).";
 
 ss_status cmd_tune(int argc, char **argv) {
     static const struct option longopts[] = {

@@ -132,9 +132,11 @@ static ss_status info_checks(const char *dir, const ss_checkpoint *c) {
 }
 
 ss_status cmd_info(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--gpu")) return cmd_info_gpu(argc, argv);
     model_opts o;
     int help;
-    SS_TRY(parse("info", argc, argv, "--model DIR", &o, &help));
+    SS_TRY(parse("info", argc, argv, "--model DIR | --gpu [--cc X.Y]", &o, &help));
     if (help) return SS_OK;
     SS_TRY(cli_require("info", "--model", o.model));
     ss_checkpoint c;

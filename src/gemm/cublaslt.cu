@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm/fp4.h"
 #include "gemm/gemm_internal.h"
 
 static ss_status lt_status(cublasStatus_t st, const char *call, const char *what) {
@@ -45,6 +46,10 @@ static ss_status lt_types_of(ss_gemm_dtype dt, int kind, lt_types *t, const char
         *t = {CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_16F, CUDA_R_32F};
         if (kind != SS_GK_ACC) why = "FP16 gives FP32 accumulators only here";
         break;
+    case SS_GEMM_FP4E2M1: /* NVFP4: block-scaled E2M1 operands, BF16 out (fp4.h) */
+        *t = {CUBLAS_COMPUTE_32F, CUDA_R_32F, CUDA_R_4F_E2M1, CUDA_R_16BF};
+        if (kind != SS_GK_BF16) why = "FP4 gives BF16 output only here";
+        break;
     default: why = "no such dtype"; break;
     }
     if (why) return ss_fail(SS_ERR_UNSUPPORTED, "%s: cublaslt: %s", what, why);
@@ -65,7 +70,11 @@ static ss_status lt_plan_init(ss_gemm_plan *p, const lt_types *t, const char *wh
     const int32_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT), what);
     LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN), what);
-    if (p->kind == SS_GK_CHANNEL || p->kind == SS_GK_TOKEN_CHANNEL) {
+    if (p->dtype == SS_GEMM_FP4E2M1) { /* one UE4M3 scale per 16 elements along K, cuBLASLt's tiled layout */
+        const int32_t vec16 = CUBLASLT_MATMUL_MATRIX_SCALE_VEC16_UE4M3;
+        LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &vec16, sizeof vec16), what);
+        LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &vec16, sizeof vec16), what);
+    } else if (p->kind == SS_GK_CHANNEL || p->kind == SS_GK_TOKEN_CHANNEL) {
         /* per-row scale of op(A) (= channel), per-column of B (= token) */
         const int32_t vec = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
         LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &vec, sizeof vec), what);
@@ -209,5 +218,57 @@ ss_status ss_lt_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, const v
     cublasStatus_t ls = lt_matmul(ctx, p, &p->algo, p->workspace, w->d_w, xq, out, alpha);
     if (ls == CUBLAS_STATUS_NOT_SUPPORTED) p->unsupported = 1;
     SS_TRY(lt_status(ls, "cublasLtMatmul", what));
+    return SS_OK;
+}
+
+/* NVFP4 GEMM (fp4.h): y[M_pad, N] BF16 = (w.global * x.global) * x . w^T,
+ * the block scales applied by cuBLASLt. The plan (cuBLASLt, fp4e2m1, "bf16")
+ * times the heuristic's candidates on first use or takes the tuning table's
+ * algorithm, as the other dtypes do. */
+ss_status ss_fp4_gemm(ss_gemm_ctx *ctx, const ss_fp4_dev *w, const ss_fp4_dev *x, int64_t M, void *y) {
+    char what[160];
+    snprintf(what, sizeof what, "fp4e2m1 cublaslt GEMM M=%lld N=%lld K=%lld", (long long)M, (long long)w->rows,
+             (long long)w->K);
+    const int64_t M_pad = ss_gemm_pad_m(M);
+    if (w->K != x->K || w->K % 32 || w->rows % 16 || x->rows < M_pad)
+        return ss_fail(SS_ERR_ARG,
+                       "%s: operands [%lld, %lld] (weight) and [%lld, %lld] (activation) need the same K, a multiple "
+                       "of 32, N a multiple of 16 and at least M_pad = %lld activation rows",
+                       what, (long long)w->rows, (long long)w->K, (long long)x->rows, (long long)x->K, (long long)M_pad);
+    lt_types t = {};
+    SS_TRY(lt_types_of(SS_GEMM_FP4E2M1, SS_GK_BF16, &t, what));
+    ss_gemm_plan *p = ss_gemm_plan_find(ctx, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1, SS_GK_BF16, M_pad, w->rows, w->K, 1);
+    if (!p) return ss_fail(SS_ERR_NOMEM, "%s: no memory for a plan", what);
+    if (p->unsupported) return ss_fail(SS_ERR_UNSUPPORTED, "%s: cuBLASLt has no kernel for this combination", what);
+    if (!p->desc) {
+        ss_status st = lt_plan_init(p, &t, what);
+        if (st) {
+            ss_lt_plan_destroy(p);
+            if (st == SS_ERR_UNSUPPORTED) p->unsupported = 1;
+            return st;
+        }
+    }
+    const void *as = w->scales, *bs = x->scales;
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &as, sizeof as), what);
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &bs, sizeof bs), what);
+    const float alpha = w->global * x->global;
+    if (!p->ready && !lt_from_table(ctx, p, what)) SS_TRY(lt_choose(ctx, p, w->data, x->data, y, alpha, what));
+    SS_TRY(ss_gemm_ctx_workspace(ctx, p->workspace));
+    cublasStatus_t ls = lt_matmul(ctx, p, &p->algo, p->workspace, w->data, x->data, y, alpha);
+    if (ls == CUBLAS_STATUS_NOT_SUPPORTED) p->unsupported = 1;
+    SS_TRY(lt_status(ls, "cublasLtMatmul", what));
+    return SS_OK;
+}
+
+ss_status ss_fp4_gemm_info(ss_gemm_ctx *ctx, const ss_fp4_dev *w, int64_t M, ss_gemm_plan_info *info) {
+    memset(info, 0, sizeof *info);
+    ss_gemm_plan *p =
+        ss_gemm_plan_find(ctx, SS_BACKEND_CUBLASLT, SS_GEMM_FP4E2M1, SS_GK_BF16, ss_gemm_pad_m(M), w->rows, w->K, 0);
+    if (!p || !p->ready) return ss_fail(SS_ERR_ARG, "fp4e2m1 GEMM M=%lld: no plan has run yet", (long long)M);
+    info->candidate = p->candidate;
+    info->candidates = p->candidates;
+    info->workspace = p->workspace;
+    info->fused = 1;
+    info->from_table = p->from_table;
     return SS_OK;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gemm/gemm_internal.h"
+#include "gemm/lib_version.h"
 
 int ss_gpu_count(void) {
     int n = 0;
@@ -52,8 +53,12 @@ ss_status ss_gpu_info_get(int device, ss_gpu_info *info) {
     if (cusparseLtGetProperty(MAJOR_VERSION, &maj) == CUSPARSE_STATUS_SUCCESS &&
         cusparseLtGetProperty(MINOR_VERSION, &min) == CUSPARSE_STATUS_SUCCESS &&
         cusparseLtGetProperty(PATCH_LEVEL, &pat) == CUSPARSE_STATUS_SUCCESS)
-        info->cusparselt_version = maj * 1000 + min * 100 + pat;
+        info->cusparselt_version = SS_CUSPARSELT_VERSION_OF(maj, min, pat);
     return SS_OK;
+}
+
+int ss_cusparselt_build_version(void) {
+    return SS_CUSPARSELT_VERSION_OF(CUSPARSELT_VER_MAJOR, CUSPARSELT_VER_MINOR, CUSPARSELT_VER_PATCH);
 }
 
 ss_status ss_gpu_alloc(size_t bytes, void **ptr) {

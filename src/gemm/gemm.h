@@ -149,7 +149,7 @@ typedef struct ss_gpu_info {
     int clock_khz;              /* peak SM clock */
     int driver_version, runtime_version; /* e.g. 13000 */
     size_t cublaslt_version;    /* e.g. 130000 */
-    int cusparselt_version;     /* e.g. 800 = 0.8.0; 0 if it did not load */
+    int cusparselt_version;     /* 800 = 0.8.0, 1000 = 0.10.0 (gemm/lib_version.h); 0 if it did not load */
 } ss_gpu_info;
 
 /* Fails with SS_ERR_CUDA "no CUDA device ..." when there is none. */
@@ -159,6 +159,9 @@ int ss_gpu_count(void);
 /* Whether `gpu` (and this build) can run the backend x dtype; on
  * SS_ERR_UNSUPPORTED the message says why (e.g. FP4 needs cc >= 10.0). */
 ss_status ss_gemm_supported(const ss_gpu_info *gpu, ss_backend b, ss_gemm_dtype d);
+/* The same for a build of the given CUDA architectures (gemm/arch.h; NULL:
+ * this build's), so the rules are testable for any build. */
+ss_status ss_gemm_supported_on(const ss_gpu_info *gpu, const char *built, ss_backend b, ss_gemm_dtype d);
 
 /* Device memory and copies (synchronous unless noted). */
 ss_status ss_gpu_alloc(size_t bytes, void **ptr);

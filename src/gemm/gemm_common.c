@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "gemm/gemm.h"
+#include "gemm/arch.h"
+#include "gemm/lib_version.h"
 
 static const char *const backend_names[SS_BACKEND_COUNT] = {"cublaslt", "cusparselt", "ours", "ours_dense"};
 static const char *const dtype_names[SS_GEMM_DTYPE_COUNT] = {"bf16", "fp16", "int8", "fp8e4m3", "fp4e2m1"};
@@ -126,44 +128,39 @@ void ss_gemm_options_default(ss_gemm_options *o) {
 }
 
 ss_status ss_gemm_supported(const ss_gpu_info *gpu, ss_backend b, ss_gemm_dtype d) {
+    return ss_gemm_supported_on(gpu, NULL, b, d);
+}
+
+/* The arch.c operation each backend runs. A new backend adds its case here
+ * (our own GEMMs: SS_OP_GEMM_OURS, chosen only on cc 9.0 with an sm_90a
+ * image); one without a case is reported unsupported, never run as another. */
+static ss_gpuarch_op backend_op(ss_backend b) {
+    switch (b) {
+    case SS_BACKEND_CUBLASLT: return SS_OP_GEMM_DENSE;
+    case SS_BACKEND_CUSPARSELT: return SS_OP_GEMM_SPARSE;
+    case SS_BACKEND_OURS:
+    case SS_BACKEND_OURS_DENSE: return SS_OP_GEMM_OURS;
+    default: return SS_OP_COUNT;
+    }
+}
+
+/* The rules are arch.c's (one table for every operation); this adds that
+ * the layer's own quant and dequant kernels must run too, except for FP4,
+ * whose operands the kernel benchmark quantizes on the host. */
+ss_status ss_gemm_supported_on(const ss_gpu_info *gpu, const char *built, ss_backend b, ss_gemm_dtype d) {
     const char *bn = ss_backend_name(b), *dn = ss_gemm_dtype_name(d);
-    int cc = gpu->cc_major * 10 + gpu->cc_minor;
     if ((unsigned)b >= SS_BACKEND_COUNT || (unsigned)d >= SS_GEMM_DTYPE_COUNT)
         return ss_fail(SS_ERR_ARG, "bad GEMM backend/dtype (%d, %d)", (int)b, (int)d);
-    if (d == SS_GEMM_FP4E2M1) {
-        if (cc < 100)
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: needs compute capability >= 10.0 (Blackwell); %s is %d.%d",
-                           bn, gpu->name, gpu->cc_major, gpu->cc_minor);
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s fp4e2m1: not implemented in this build (on %s, cc %d.%d)", bn,
-                       gpu->name, gpu->cc_major, gpu->cc_minor);
-    }
-    if (d == SS_GEMM_FP8E4M3 && cc < 89)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s fp8e4m3: needs compute capability >= 8.9; %s is %d.%d", bn, gpu->name,
-                       gpu->cc_major, gpu->cc_minor);
-    if (ss_backend_ours(b)) {
-        if (d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3)
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels are 8-bit (int8, fp8e4m3) only", bn, dn);
-        if (cc != 90)
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels use Hopper-only wgmma and TMA (sm_90a, cc 9.0); %s is %d.%d",
-                           bn, dn, gpu->name, gpu->cc_major, gpu->cc_minor);
-    }
-    if (b == SS_BACKEND_CUSPARSELT) {
-        if (cc < 80)
-            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: sparse tensor cores need compute capability >= 8.0; %s is %d.%d",
-                           dn, gpu->name, gpu->cc_major, gpu->cc_minor);
-        if (gpu->cusparselt_version <= 0)
-            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: the cuSPARSELt library did not initialise on %s", dn,
-                           gpu->name);
-        if (d == SS_GEMM_FP16 && gpu->cc_major == 9 && !getenv("SS_ALLOW_CUSPARSELT_FP16"))
-            return ss_fail(SS_ERR_UNSUPPORTED,
-                           "cusparselt fp16: cuSPARSELt %d.%d.%d fails on %s (cc 9.x) with an internal error and an "
-                           "illegal instruction that poisons the CUDA context; use bf16",
-                           gpu->cusparselt_version / 1000, gpu->cusparselt_version / 100 % 10,
-                           gpu->cusparselt_version % 100, gpu->name);
-        if (cc >= 90 && gpu->cusparselt_version < 600)
-            return ss_fail(SS_ERR_UNSUPPORTED, "cusparselt %s: cuSPARSELt %d.%d.%d predates Hopper support (0.6.0)", dn,
-                           gpu->cusparselt_version / 1000, gpu->cusparselt_version / 100 % 10,
-                           gpu->cusparselt_version % 100);
-    }
+    const ss_gpuarch_gpu g = {gpu->name, gpu->cc_major, gpu->cc_minor, gpu->cusparselt_version};
+    ss_gpuarch_choice c;
+    ss_gpuarch_select(&g, built, backend_op(b), d, &c);
+    if (!c.runs) return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: %s", bn, dn, c.why);
+    if (ss_backend_ours(b) && d != SS_GEMM_INT8 && d != SS_GEMM_FP8E4M3)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our kernels are 8-bit (int8, fp8e4m3) only", bn, dn);
+    if (d == SS_GEMM_FP4E2M1) return SS_OK; /* ss_fp4_gemm (fp4.h): host-quantized operands, no kernel of ours */
+    ss_gpuarch_select(&g, built, SS_OP_QUANT, d, &c);
+    if (!c.runs) return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our quant kernels: %s", bn, dn, c.why);
+    ss_gpuarch_select(&g, built, SS_OP_DEQUANT, d, &c);
+    if (!c.runs) return ss_fail(SS_ERR_UNSUPPORTED, "%s %s: our dequant kernel: %s", bn, dn, c.why);
     return SS_OK;
 }

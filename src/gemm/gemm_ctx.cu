@@ -49,7 +49,7 @@ ss_status ss_gemm_ctx_create(int device, void *stream, const ss_gemm_options *op
     }
     /* cuSPARSELt may refuse the GPU (architecture mismatch); then only its
      * backend is unavailable, which ss_gemm_supported reports. */
-    int ver = 0;
+    int ver = 0; /* CUSPARSELT_VERSION of the library that loaded; decoded by gemm/lib_version.h */
     ctx->slt_ok = cusparseLtInit(&ctx->slt) == CUSPARSE_STATUS_SUCCESS;
     if (ctx->slt_ok && cusparseLtGetVersion(&ctx->slt, &ver) == CUSPARSE_STATUS_SUCCESS) ctx->gpu.cusparselt_version = ver;
     if (!ctx->slt_ok) ctx->gpu.cusparselt_version = 0;

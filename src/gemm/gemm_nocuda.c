@@ -4,10 +4,13 @@
 #include <stdlib.h>
 
 #include "gemm/gemm.h"
+#include "gemm/fp4.h"
+#include "gemm/lib_version.h"
 
 #define NO_CUDA() ss_fail(SS_ERR_UNSUPPORTED, "built without CUDA")
 
 int ss_gpu_count(void) { return 0; }
+int ss_cusparselt_build_version(void) { return 0; }
 ss_status ss_gpu_info_get(int device, ss_gpu_info *info) {
     (void)device;
     *info = (ss_gpu_info){0};
@@ -83,3 +86,13 @@ ss_status ss_gpu_selftest_quant(ss_gemm_ctx *ctx, ss_gemm_dtype d, int n_scales,
     return NO_CUDA();
 }
 ss_status ss_gpu_profiler(int on) { (void)on; return NO_CUDA(); }
+
+ss_status ss_fp4_gemm(ss_gemm_ctx *ctx, const ss_fp4_dev *w, const ss_fp4_dev *x, int64_t M, void *y) {
+    (void)ctx, (void)w, (void)x, (void)M, (void)y;
+    return NO_CUDA();
+}
+ss_status ss_fp4_gemm_info(ss_gemm_ctx *ctx, const ss_fp4_dev *w, int64_t M, ss_gemm_plan_info *info) {
+    (void)ctx, (void)w, (void)M;
+    *info = (ss_gemm_plan_info){0};
+    return NO_CUDA();
+}

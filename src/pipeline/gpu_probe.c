@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench/throughput_results.h"
+#include "gemm/arch.h"
 #include "gemm/gemm.h"
 
 #ifdef SS_HAVE_CUDA
@@ -16,6 +17,7 @@ void ss_device_probe_run(ss_device_probe *g) {
     memset(g, 0, sizeof *g);
     ss_toolchain_desc(g->toolchain, sizeof g->toolchain);
     ss_toolchain_tag(g->toolchain_tag, sizeof g->toolchain_tag);
+    snprintf(g->cuda_archs, sizeof g->cuda_archs, "%s", ss_gpuarch_built());
 #ifdef SS_HAVE_CUDA
     cudaRuntimeGetVersion(&g->runtime_version);
     cudaDriverGetVersion(&g->driver_version);
@@ -41,6 +43,7 @@ void ss_device_probe_run(ss_device_probe *g) {
     g->driver_version = info.driver_version;
     g->cublaslt_version = (int64_t)info.cublaslt_version;
     g->cusparselt_version = info.cusparselt_version;
+    ss_toolchain_tag_lib(info.cusparselt_version, g->toolchain_tag, sizeof g->toolchain_tag);
 }
 
 void ss_device_hw_tag(const ss_device_probe *g, char *out, size_t cap) {
@@ -65,12 +68,13 @@ void ss_device_hw_tag(const ss_device_probe *g, char *out, size_t cap) {
 }
 
 json_t *ss_device_probe_to_json(const ss_device_probe *g) {
-    return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:s}", "available",
+    return json_pack("{s:b, s:s, s:s, s:i, s:i, s:I, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:s, s:s}", "available",
                      g->available, "reason", g->reason, "name", g->name, "cc_major", g->cc_major, "cc_minor",
                      g->cc_minor, "memory_bytes", (json_int_t)g->memory_bytes, "device_count", g->device_count,
                      "sm_count", g->sm_count, "runtime_version", g->runtime_version, "driver_version",
                      g->driver_version, "cublaslt_version", (json_int_t)g->cublaslt_version, "cusparselt_version",
-                     g->cusparselt_version, "toolchain", g->toolchain, "toolchain_tag", g->toolchain_tag);
+                     g->cusparselt_version, "toolchain", g->toolchain, "toolchain_tag", g->toolchain_tag,
+                     "cuda_archs", g->cuda_archs);
 }
 
 static void copy_str(const json_t *j, const char *key, char *out, size_t cap) {
@@ -86,6 +90,7 @@ ss_status ss_device_probe_from_json(const json_t *j, ss_device_probe *g) {
     copy_str(j, "name", g->name, sizeof g->name);
     copy_str(j, "toolchain", g->toolchain, sizeof g->toolchain);
     copy_str(j, "toolchain_tag", g->toolchain_tag, sizeof g->toolchain_tag);
+    copy_str(j, "cuda_archs", g->cuda_archs, sizeof g->cuda_archs);
     g->cc_major = (int)json_integer_value(json_object_get(j, "cc_major"));
     g->cc_minor = (int)json_integer_value(json_object_get(j, "cc_minor"));
     g->memory_bytes = (int64_t)json_integer_value(json_object_get(j, "memory_bytes"));

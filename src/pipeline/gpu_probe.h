@@ -23,7 +23,8 @@ typedef struct ss_device_probe {
     int64_t cublaslt_version;/* e.g. 130100 */
     int cusparselt_version;  /* e.g. 800 = 0.8.0; 0 if it did not load */
     char toolchain[256];     /* ss_toolchain_desc */
-    char toolchain_tag[128]; /* ss_toolchain_tag */
+    char toolchain_tag[128]; /* ss_toolchain_tag_lib: with the cuSPARSELt version that loaded */
+    char cuda_archs[256];    /* the architectures the build compiled (gemm/arch.h), "" without CUDA */
 } ss_device_probe;
 
 /* Asks device 0. Never fails: a machine without a device says why in reason. */

@@ -11,6 +11,8 @@
 
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "gemm/arch.h"
+#include "gemm/lib_version.h"
 #include "pipeline/charts.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report_internal.h"
@@ -713,6 +715,40 @@ static void section_conclusion(rctx *c, int number) {
 }
 
 /* The title block, written last (it says whether charts were drawn). */
+/* The run-time path of each GPU operation on the run's GPU (gemm/arch.h),
+ * from the architectures the run's build compiled: what ran through which
+ * library or kernel image, and what was skipped there and why. */
+typedef struct paths_acc {
+    FILE *runs, *skips;
+    int n_runs, n_skips;
+} paths_acc;
+
+static void path_row(void *user, ss_gpuarch_op op, ss_gemm_dtype d, const ss_gpuarch_choice *ch) {
+    paths_acc *a = user;
+    char name[64];
+    ss_gpuarch_op_name(op, d, name, sizeof name);
+    if (ch->runs) fprintf(a->runs, "%s%s: %s", a->n_runs++ ? "; " : "", name, ch->path);
+    else fprintf(a->skips, "%s%s (%s)", a->n_skips++ ? "; " : "", name, ch->why);
+}
+
+static void header_paths(FILE *fp, const json_t *gpu) {
+    const char *archs = rp_jstr(gpu, "cuda_archs");
+    const ss_gpuarch_gpu g = {rp_jstr(gpu, "name"), (int)json_integer_value(json_object_get(gpu, "cc_major")),
+                              (int)json_integer_value(json_object_get(gpu, "cc_minor")),
+                              (int)json_integer_value(json_object_get(gpu, "cusparselt_version"))};
+    char *runs = NULL, *skips = NULL;
+    size_t rn = 0, sn = 0;
+    paths_acc a = {open_memstream(&runs, &rn), open_memstream(&skips, &sn), 0, 0};
+    if (a.runs && a.skips) ss_gpuarch_each(&g, archs, path_row, &a);
+    if (a.runs) fclose(a.runs);
+    if (a.skips) fclose(a.skips);
+    fprintf(fp, "**CUDA build**: architectures `%s`  \n", *archs ? archs : "none");
+    if (runs && *runs) fprintf(fp, "**Paths on this GPU**: %s  \n", runs);
+    if (skips && *skips) fprintf(fp, "**Skipped on this GPU**: %s  \n", skips);
+    free(runs);
+    free(skips);
+}
+
 static void header(rctx *c, FILE *fp, const char *now) {
     const json_t *gpu = json_object_get(c->state, "gpu");
     int has_gpu = json_is_true(json_object_get(gpu, "available"));
@@ -743,9 +779,12 @@ static void header(rctx *c, FILE *fp, const char *now) {
         if (dv) fprintf(fp, ", driver supports CUDA %lld.%lld", (long long)dv / 1000, (long long)(dv % 1000) / 10);
         json_int_t blt = json_integer_value(json_object_get(gpu, "cublaslt_version"));
         json_int_t slt = json_integer_value(json_object_get(gpu, "cusparselt_version"));
-        if (blt) fprintf(fp, ", cuBLASLt %lld.%lld.%lld", (long long)blt / 10000, (long long)(blt / 100) % 100, (long long)blt % 100);
-        if (slt) fprintf(fp, ", cuSPARSELt %lld.%lld.%lld", (long long)slt / 1000, (long long)(slt / 100) % 10, (long long)slt % 100);
-        fprintf(fp, "  \n**Preset**: `%s`, base model %s from %s  \n", rp_jstr(c->state, "preset"), c->base,
+        char ver[32];
+        if (blt) fprintf(fp, ", cuBLASLt %s", ss_cublaslt_version_str((size_t)blt, ver, sizeof ver));
+        if (slt) fprintf(fp, ", cuSPARSELt %s", ss_cusparselt_version_str((int)slt, ver, sizeof ver));
+        fprintf(fp, "  \n");
+        if (has_gpu && json_is_string(json_object_get(gpu, "cuda_archs"))) header_paths(fp, gpu);
+        fprintf(fp, "**Preset**: `%s`, base model %s from %s  \n", rp_jstr(c->state, "preset"), c->base,
                 rp_jstr(c->state, "model_source"));
         if (json_is_true(json_object_get(c->state, "synthetic")))
             fprintf(fp, "**Weights**: ⚠️ synthetic: %s  \n", rp_jstr(c->state, "synthetic_note"));

@@ -30,6 +30,7 @@
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/kernels_ref.h"
 #include "engine/cuda/plan.h"
+#include "gemm/arch.h"
 
 static ss_status cuda_ok(cudaError_t e, const char *call) {
     if (e == cudaSuccess) return SS_OK;
@@ -250,6 +251,14 @@ ss_status ss_cuda_model_load(const ss_model *m, const ss_cuda_model_opts *o, ss_
     if (!o || !o->backend_set) cm->o.backend = m->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
     if (!o || !o->gemm_set) ss_gemm_options_default(&cm->o.gemm);
     ss_status st = ss_gemm_ctx_create(cm->o.device, NULL, &cm->o.gemm, &cm->gemm);
+    if (st == SS_OK) { /* a GPU this build has no kernel image for: skipped with the reason, not a launch failure */
+        ss_gpu_info gi;
+        st = ss_gpu_info_get(cm->o.device, &gi);
+        ss_gpuarch_choice ch;
+        const ss_gpuarch_gpu g = {gi.name, gi.cc_major, gi.cc_minor, gi.cusparselt_version};
+        if (st == SS_OK) ss_gpuarch_select(&g, NULL, SS_OP_ENGINE, SS_GEMM_BF16, &ch);
+        if (st == SS_OK && !ch.runs) st = ss_fail(SS_ERR_UNSUPPORTED, "GPU engine on %s: %s", gi.name, ch.why);
+    }
     if (st == SS_OK) {
         cm->stream = ss_gemm_ctx_stream(cm->gemm);
         cm->layers = calloc((size_t)m->cfg.n_layers, sizeof *cm->layers);
@@ -541,9 +550,20 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     } else if (!ss_attn_prefill_name(pk)) {
         return ss_fail(SS_ERR_ARG, "GPU engine: prefill attention kind %d is unknown", (int)pk);
     }
-    if (pk == SS_ATTN_PREFILL_WGMMA && !ss_attn_prefill_wgmma_available()) {
-        ss_warn("GPU engine: the wgmma prefill attention needs an sm_90 GPU and sm_90a code; using mma");
-        pk = SS_ATTN_PREFILL_MMA;
+    if (pk == SS_ATTN_PREFILL_WGMMA) { /* the path table (gemm/arch.c) first, the device probe second */
+        ss_gpu_info gi;
+        ss_gpuarch_choice ch = {0};
+        if (ss_gpu_info_get(cm->o.device, &gi) == SS_OK) {
+            const ss_gpuarch_gpu g = {gi.name, gi.cc_major, gi.cc_minor, gi.cusparselt_version};
+            ss_gpuarch_select(&g, NULL, SS_OP_ENGINE_WGMMA, SS_GEMM_BF16, &ch);
+        } else {
+            ss_clear_error();
+        }
+        if (!ch.runs || !ss_attn_prefill_wgmma_available()) {
+            ss_warn("GPU engine: the wgmma prefill attention does not run here (%s); using mma",
+                    ch.runs ? "no sm_90a code answered the device probe" : ch.why);
+            pk = SS_ATTN_PREFILL_MMA;
+        }
     }
     ss_cuda_engine *e = calloc(1, sizeof *e);
     if (!e) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the engine");
