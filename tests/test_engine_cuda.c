@@ -12,6 +12,8 @@
  *  - decode through a CUDA graph equals eager decode, for every decode
  *    attention kind (old CUDA-core, tensor-core, tensor-core with the KV
  *    write fused: the last two give identical ids);
+ *  - the FP8 KV cache: its logits against the BF16 cache's (stated), and the
+ *    chunked == whole and graph == eager invariants with it;
  *  - bad batches are rejected with a message;
  *  - a model mixing dense and slid layers (a recipe) against the CPU and
  *    against its pruned-only twin.
@@ -47,6 +49,7 @@ static char g_tmp[256];
 static ss_attn_decode_kind g_attn; /* decode attention of run_gpu's engines */
 static ss_residual g_residual;     /* residual precision of run_cpu's and run_gpu's engines (AUTO: default) */
 static ss_attn_prefill_kind g_prefill; /* prefill attention of run_gpu's engines */
+static ss_kv_cache_kind g_kv;          /* KV cache format of run_gpu's engines */
 
 /* ---- a scripted conversation of three steps over three sequences ---- */
 
@@ -118,7 +121,8 @@ static float *run_gpu(ss_cuda_model *cm, const step_def *steps, int n_steps) {
     const ss_model *m = ss_cuda_model_host(cm);
     ss_cuda_engine *e;
     ss_cuda_engine_opts eo = {.max_seqs = 3, .max_len = 128, .max_tokens = MAX_ROWS, .max_logits = MAX_ROWS,
-                              .attn_decode = g_attn, .residual = g_residual, .attn_prefill = g_prefill};
+                              .attn_decode = g_attn, .residual = g_residual, .attn_prefill = g_prefill,
+                              .kv_cache = g_kv};
     OK(ss_cuda_engine_new(cm, &eo, &e));
     size_t total = 0;
     for (int s = 0; s < n_steps; s++) total += (size_t)steps[s].n_logits;
@@ -433,6 +437,96 @@ static void test_graph_equals_eager(void **state) {
     ss_model_free(&m);
 }
 
+/* The FP8 KV cache (E4M3, one scale per position and KV head): its accuracy
+ * against the BF16 cache on the whole model, everything else equal (tiny
+ * INT8, exact dequant: the same GEMMs bit for bit), stated; and it keeps
+ * the engine's invariants: a prompt prefilled in chunks gives the
+ * bit-identical logits of one pass, graph decode == eager decode. */
+static void test_kv_cache_fp8(void **state) {
+    (void)state;
+    char p[6][300];
+    tiny_paths(p[0], p[1], p[2], p[3], p[4], p[5], sizeof p[0]);
+    ss_model m;
+    OK(ss_model_load(p[1], &m));
+    ss_cuda_model_opts o = exact_opts();
+    ss_cuda_model *cm;
+    OK(ss_cuda_model_load(&m, &o, &cm));
+    step_def steps[3];
+    const int ns = make_script(steps, m.cfg.vocab);
+    int rows = 0;
+    for (int i = 0; i < ns; i++) rows += steps[i].n_logits;
+    g_kv = SS_KV_CACHE_BF16;
+    float *lb = run_gpu(cm, steps, ns);
+    g_kv = SS_KV_CACHE_FP8;
+    float *l8 = run_gpu(cm, steps, ns);
+    float *lc = run_cpu(&m, steps, ns);
+    diff_stats d = compare_logits(l8, lb, rows, m.cfg.vocab), dc = compare_logits(l8, lc, rows, m.cfg.vocab);
+    printf("  FP8 KV cache vs BF16 KV cache (tiny int8, GPU): logits rel L2 %.2e, argmax agrees %d/%d; vs CPU %.2e\n",
+           d.rel_l2, d.argmax_agree, d.rows, dc.rel_l2);
+    assert_true(d.rel_l2 > 0 && d.rel_l2 < 0.15);
+    assert_true(dc.rel_l2 < 0.2);
+    free(lb), free(l8), free(lc);
+
+    /* chunked prefill == one pass, bit for bit */
+    ss_cuda_engine_opts eo = {.max_seqs = 1, .max_len = 198, .max_tokens = 150, .max_logits = 1,
+                              .kv_cache = SS_KV_CACHE_FP8}; /* max_len not a multiple of 4: rounded inside */
+    const int P = 150, V = m.cfg.vocab;
+    int32_t tok[150], seq[150] = {0}, pos[150];
+    ss_rng r;
+    ss_rng_seed(&r, 99, 0);
+    for (int i = 0; i < P; i++) tok[i] = (int32_t)(ss_rng_u64(&r) % (uint64_t)V), pos[i] = i;
+    float *whole = malloc((size_t)V * 4), *chunked = malloc((size_t)V * 4);
+    int32_t last = P - 1;
+    ss_cuda_engine *e;
+    OK(ss_cuda_engine_new(cm, &eo, &e));
+    assert_int_equal(ss_cuda_engine_kv_cache(e), SS_KV_CACHE_FP8);
+    ss_batch b = {.n = P, .token = tok, .seq = seq, .pos = pos, .n_logits = 1, .logit_rows = &last};
+    OK(ss_cuda_forward(e, &b, whole));
+    ss_cuda_engine_reset(e);
+    const int cuts[4] = {0, 70, 120, 150};
+    for (int c = 0; c < 3; c++) {
+        int32_t lr = cuts[c + 1] - cuts[c] - 1;
+        ss_batch bc = {.n = cuts[c + 1] - cuts[c], .token = tok + cuts[c], .seq = seq, .pos = pos + cuts[c],
+                       .n_logits = 1, .logit_rows = &lr};
+        OK(ss_cuda_forward(e, &bc, chunked));
+    }
+    assert_memory_equal(chunked, whole, (size_t)V * 4);
+    printf("  FP8 KV cache: chunked prefill bit-identical to one pass\n");
+    ss_cuda_engine_free(e);
+    free(whole), free(chunked);
+
+    /* graph decode == eager decode (the fused FP8 write inside the graph) */
+    int32_t out[2][20 * 3];
+    ss_cuda_engine_opts eo2 = {.max_seqs = 3, .max_len = 64, .max_tokens = 48, .max_logits = 3,
+                               .kv_cache = SS_KV_CACHE_FP8, .attn_decode = SS_ATTN_DECODE_FUSED};
+    for (int g = 0; g < 2; g++) {
+        OK(ss_cuda_engine_new(cm, &eo2, &e));
+        step_def st;
+        memset(&st, 0, sizeof st);
+        add_run(&st, 0, 0, 16, 11, m.cfg.vocab);
+        add_run(&st, 1, 0, 9, 12, m.cfg.vocab);
+        add_run(&st, 2, 0, 20, 13, m.cfg.vocab);
+        st.n_logits = 3;
+        st.rows[0] = 15, st.rows[1] = 24, st.rows[2] = 44;
+        ss_batch bb = batch_of(&st);
+        int32_t first[3];
+        OK(ss_cuda_forward_ids(e, &bb, first));
+        OK(ss_cuda_decode_greedy(e, 3, first, 20, g, out[g]));
+        ss_cuda_engine_free(e);
+    }
+    assert_memory_equal(out[1], out[0], sizeof out[0]);
+    printf("  FP8 KV cache: decode 3 x 20 steps, CUDA graph replay == eager\n");
+
+    /* the old decode kernel reads BF16 caches only */
+    ss_cuda_engine_opts eo3 = {.max_seqs = 1, .max_len = 8, .max_tokens = 8, .kv_cache = SS_KV_CACHE_FP8,
+                               .attn_decode = SS_ATTN_DECODE_OLD};
+    assert_int_equal(ss_cuda_engine_new(cm, &eo3, &e), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "FP8 KV cache"));
+    g_kv = SS_KV_CACHE_AUTO;
+    ss_cuda_model_free(cm);
+    ss_model_free(&m);
+}
+
 static void test_bad_batches(void **state) {
     (void)state;
     char p[6][300];
@@ -640,6 +734,7 @@ int main(void) {
         cmocka_unit_test(test_kv_cache_across_steps), cmocka_unit_test(test_graph_equals_eager),
         cmocka_unit_test(test_bad_batches),           cmocka_unit_test(test_llama_qwen_vs_cpu),
         cmocka_unit_test(test_tiny_mixed_recipe),
+        cmocka_unit_test(test_kv_cache_fp8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

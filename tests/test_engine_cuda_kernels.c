@@ -29,6 +29,7 @@
 #include "engine/generate.h"
 #include "gemm/gemm.h"
 #include "gemm/gemm_ref.h"
+#include "gemm/linear.h"
 
 #define OK(expr)                                                                                 \
     do {                                                                                         \
@@ -627,6 +628,215 @@ static void test_attention_decode_tc_refusals(void **state) {
     attn_fix_free(&a);
 }
 
+/* ---- the FP8 KV cache ---- */
+
+typedef struct kv8_fix {
+    ss_kv_f8 host, dev; /* host and device copies */
+    size_t rows, D;
+} kv8_fix;
+
+static void kv8_make(kv8_fix *f, const ss_attn_geom *g) {
+    f->D = (size_t)g->head_dim;
+    f->rows = (size_t)g->max_seqs * g->n_kv_heads * g->max_len;
+    f->host.k = calloc(f->rows, f->D), f->host.v = calloc(f->rows, f->D);
+    f->host.k_scale = calloc(f->rows, 4), f->host.v_scale = calloc(f->rows, 4);
+    assert_non_null(f->host.k), assert_non_null(f->host.v), assert_non_null(f->host.k_scale);
+    assert_non_null(f->host.v_scale);
+}
+
+/* Random rows (BF16 values, std 1) quantized per row into the host cache. */
+static void kv8_fill(kv8_fix *f) {
+    float *tmp = malloc(f->D * sizeof(float));
+    assert_non_null(tmp);
+    for (size_t r = 0; r < f->rows; r++)
+        for (int kv = 0; kv < 2; kv++) {
+            for (size_t d = 0; d < f->D; d++) tmp[d] = ss_round_bf16(ss_rng_normal(&g_rng));
+            ss_quant_act_ref(tmp, 1, (int64_t)f->D, SS_DT_F8_E4M3, (kv ? f->host.v : f->host.k) + r * f->D,
+                             &(kv ? f->host.v_scale : f->host.k_scale)[r]);
+        }
+    free(tmp);
+}
+
+static void kv8_upload(kv8_fix *f) {
+    if (!f->dev.k) {
+        f->dev.k = dev_poison(f->rows * f->D), f->dev.v = dev_poison(f->rows * f->D);
+        f->dev.k_scale = dev_poison(f->rows * 4), f->dev.v_scale = dev_poison(f->rows * 4);
+    }
+    OK(ss_gpu_upload(f->dev.k, f->host.k, f->rows * f->D));
+    OK(ss_gpu_upload(f->dev.v, f->host.v, f->rows * f->D));
+    OK(ss_gpu_upload(f->dev.k_scale, f->host.k_scale, f->rows * 4));
+    OK(ss_gpu_upload(f->dev.v_scale, f->host.v_scale, f->rows * 4));
+}
+
+/* The device cache equals the host one, codes and scales bit for bit. */
+static void kv8_check(const kv8_fix *f, const char *what) {
+    uint8_t *k = dev_download(f->dev.k, f->rows * f->D), *v = dev_download(f->dev.v, f->rows * f->D);
+    float *ks = dev_download(f->dev.k_scale, f->rows * 4), *vs = dev_download(f->dev.v_scale, f->rows * 4);
+    assert_memory_equal(k, f->host.k, f->rows * f->D);
+    assert_memory_equal(v, f->host.v, f->rows * f->D);
+    assert_memory_equal(ks, f->host.k_scale, f->rows * 4);
+    assert_memory_equal(vs, f->host.v_scale, f->rows * 4);
+    printf("  %s: FP8 codes and scales bit-identical\n", what);
+    free(k), free(v), free(ks), free(vs);
+}
+
+static void kv8_free(kv8_fix *f) {
+    free(f->host.k), free(f->host.v), free(f->host.k_scale), free(f->host.v_scale);
+    ss_gpu_free(f->dev.k), ss_gpu_free(f->dev.v), ss_gpu_free(f->dev.k_scale), ss_gpu_free(f->dev.v_scale);
+}
+
+static void test_rope_kv_f8(void **state) {
+    (void)state;
+    const ss_ykind kinds[3] = {SS_Y_BF16, SS_Y_BF16_ACC, SS_Y_F32};
+    for (int variant = 0; variant < 3; variant++) {
+        attn_fix a;
+        attn_fix_make(&a, 4, 2, variant ? 128 : 64, 3, 40, variant ? 500000.0 : 10000.0);
+        const int M = 25;
+        yfix f;
+        yfix_make(&f, kinds[variant], M, a.ld, a.ld);
+        int32_t seq[25], pos[25];
+        for (int i = 0; i < M; i++) seq[i] = i % 3, pos[i] = (i * 7) % 40;
+        int32_t *d_seq = dev_upload(seq, sizeof seq), *d_pos = dev_upload(pos, sizeof pos);
+        kv8_fix kv;
+        memset(&kv, 0, sizeof kv);
+        kv8_make(&kv, &a.g);
+        kv8_upload(&kv);
+        OK(ss_ref_rope_kv_f8(f.host, a.ld, M, seq, pos, a.rope, &a.g, &kv.host));
+        OK(ss_k_rope_kv_f8(&f.dev, M, d_seq, d_pos, a.d_rope, &a.g, &kv.dev, NULL));
+        char what[64];
+        snprintf(what, sizeof what, "rope_kv_f8 D=%d y kind %d", a.g.head_dim, (int)kinds[variant]);
+        kv8_check(&kv, what);
+        kv8_free(&kv);
+        ss_gpu_free(d_seq), ss_gpu_free(d_pos);
+        yfix_free(&f);
+        attn_fix_free(&a);
+    }
+}
+
+/* Decode (tensor cores, fused or not, several chunks) and prefill (flash)
+ * over an FP8 cache, against the CPU engine's attention over the same
+ * codes (ss_ref_attention_f8) and the decode kernel's twin; fused: the
+ * caches hold NaN codes and scales at each row's own position beforehand
+ * and exactly ss_ref_rope_kv_f8's afterwards. */
+static void check_decode_tc_f8(int H, int KVH, int D, ss_ykind kind, int fuse) {
+    const int n = N_DEC_CTX, max_len = 300;
+    attn_fix a;
+    attn_fix_make(&a, H, KVH, D, n, max_len, 500000.0);
+    yfix f;
+    yfix_make(&f, kind, n, a.ld, a.ld);
+    int32_t seq[N_DEC_CTX], pos[N_DEC_CTX], rows[N_DEC_CTX];
+    for (int i = 0; i < n; i++) seq[i] = n - 1 - i, pos[i] = DEC_CTX[i] - 1, rows[i] = (i * 7) % n;
+    kv8_fix kv;
+    memset(&kv, 0, sizeof kv);
+    kv8_make(&kv, &a.g);
+    kv8_fill(&kv);
+    if (fuse)
+        for (int i = 0; i < n; i++)
+            for (int h = 0; h < KVH; h++) {
+                const size_t r = ((size_t)seq[i] * KVH + h) * max_len + pos[i];
+                memset(kv.host.k + r * D, 0x7f, (size_t)D), memset(kv.host.v + r * D, 0x7f, (size_t)D); /* NaN codes */
+                kv.host.k_scale[r] = kv.host.v_scale[r] = NAN;
+            }
+    kv8_upload(&kv);
+    if (fuse) OK(ss_ref_rope_kv_f8(f.host, a.ld, n, seq, pos, a.rope, &a.g, &kv.host));
+    int32_t *d_seq = dev_upload(seq, sizeof seq), *d_pos = dev_upload(pos, sizeof pos), *d_rows = dev_upload(rows, sizeof rows);
+    const int64_t Q = (int64_t)H * D;
+    float *want = malloc((size_t)n * Q * 4), *twin = malloc((size_t)n * Q * 4);
+    assert_non_null(want), assert_non_null(twin);
+    OK(ss_ref_attention_f8(f.host, a.ld, n, seq, pos, a.rope, &a.g, &kv.host, want));
+    const int chunks[3] = {0, 64, 128};
+    for (int c = 0; c < 3; c++) {
+        if (c > 0 && fuse) { /* the fused run wrote the new positions: poison them again */
+            kv8_upload(&kv);
+            for (int i = 0; i < n; i++)
+                for (int h = 0; h < KVH; h++) {
+                    const size_t r = ((size_t)seq[i] * KVH + h) * max_len + pos[i];
+                    OK(ss_gpu_memset(kv.dev.k + r * D, 0x7f, (size_t)D));
+                    OK(ss_gpu_memset(kv.dev.v + r * D, 0x7f, (size_t)D));
+                    OK(ss_gpu_memset(kv.dev.k_scale + r, 0xff, 4));
+                    OK(ss_gpu_memset(kv.dev.v_scale + r, 0xff, 4));
+                }
+        }
+        float *d_att = dev_poison((size_t)n * Q * 4), *d_part = dev_poison(ss_attn_decode_partial_floats(n, &a.g) * 4);
+        OK(ss_k_attention_decode_tc_f8(&f.dev, d_rows, n, d_seq, d_pos, a.d_rope, &a.g, chunks[c], fuse, &kv.dev, d_part,
+                                       d_att, NULL));
+        float *got = dev_download(d_att, (size_t)n * Q * 4);
+        if (chunks[c]) OK(ss_ref_attention_decode_tc_f8(f.host, a.ld, rows, n, seq, pos, a.rope, &a.g, chunks[c], &kv.host, twin));
+        double worst = 0, worst_twin = 0;
+        for (int i = 0; i < n; i++) {
+            const double e = rel_l2(got + (int64_t)i * Q, want + (int64_t)i * Q, Q);
+            if (e > worst) worst = e;
+            if (e >= 1e-4)
+                fail_msg("decode_tc_f8 H=%d KVH=%d D=%d fuse %d chunk %d: context %d: rel L2 %.3g vs CPU", H, KVH, D, fuse,
+                         chunks[c], DEC_CTX[i], e);
+            if (chunks[c]) {
+                const double et = rel_l2(got + (int64_t)i * Q, twin + (int64_t)i * Q, Q);
+                if (et > worst_twin) worst_twin = et;
+                assert_true(et < 1e-4);
+            }
+        }
+        printf("  decode_tc_f8 H=%2d KVH=%d D=%3d y kind %d fuse %d chunk %3d: worst row rel L2 %.2e vs CPU, %.2e vs twin\n",
+               H, KVH, D, (int)kind, fuse, chunks[c], worst, worst_twin);
+        if (fuse) kv8_check(&kv, "decode_tc_f8 fused write");
+        free(got);
+        ss_gpu_free(d_att), ss_gpu_free(d_part);
+    }
+    free(want), free(twin);
+    ss_gpu_free(d_seq), ss_gpu_free(d_pos), ss_gpu_free(d_rows);
+    kv8_free(&kv);
+    yfix_free(&f);
+    attn_fix_free(&a);
+}
+
+static void check_prefill_f8(int D) {
+    attn_fix a;
+    attn_fix_make(&a, 8, 2, D, 4, 400, 500000.0);
+    int32_t tok[256], seq[256], pos[256];
+    int n = 0;
+    for (int p = 0; p < 130; p++) seq[n] = 0, pos[n++] = p;
+    for (int p = 50; p < 90; p++) seq[n] = 1, pos[n++] = p;
+    for (int i = 0; i < n; i++) tok[i] = 0;
+    kv8_fix kv;
+    memset(&kv, 0, sizeof kv);
+    kv8_make(&kv, &a.g);
+    kv8_fill(&kv);
+    kv8_upload(&kv);
+    yfix f;
+    yfix_make(&f, SS_Y_BF16, n, a.ld, a.ld);
+    ss_batch b = {.n = n, .token = tok, .seq = seq, .pos = pos};
+    ss_attn_tile tiles[256];
+    int32_t dec[256];
+    int nt, nd;
+    ss_attn_plan(&b, tiles, &nt, dec, &nd);
+    assert_int_equal(nd, 0);
+    ss_attn_tile *d_tiles = dev_upload(tiles, sizeof(ss_attn_tile) * (size_t)nt);
+    const int64_t Q = (int64_t)a.g.n_heads * D;
+    float *d_att = dev_poison((size_t)n * Q * 4);
+    OK(ss_k_attention_prefill_f8(&f.dev, d_tiles, nt, a.d_rope_f, &a.g, &kv.dev, d_att, NULL));
+    float *got = dev_download(d_att, (size_t)n * Q * 4), *want = malloc((size_t)n * Q * 4);
+    OK(ss_ref_attention_f8(f.host, a.ld, n, seq, pos, a.rope, &a.g, &kv.host, want));
+    const double e = rel_l2(got, want, (int64_t)n * Q);
+    printf("  prefill_f8 D=%d (FP16 q.K and P.V over the FP8 cache): rel L2 %.2e vs the CPU over the same cache\n", D, e);
+    assert_true(e < 1e-2);
+    for (int i = 0; i < n; i++) assert_true(rel_l2(got + (int64_t)i * Q, want + (int64_t)i * Q, Q) < 3e-2);
+    free(got), free(want);
+    ss_gpu_free(d_att), ss_gpu_free(d_tiles);
+    yfix_free(&f);
+    kv8_free(&kv);
+    attn_fix_free(&a);
+}
+
+static void test_attention_f8(void **state) {
+    (void)state;
+    for (int fuse = 0; fuse < 2; fuse++) {
+        check_decode_tc_f8(20, 5, 128, SS_Y_BF16, fuse);
+        check_decode_tc_f8(8, 2, 64, SS_Y_BF16_ACC, fuse);
+        check_decode_tc_f8(16, 2, 64, SS_Y_F32, fuse);
+    }
+    check_prefill_f8(128);
+    check_prefill_f8(64);
+}
+
 /* ---- argmax ---- */
 
 static void test_argmax(void **state) {
@@ -670,6 +880,8 @@ int main(void) {
         cmocka_unit_test(test_act_norm),   cmocka_unit_test(test_rope_kv),    cmocka_unit_test(test_attention),
         cmocka_unit_test(test_argmax),     cmocka_unit_test(test_attention_decode_tc),
         cmocka_unit_test(test_attention_decode_tc_refusals),
+        cmocka_unit_test(test_rope_kv_f8),
+        cmocka_unit_test(test_attention_f8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,7 +124,7 @@ static void test_decode_chunk(void **state) {
             }
 }
 
-/* Unknown decode and prefill attention kinds are refused by name. */
+/* Unknown decode/prefill attention and KV cache kinds are refused by name. */
 static void test_attn_decode_names(void **state) {
     (void)state;
     ss_attn_decode_kind k;
@@ -140,6 +140,12 @@ static void test_attn_decode_names(void **state) {
     assert_int_equal(ss_attn_prefill_parse("fa3", &pk), SS_ERR_ARG);
     assert_non_null(strstr(ss_errmsg(), "'fa3'"));
     assert_string_equal(ss_attn_prefill_name(SS_ATTN_PREFILL_MMA), "mma");
+    ss_kv_cache_kind kk;
+    assert_int_equal(ss_kv_cache_parse("fp8", &kk), SS_OK);
+    assert_int_equal(kk, SS_KV_CACHE_FP8);
+    assert_int_equal(ss_kv_cache_parse("int4", &kk), SS_ERR_ARG);
+    assert_non_null(strstr(ss_errmsg(), "'int4'"));
+    assert_string_equal(ss_kv_cache_name(SS_KV_CACHE_BF16), "bf16");
 }
 
 int main(void) {

@@ -2,7 +2,7 @@
  * process, on BitNet-2B's attention shape (20 heads over 5 KV heads of 128)
  * by default, against the device's measured copy bandwidth.
  *
- *   ss_attnbench [--decode B:CTX,...] [--prefill SEQS:PROMPT,...] [--kinds old,tc,fused]
+ *   ss_attnbench [--decode B:CTX,...] [--prefill SEQS:PROMPT,...] [--kinds old,tc,fused,fp8]
  *                [--heads 20 --kv-heads 5 --head-dim 128] [--iters N] [--csv FILE]
  *
  * Decode point B:CTX: B rows, each its own sequence with CTX positions of
@@ -12,8 +12,11 @@
  * (B * CTX * KV heads * head_dim * 2 bytes * 2), over the copy bandwidth of
  * a 1 GiB device-to-device copy (bytes read + written). Kind `fused` also
  * writes the new position's K/V (rope_kv's work, which old and tc leave to
- * a separate kernel not timed here). The kinds' outputs are compared
- * (relative L2 against `old`).
+ * a separate kernel not timed here); `fp8` is `fused` over an FP8 cache
+ * (kernels.h's ss_kv_f8: half the bytes, plus a scale per row) of random
+ * codes, so its relative L2 against the BF16 kinds is not an accuracy
+ * figure (the tests measure that). The kinds' outputs are compared
+ * (relative L2 against the first).
  *
  * Prefill point SEQS:PROMPT: the causal flash kernels (mma.sync, and the
  * experimental wgmma one where the GPU has it) on SEQS prompts of
@@ -40,16 +43,18 @@
         if (e_ != cudaSuccess) return ss_fail(SS_ERR_CUDA, "%s: %s", #call, cudaGetErrorString(e_));     \
     } while (0)
 
+enum { KIND_FP8 = 100 }; /* the fused tensor-core kernel over an FP8 cache */
+
 typedef struct args {
     int H, KVH, D, iters;
     int n_dec, n_pre, n_kinds;
     int dec_b[16], dec_ctx[16], pre_s[16], pre_p[16];
-    ss_attn_decode_kind kinds[3];
+    int kinds[4]; /* ss_attn_decode_kind, or KIND_FP8 */
     const char *csv;
 } args;
 
 static int usage(void) {
-    fprintf(stderr, "usage: ss_attnbench [--decode B:CTX,...] [--prefill SEQS:PROMPT,...] [--kinds old,tc,fused]\n"
+    fprintf(stderr, "usage: ss_attnbench [--decode B:CTX,...] [--prefill SEQS:PROMPT,...] [--kinds old,tc,fused,fp8]\n"
                     "  [--heads H] [--kv-heads KVH] [--head-dim 64|128] [--iters N] [--csv FILE]\n");
     return 2;
 }
@@ -76,7 +81,8 @@ static int parse(int argc, char **argv, args *a) {
     a->n_dec = parse_pairs("512:144,512:272,128:1024,32:4096,4:16384,1:32768", a->dec_b, a->dec_ctx, 16);
     a->n_pre = parse_pairs("32:1024,8:4096", a->pre_s, a->pre_p, 16);
     a->kinds[0] = SS_ATTN_DECODE_OLD, a->kinds[1] = SS_ATTN_DECODE_TC, a->kinds[2] = SS_ATTN_DECODE_FUSED;
-    a->n_kinds = 3;
+    a->kinds[3] = KIND_FP8;
+    a->n_kinds = 4;
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage();
@@ -89,11 +95,15 @@ static int parse(int argc, char **argv, args *a) {
             char buf[64];
             snprintf(buf, sizeof buf, "%s", v);
             a->n_kinds = 0;
-            for (char *t = strtok(buf, ","); t && a->n_kinds < 3; t = strtok(NULL, ","))
-                if (ss_attn_decode_parse(t, &a->kinds[a->n_kinds++]) != SS_OK) {
-                    fprintf(stderr, "error: %s\n", ss_errmsg());
+            for (char *t = strtok(buf, ","); t && a->n_kinds < 4; t = strtok(NULL, ",")) {
+                ss_attn_decode_kind dk;
+                if (!strcmp(t, "fp8")) a->kinds[a->n_kinds++] = KIND_FP8;
+                else if (ss_attn_decode_parse(t, &dk) == SS_OK) a->kinds[a->n_kinds++] = (int)dk;
+                else {
+                    fprintf(stderr, "error: %s (or fp8)\n", ss_errmsg());
                     return 2;
                 }
+            }
         } else if (!strcmp(k, "--heads")) a->H = atoi(v);
         else if (!strcmp(k, "--kv-heads")) a->KVH = atoi(v);
         else if (!strcmp(k, "--head-dim")) a->D = atoi(v);
@@ -157,6 +167,7 @@ typedef struct bench_io {
     ss_attn_geom g;
     int64_t ld; /* of qkv */
     uint16_t *kc, *vc, *qkv;
+    ss_kv_f8 kv8; /* FP8 caches of the same shape (decode points) */
     double *rope;
     float *rope_f, *att, *partial;
     int32_t *seq[2], *pos, *rows;
@@ -168,6 +179,7 @@ static void io_free(bench_io *b) {
     ss_gpu_free(b->kc), ss_gpu_free(b->vc), ss_gpu_free(b->qkv), ss_gpu_free(b->rope), ss_gpu_free(b->rope_f);
     ss_gpu_free(b->att), ss_gpu_free(b->partial), ss_gpu_free(b->seq[0]), ss_gpu_free(b->seq[1]);
     ss_gpu_free(b->pos), ss_gpu_free(b->rows), ss_gpu_free(b->tiles);
+    ss_gpu_free(b->kv8.k), ss_gpu_free(b->kv8.v), ss_gpu_free(b->kv8.k_scale), ss_gpu_free(b->kv8.v_scale);
     memset(b, 0, sizeof *b);
 }
 
@@ -207,8 +219,11 @@ static ss_status io_make(bench_io *b, const args *a, int seqs, int max_len, int 
     return SS_OK;
 }
 
-static ss_status run_decode_kind(bench_io *b, ss_attn_decode_kind k, int B, int set) {
+static ss_status run_decode_kind(bench_io *b, int k, int B, int set) {
     const ss_yview y = {.kind = SS_Y_BF16, .data = b->qkv, .ld = b->ld};
+    if (k == KIND_FP8)
+        return ss_k_attention_decode_tc_f8(&y, b->rows, B, b->seq[set], b->pos, b->rope, &b->g, 0, 1, &b->kv8,
+                                           b->partial, b->att, NULL);
     if (k == SS_ATTN_DECODE_OLD)
         return ss_k_attention_decode(&y, b->rows, B, b->seq[set], b->pos, b->rope, &b->g, b->kc, b->vc, b->partial,
                                      b->att, NULL);
@@ -251,7 +266,7 @@ static ss_status time_launches(bench_io *b, launch_fn fn, int kind, int B, int i
 }
 
 static ss_status decode_launch(bench_io *b, int kind, int B, int set) {
-    return run_decode_kind(b, (ss_attn_decode_kind)kind, B, set);
+    return run_decode_kind(b, kind, B, set);
 }
 
 static ss_status prefill_launch(bench_io *b, int kind, int B, int set) {
@@ -260,6 +275,40 @@ static ss_status prefill_launch(bench_io *b, int kind, int B, int set) {
     if (kind == SS_ATTN_PREFILL_WGMMA)
         return ss_k_attention_prefill_wgmma(&y, b->tiles, b->n_tiles, b->rope_f, &b->g, b->kc, b->vc, b->att, NULL);
     return ss_k_attention_prefill(&y, b->tiles, b->n_tiles, b->rope_f, &b->g, b->kc, b->vc, b->att, NULL);
+}
+
+static const char *kind_name(int k) { return k == KIND_FP8 ? "fp8" : ss_attn_decode_name((ss_attn_decode_kind)k); }
+
+/* FP8 caches of the BF16 caches' shape: random codes (never NaN) and row
+ * scales (timing only: their attention is not the BF16 caches'). */
+static ss_status make_f8_caches(bench_io *b, ss_rng *r) {
+    const size_t rows = (size_t)b->g.max_seqs * b->g.n_kv_heads * b->g.max_len, D = (size_t)b->g.head_dim;
+    SS_TRY(ss_gpu_alloc(rows * D, (void **)&b->kv8.k));
+    SS_TRY(ss_gpu_alloc(rows * D, (void **)&b->kv8.v));
+    SS_TRY(ss_gpu_alloc(rows * sizeof(float), (void **)&b->kv8.k_scale));
+    SS_TRY(ss_gpu_alloc(rows * sizeof(float), (void **)&b->kv8.v_scale));
+    /* a 16 MiB pattern of BF16 -> its bytes reinterpreted as E4M3 codes would hold NaNs: quantize instead */
+    const size_t pat = rows * D < (16u << 20) ? rows * D : (16u << 20);
+    uint8_t *h = malloc(pat);
+    float *sc = malloc(rows * sizeof(float) < (16u << 20) ? rows * sizeof(float) : (16u << 20));
+    if (!h || !sc) {
+        free(h), free(sc);
+        return ss_fail(SS_ERR_NOMEM, "attnbench: no memory for FP8 patterns");
+    }
+    for (size_t i = 0; i < pat; i++) h[i] = ss_f32_to_fp8e4m3(100.0f * ss_rng_normal(r));
+    const size_t spat = (rows < (4u << 20) ? rows : (4u << 20));
+    for (size_t i = 0; i < spat; i++) sc[i] = 0.01f;
+    ss_status st = SS_OK;
+    uint8_t *dst[2] = {b->kv8.k, b->kv8.v};
+    float *sdst[2] = {b->kv8.k_scale, b->kv8.v_scale};
+    for (int w = 0; w < 2 && st == SS_OK; w++) {
+        for (size_t done = 0; done < rows * D && st == SS_OK; done += pat)
+            st = ss_gpu_upload(dst[w] + done, h, done + pat <= rows * D ? pat : rows * D - done);
+        for (size_t done = 0; done < rows && st == SS_OK; done += spat)
+            st = ss_gpu_upload(sdst[w] + done, sc, (done + spat <= rows ? spat : rows - done) * sizeof(float));
+    }
+    free(h), free(sc);
+    return st;
 }
 
 static FILE *g_csv;
@@ -278,6 +327,9 @@ static ss_status bench_decode(const args *a, int B, int ctx, double copy_gbs, ss
     }
     free(h);
     if (st == SS_OK) st = ss_gpu_alloc(ss_attn_decode_partial_floats(B, &b.g) * sizeof(float), (void **)&b.partial);
+    int want_f8 = 0;
+    for (int k = 0; k < a->n_kinds; k++) want_f8 |= a->kinds[k] == KIND_FP8;
+    if (st == SS_OK && want_f8) st = make_f8_caches(&b, r);
     const double kv_bytes = (double)B * ctx * a->KVH * a->D * 2.0 * 2.0;
     const size_t n_att = (size_t)B * a->H * a->D;
     float *ref = malloc(n_att * sizeof(float)), *out = malloc(n_att * sizeof(float));
@@ -295,13 +347,14 @@ static ss_status bench_decode(const args *a, int B, int ctx, double copy_gbs, ss
         if (st == SS_OK) st = ss_gpu_download(k == 0 ? ref : out, b.att, n_att * sizeof(float));
         if (st == SS_OK) st = time_launches(&b, decode_launch, (int)a->kinds[k], B, a->iters, &us);
         if (st != SS_OK) break;
-        const double gbs = kv_bytes / (us * 1e-6) / 1e9, err = k == 0 ? 0.0 : rel_l2(out, ref, n_att);
+        const double bytes = a->kinds[k] == KIND_FP8 ? kv_bytes / 2 * (1.0 + 4.0 / a->D) : kv_bytes; /* + scales */
+        const double gbs = bytes / (us * 1e-6) / 1e9, err = k == 0 ? 0.0 : rel_l2(out, ref, n_att);
         printf("decode  B=%-5d ctx=%-6d %-6s %9.1f us  %7.1f GB/s  %5.1f%% of copy  (KV %.0f MB, chunk %d)  rel L2 vs "
                "%s %.1e\n",
-               B, ctx, ss_attn_decode_name(a->kinds[k]), us, gbs, 100.0 * gbs / copy_gbs, kv_bytes / 1e6,
-               a->kinds[k] == SS_ATTN_DECODE_OLD ? 64 : chunk, ss_attn_decode_name(a->kinds[0]), err);
+               B, ctx, kind_name(a->kinds[k]), us, gbs, 100.0 * gbs / copy_gbs, bytes / 1e6,
+               a->kinds[k] == SS_ATTN_DECODE_OLD ? 64 : chunk, kind_name(a->kinds[0]), err);
         if (g_csv)
-            fprintf(g_csv, "decode,%d,%d,%s,%.3f,%.1f,%.4f,%.3e\n", B, ctx, ss_attn_decode_name(a->kinds[k]), us, gbs,
+            fprintf(g_csv, "decode,%d,%d,%s,%.3f,%.1f,%.4f,%.3e\n", B, ctx, kind_name(a->kinds[k]), us, gbs,
                     gbs / copy_gbs, err);
     }
     free(ref), free(out);

@@ -121,7 +121,7 @@ static ss_status run_point(ss_cuda_model *cm, const ss_bench_cuda_opts *o, int64
     }
     ss_cuda_engine_opts eo = {.max_seqs = seqs, .max_len = prompt + steps, .max_tokens = seqs * prompt,
                               .max_logits = seqs, .attn_decode = o->old_kernels ? SS_ATTN_DECODE_OLD : SS_ATTN_DECODE_AUTO,
-                              .residual = o->residual, .attn_prefill = o->attn_prefill};
+                              .residual = o->residual, .attn_prefill = o->attn_prefill, .kv_cache = o->kv_cache};
     ss_cuda_engine *e = NULL;
     workload w;
     SS_TRY(workload_make(&w, seqs, prompt, steps - 1, m->cfg.vocab, o->seed));

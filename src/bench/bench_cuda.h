@@ -47,6 +47,7 @@ typedef struct ss_bench_cuda_opts {
                             * before against after in one process; 0: the engine's defaults */
     ss_residual residual;  /* the engines' residual precision (AUTO: their default) */
     ss_attn_prefill_kind attn_prefill; /* the engines' prefill attention (AUTO: their default) */
+    ss_kv_cache_kind kv_cache;         /* the engines' KV cache format (AUTO: their default) */
 } ss_bench_cuda_opts;
 
 /* Zeroes *o and sets the stage and the defaults above. */

@@ -9,10 +9,11 @@
  *   ss_tpbench --model models/BitNet-2B-FP8 --prefill-m 4096 --decode-m 0 --results out/
  *   ss_tpbench --synth bitnet-2b --dtype fp8 --prefill-m 32768 --decode-m 512 --kernels old,new --results out/
  *
- * --kernels old,new,new-bf16,new-wgmma runs every point with the engine's
+ * --kernels old,new,new-bf16,new-wgmma,new-fp8kv runs every point with the engine's
  * earlier kernels (bench_cuda.h's old_kernels, float32 residual), with its
  * defaults, with its defaults plus the BF16 residual stream, and with those
- * plus the experimental wgmma prefill attention, in this process, and
+ * plus the experimental wgmma prefill attention, and with the BF16 residual
+ * plus the FP8 KV cache, in this process, and
  * prints each per-kernel split (GEMM / attention / other); the first
  * variant's results go to --results, the others' to <results>/kernels_<name>.
  */
@@ -39,23 +40,25 @@ static int parse_list(const char *s, int64_t *out, int cap) {
 }
 
 /* Engine variants of --kernels. */
-enum { N_VARIANTS = 4 };
+enum { N_VARIANTS = 5 };
 static const struct variant {
     const char *name;
     int old_kernels;
     ss_residual residual;
     ss_attn_prefill_kind prefill;
-} VARIANTS[N_VARIANTS] = {{"old", 1, SS_RESIDUAL_F32, SS_ATTN_PREFILL_MMA},
-                          {"new", 0, SS_RESIDUAL_AUTO, SS_ATTN_PREFILL_AUTO},
-                          {"new-bf16", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO},
-                          {"new-wgmma", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_WGMMA}};
+    ss_kv_cache_kind kv;
+} VARIANTS[N_VARIANTS] = {{"old", 1, SS_RESIDUAL_F32, SS_ATTN_PREFILL_MMA, SS_KV_CACHE_BF16},
+                          {"new", 0, SS_RESIDUAL_AUTO, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_AUTO},
+                          {"new-bf16", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_AUTO},
+                          {"new-wgmma", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_WGMMA, SS_KV_CACHE_AUTO},
+                          {"new-fp8kv", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_FP8}};
 
 typedef struct args {
     const char *synth, *model, *results, *dtypes, *sparsities;
     const char *sparse_backends, *dense_backends; /* GEMM backends of slid / dense models */
     int64_t prefill_m[16], decode_m[16];
     int n_prefill, n_decode, warmup_p, repeats_p, warmup_d, repeats_d, search, candidates, exact, graph;
-    int kernels[4], n_kernels; /* variants (VARIANTS above), in the order given */
+    int kernels[N_VARIANTS], n_kernels; /* variants (VARIANTS above), in the order given */
     uint64_t seed;
 } args;
 
@@ -63,7 +66,7 @@ static int usage(void) {
     fprintf(stderr, "usage: ss_tpbench (--synth PRESET | --model DIR) [--dtype int8,fp8] [--sparsity dense,2_4,...]\n"
                     "  [--prefill-m LIST] [--decode-m LIST] [--warmup N] [--repeats N] [--decode-warmup N]\n"
                     "  [--decode-repeats N] [--cusparselt-search 0|1] [--cublaslt-candidates N] [--exact]\n"
-                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma]\n"
+                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma,new-fp8kv]\n"
                     "  [--sparse-backends cusparselt,ours] [--dense-backends cublaslt,ours_dense] --results DIR\n");
     return 2;
 }
@@ -108,7 +111,7 @@ static int parse(int argc, char **argv, args *a) {
                 int vi = 0;
                 while (vi < N_VARIANTS && strcmp(t, VARIANTS[vi].name)) vi++;
                 if (a->n_kernels == N_VARIANTS || vi == N_VARIANTS) {
-                    fprintf(stderr, "error: --kernels takes old, new, new-bf16, new-wgmma, not '%s'\n", v);
+                    fprintf(stderr, "error: --kernels takes old, new, new-bf16, new-wgmma, new-fp8kv, not '%s'\n", v);
                     return 2;
                 }
                 a->kernels[a->n_kernels++] = vi;
@@ -160,6 +163,7 @@ static ss_status run_model_on(const args *a, const ss_model *m, const char *name
         o.old_kernels = vr->old_kernels;
         o.residual = vr->residual;
         o.attn_prefill = vr->prefill;
+        o.kv_cache = vr->kv;
         const char *kern = vr->name;
         char results[4096];
         if (kk == 0) snprintf(results, sizeof results, "%s", a->results);

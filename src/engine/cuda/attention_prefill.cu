@@ -240,6 +240,240 @@ __global__ void __launch_bounds__(THREADS, 2)
     }
 }
 
+// Sixteen E4M3 codes -> sixteen FP16 values (exact), as two 16-byte words.
+__device__ __forceinline__ void f8x16_to_f16(uint4 u, uint4 &lo, uint4 &hi) {
+    const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+    uint32_t h[8];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        __half2_raw a = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(w[i] & 0xffffu), __NV_E4M3);
+        __half2_raw b = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(w[i] >> 16), __NV_E4M3);
+        h[2 * i] = (uint32_t)a.x | (uint32_t)a.y << 16;
+        h[2 * i + 1] = (uint32_t)b.x | (uint32_t)b.y << 16;
+    }
+    lo = make_uint4(h[0], h[1], h[2], h[3]);
+    hi = make_uint4(h[4], h[5], h[6], h[7]);
+}
+
+// The same over an FP8 cache (kernels.h's ss_kv_f8): K/V staged as E4M3
+// codes plus row scales (cp.async), converted to FP16 once landed; each
+// score times its K row's scale, P times its V row's scale before the FP16
+// P V (the softmax sum takes P unscaled).
+template <int D>
+__global__ void __launch_bounds__(THREADS, 2)
+    flash_prefill_f8_kernel(ss_yview qkv, const ss_attn_tile *tiles, const float *rope_f, ss_attn_geom g, ss_kv_f8 kv,
+                            float *att) {
+    constexpr int CHB = D / 16, TB = BN * D;
+    extern __shared__ float4 smem4[];
+    uint16_t *Qs = (uint16_t *)smem4;              // [BM, D] FP16
+    uint16_t *Ks = Qs + BM * D;                    // [BN, D] K as FP16 (the tile being computed)
+    uint16_t *Vs = Ks + BN * D;                    // [BN, D] V as FP16
+    uint8_t *ST = (uint8_t *)(Vs + BN * D);        // [2][K, V] codes, rows of D bytes
+    float *SC = (float *)(ST + 2 * 2 * TB);        // [2][K, V][BN] row scales
+
+    const int head = blockIdx.x;
+    const ss_attn_tile tile = tiles[blockIdx.y];
+    const int kvh = head / (g.n_heads / g.n_kv_heads);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int last = tile.pos0 + tile.n - 1; // last key any row of the tile sees
+    const int n_kt = last / BN + 1;
+    const int64_t rbase = ((int64_t)tile.seq * g.n_kv_heads + kvh) * g.max_len; // cache row of position 0
+    const uint8_t *kbase = kv.k + rbase * D, *vbase = kv.v + rbase * D;
+    const float *ksb = kv.k_scale + rbase, *vsb = kv.v_scale + rbase;
+
+    // Tile kt's codes and scales into stage kt & 1; keys past `last` zero-filled.
+    auto load_tile = [&](int kt) {
+        uint8_t *Kt = ST + (kt & 1) * 2 * TB, *Vt = Kt + TB;
+        float *Kc = SC + (kt & 1) * 2 * BN, *Vc = Kc + BN;
+        const int key0 = kt * BN;
+        for (int c = threadIdx.x; c < BN * CHB; c += THREADS) {
+            const int r = c / CHB, ch = c - r * CHB, key = key0 + r;
+            const bool ok = key <= last;
+            const int64_t src = (int64_t)(ok ? key : 0) * D + ch * 16;
+            cp_async16(smem_u32(Kt + r * D + ch * 16), kbase + src, ok ? 16 : 0);
+            cp_async16(smem_u32(Vt + r * D + ch * 16), vbase + src, ok ? 16 : 0);
+        }
+        if (threadIdx.x < 2 * BN / 4) {
+            const int which = threadIdx.x / (BN / 4), q4 = (threadIdx.x % (BN / 4)) * 4, key = key0 + q4;
+            const int n_ok = max(0, min(4, last - key + 1));
+            cp_async16(smem_u32((which ? Vc : Kc) + q4), (which ? vsb : ksb) + (n_ok ? key : 0), 4 * n_ok);
+        }
+    };
+
+    // First K/V tile in flight while q is rotated.
+    load_tile(0);
+    cp_async_commit();
+
+    // q: rotate pairs (j, j + D/2) in float, round to FP16, store swizzled.
+    // 8 pairs per item, every load of the thread's items issued before use.
+    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
+    float qa[ITEMS][8], qb[ITEMS][8];
+    float4 cs[ITEMS][4];
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        if (r < tile.n) {
+            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
+            yview_load8(qkv, row, col, qa[it]);
+            yview_load8(qkv, row, col + HALF, qb[it]);
+            const float4 *t = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
+#pragma unroll
+            for (int k = 0; k < 4; k++) cs[it][k] = t[k];
+        }
+    }
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
+        if (r < tile.n) {
+            const float *c = (const float *)cs[it]; // (cos, sin) pairs
+            float x0[8], x1[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                const float co = c[2 * e], si = c[2 * e + 1], a = qa[it][e], b = qb[it][e];
+                x0[e] = a * co - b * si;
+                x1[e] = b * co + a * si;
+            }
+#pragma unroll
+            for (int k = 0; k < 4; k++) w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
+        }
+        *(uint4 *)(Qs + swz<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
+        *(uint4 *)(Qs + swz<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
+    }
+    __syncthreads();
+
+    // Q fragments of this warp's 16 rows, all of D.
+    uint32_t qf[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        ldmatrix_x4(qf[kk], smem_u32(Qs + swz<D>(warp * 16 + (lane & 15), kk * 16 + (lane >> 4) * 8)));
+
+    const int g4 = lane >> 2, t4 = lane & 3; // fragment row group and column pair
+    const int qpos0 = tile.pos0 + warp * 16 + g4, qpos1 = qpos0 + 8;
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    float o[D / 8][4];
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+
+    for (int kt = 0; kt < n_kt; kt++) {
+        cp_async_wait_all();
+        __syncthreads(); // tile kt landed; everyone is done with Ks/Vs and the other stage
+        if (kt + 1 < n_kt) {
+            load_tile(kt + 1);
+            cp_async_commit();
+        }
+        const uint8_t *Kq = ST + (kt & 1) * 2 * TB, *Vq = Kq + TB;
+        const float *Kc = SC + (kt & 1) * 2 * BN, *Vc = Kc + BN;
+        for (int c = threadIdx.x; c < BN * CHB; c += THREADS) { // codes -> FP16, swizzled
+            const int r = c / CHB, ch = c - r * CHB;
+            uint4 lo, hi;
+            f8x16_to_f16(*(const uint4 *)(Kq + r * D + ch * 16), lo, hi);
+            *(uint4 *)(Ks + swz<D>(r, ch * 16)) = lo;
+            *(uint4 *)(Ks + swz<D>(r, ch * 16 + 8)) = hi;
+            f8x16_to_f16(*(const uint4 *)(Vq + r * D + ch * 16), lo, hi);
+            *(uint4 *)(Vs + swz<D>(r, ch * 16)) = lo;
+            *(uint4 *)(Vs + swz<D>(r, ch * 16 + 8)) = hi;
+        }
+        __syncthreads();
+        const uint16_t *Kt = Ks, *Vt = Vs;
+
+        // S = Q K^T for 64 keys: 8 n-tiles of 8 keys.
+        float s[8][4];
+#pragma unroll
+        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+            for (int np = 0; np < 4; np++) {
+                uint32_t b[4];
+                const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
+                const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
+                ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
+                mma_f16(s[2 * np], qf[kk], b[0], b[1]);
+                mma_f16(s[2 * np + 1], qf[kk], b[2], b[3]);
+            }
+        }
+
+        // Causal mask (only the tiles that reach past some row's position)
+        // and the online softmax update, rows g4 and g4 + 8.
+        const int key0 = kt * BN;
+        const bool need_mask = key0 + BN - 1 > tile.pos0;
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int key = key0 + nt * 8 + 2 * t4 + e;
+                const float ks = Kc[nt * 8 + 2 * t4 + e] * scale_log2; // the K row's scale
+                float v0 = s[nt][e] * ks, v1 = s[nt][2 + e] * ks;
+                if (need_mask) {
+                    if (key > qpos0) v0 = -INFINITY;
+                    if (key > qpos1) v1 = -INFINITY;
+                }
+                s[nt][e] = v0;
+                s[nt][2 + e] = v1;
+                mx0 = fmaxf(mx0, v0);
+                mx1 = fmaxf(mx1, v1);
+            }
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+        // mn is finite: every row sees key 0 in the first tile
+        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
+        m0 = mn0, m1 = mn1;
+        float rs0 = 0.0f, rs1 = 0.0f;
+        uint32_t pa[4][4]; // P as A fragments of the 4 k-steps of P V
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+            const float p0 = exp2f(s[nt][0] - mn0), p1 = exp2f(s[nt][1] - mn0);
+            const float p2 = exp2f(s[nt][2] - mn1), p3 = exp2f(s[nt][3] - mn1);
+            rs0 += p0 + p1;
+            rs1 += p2 + p3;
+            const float v0 = Vc[nt * 8 + 2 * t4], v1 = Vc[nt * 8 + 2 * t4 + 1]; // the V rows' scales, into P
+            pa[nt >> 1][(nt & 1) * 2 + 0] = pack_f16(p0 * v0, p1 * v1);
+            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_f16(p2 * v0, p3 * v1);
+        }
+        l0 = l0 * al0 + rs0;
+        l1 = l1 * al1 + rs1;
+#pragma unroll
+        for (int i = 0; i < D / 8; i++) o[i][0] *= al0, o[i][1] *= al0, o[i][2] *= al1, o[i][3] *= al1;
+
+        // O += P V: V tiles as col-major B through ldmatrix.trans.
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+            for (int dp = 0; dp < D / 16; dp++) {
+                uint32_t b[4];
+                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+                const int dim = dp * 16 + (lane >> 4) * 8;
+                ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(key, dim)));
+                mma_f16(o[2 * dp], pa[kk], b[0], b[1]);
+                mma_f16(o[2 * dp + 1], pa[kk], b[2], b[3]);
+            }
+        }
+    }
+
+    // Row sums over the quad, normalise, store float pairs.
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+    const int r0 = warp * 16 + g4, r1 = r0 + 8;
+    const int64_t ld = (int64_t)g.n_heads * D;
+    float *out0 = att + (tile.row0 + r0) * ld + (int64_t)head * D + 2 * t4;
+    float *out1 = att + (tile.row0 + r1) * ld + (int64_t)head * D + 2 * t4;
+#pragma unroll
+    for (int i = 0; i < D / 8; i++) {
+        if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[i][0] * inv0, o[i][1] * inv0);
+        if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[i][2] * inv1, o[i][3] * inv1);
+    }
+}
+
 template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope,
                                   const ss_attn_geom *g, const uint16_t *kc, const uint16_t *vc, float *att,
                                   void *stream) {
@@ -250,7 +484,37 @@ template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles
     return ss_launch_status("attention_prefill");
 }
 
+template <int D>
+ss_status launch_f8(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope,
+                    const ss_attn_geom *g, const ss_kv_f8 *kv, float *att, void *stream) {
+    const size_t smem = (size_t)3 * BM * D * sizeof(uint16_t) + (size_t)4 * BN * D + (size_t)4 * BN * sizeof(float);
+    cudaError_t e = cudaFuncSetAttribute(flash_prefill_f8_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess)
+        return ss_fail(SS_ERR_CUDA, "attention_prefill_f8: %zu bytes of shared memory refused: %s", smem,
+                       cudaGetErrorString(e));
+    dim3 grid((unsigned)g->n_heads, (unsigned)n_tiles);
+    flash_prefill_f8_kernel<D><<<grid, THREADS, smem, ss_stream(stream)>>>(*qkv, tiles, rope, *g, *kv, att);
+    return ss_launch_status("attention_prefill_f8");
+}
+
 } // namespace
+
+extern "C" ss_status ss_k_attention_prefill_f8(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
+                                               const float *rope, const ss_attn_geom *g, const ss_kv_f8 *kv, float *att,
+                                               void *stream) {
+    if (g->n_heads % g->n_kv_heads)
+        return ss_fail(SS_ERR_ARG, "attention: %d heads do not divide into %d KV heads", g->n_heads, g->n_kv_heads);
+    if (g->max_len % 4)
+        return ss_fail(SS_ERR_ARG, "attention_prefill_f8: max_len %d is not a multiple of 4 (scale rows)", g->max_len);
+    if (n_tiles <= 0) return SS_OK;
+    switch (g->head_dim) {
+    case 64: return launch_f8<64>(qkv, tiles, n_tiles, rope, g, kv, att, stream);
+    case 128: return launch_f8<128>(qkv, tiles, n_tiles, rope, g, kv, att, stream);
+    default:
+        return ss_fail(SS_ERR_UNSUPPORTED, "attention: head_dim %d is not supported on the GPU (64 or 128)",
+                       g->head_dim);
+    }
+}
 
 extern "C" ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
                                             const float *rope, const ss_attn_geom *g, const uint16_t *k_cache,

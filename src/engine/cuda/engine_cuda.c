@@ -359,8 +359,10 @@ struct ss_cuda_engine {
     ss_cuda_engine_opts o;        /* attn_decode resolved (never AUTO) */
     ss_attn_geom geom;
     int *seq_len;                 /* host [max_seqs] */
-    uint16_t *k_cache, *v_cache;  /* [n_layers][max_seqs][KVH][max_len][D] BF16 */
-    size_t layer_cache;           /* elements per layer */
+    uint16_t *k_cache, *v_cache;  /* [n_layers][max_seqs][KVH][max_len][D] BF16 (BF16 cache) */
+    uint8_t *k8, *v8;             /* the same E4M3 (FP8 cache) */
+    float *k8s, *v8s;             /* [n_layers][max_seqs][KVH][max_len] row scales (FP8 cache) */
+    size_t layer_cache;           /* elements per layer (geom.max_len: max_len rounded up to 4) */
     double *rope;                 /* [max_len][D/2][2] (cos, sin) */
     float *rope_f;                /* the same as floats, for the prefill kernel */
     void *x;                      /* [max_tokens, hidden] residual, x_dtype (F32 or BF16) */
@@ -446,10 +448,18 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     const ss_cuda_model *cm = e->cm;
     const int64_t M_pad = ss_gemm_pad_m(e->o.max_tokens), L_pad = ss_gemm_pad_m(e->o.max_logits);
     const size_t D = (size_t)c->head_dim;
-    e->layer_cache = (size_t)e->o.max_seqs * (size_t)c->n_kv_heads * (size_t)e->o.max_len * D;
+    e->layer_cache = (size_t)e->o.max_seqs * (size_t)c->n_kv_heads * (size_t)e->geom.max_len * D;
     size_t *b = &e->bytes;
-    SS_TRY(dev_alloc((void **)&e->k_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
-    SS_TRY(dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+    if (e->o.kv_cache == SS_KV_CACHE_FP8) {
+        const size_t rows = e->layer_cache / D * (size_t)c->n_layers;
+        SS_TRY(dev_alloc((void **)&e->k8, e->layer_cache * (size_t)c->n_layers, b));
+        SS_TRY(dev_alloc((void **)&e->v8, e->layer_cache * (size_t)c->n_layers, b));
+        SS_TRY(dev_alloc((void **)&e->k8s, rows * sizeof(float), b));
+        SS_TRY(dev_alloc((void **)&e->v8s, rows * sizeof(float), b));
+    } else {
+        SS_TRY(dev_alloc((void **)&e->k_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+        SS_TRY(dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+    }
 
     /* RoPE table, computed on the host as the CPU engine computes its angles */
     size_t nrope = (size_t)e->o.max_len * D;
@@ -550,6 +560,21 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     } else if (!ss_attn_prefill_name(pk)) {
         return ss_fail(SS_ERR_ARG, "GPU engine: prefill attention kind %d is unknown", (int)pk);
     }
+    ss_kv_cache_kind kk = o->kv_cache;
+    if (kk == SS_KV_CACHE_AUTO) {
+        const char *env = getenv("SS_KV_CACHE");
+        kk = SS_KV_CACHE_BF16;
+        if (env && *env) SS_TRY_CTX(ss_kv_cache_parse(env, &kk), "environment variable SS_KV_CACHE");
+    } else if (!ss_kv_cache_name(kk)) {
+        return ss_fail(SS_ERR_ARG, "GPU engine: KV cache kind %d is unknown", (int)kk);
+    }
+    if (kk == SS_KV_CACHE_FP8 && dk == SS_ATTN_DECODE_OLD)
+        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: the FP8 KV cache needs the tensor-core decode attention "
+                                           "(SS_ATTN_DECODE=tc or fused), not old");
+    if (kk == SS_KV_CACHE_FP8 && pk == SS_ATTN_PREFILL_WGMMA) {
+        ss_warn("GPU engine: the wgmma prefill attention reads a BF16 KV cache only; using mma for the FP8 cache");
+        pk = SS_ATTN_PREFILL_MMA;
+    }
     if (pk == SS_ATTN_PREFILL_WGMMA) { /* the path table (gemm/arch.c) first, the device probe second */
         ss_gpu_info gi;
         ss_gpuarch_choice ch = {0};
@@ -571,6 +596,7 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     e->o = *o;
     e->o.attn_decode = dk;
     e->o.attn_prefill = pk;
+    e->o.kv_cache = kk;
     ss_status rst = ss_residual_resolve(o->residual, &e->o.residual);
     if (rst != SS_OK) {
         free(e);
@@ -581,7 +607,7 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     const ss_model_config *c = &cm->m->cfg;
     const int64_t D = c->head_dim;
     e->geom = (ss_attn_geom){.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
-                             .max_seqs = o->max_seqs, .max_len = o->max_len, .q_col = 0,
+                             .max_seqs = o->max_seqs, .max_len = (o->max_len + 3) / 4 * 4, .q_col = 0,
                              .k_col = c->n_heads * D, .v_col = (c->n_heads + c->n_kv_heads) * D};
     ss_status st = engine_alloc(e);
     if (st != SS_OK) {
@@ -599,8 +625,8 @@ void ss_cuda_engine_free(ss_cuda_engine *e) {
     free(e->ev);
     free(e->ev_kind);
     free(e->seq_len);
-    void *dev[] = {e->k_cache, e->v_cache, e->rope, e->rope_f, e->x, e->xq, e->y_qkv, e->y_h, e->y_gu, e->att, e->partial,
-                   e->xl, e->logits, e->logits_f, e->ids, e->d_meta, e->dec_tok};
+    void *dev[] = {e->k_cache, e->v_cache, e->k8, e->v8, e->k8s, e->v8s, e->rope, e->rope_f, e->x, e->xq, e->y_qkv,
+                   e->y_h, e->y_gu, e->att, e->partial, e->xl, e->logits, e->logits_f, e->ids, e->d_meta, e->dec_tok};
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) ss_gpu_free(dev[i]);
     for (int i = 0; i < SX_COUNT; i++) ss_gpu_free(e->sx[i]);
     if (e->h_meta) cudaFreeHost(e->h_meta);
@@ -616,6 +642,7 @@ size_t ss_cuda_engine_bytes(const ss_cuda_engine *e) { return e->bytes; }
 ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e) { return e->o.attn_decode; }
 ss_residual ss_cuda_engine_residual(const ss_cuda_engine *e) { return e->o.residual; }
 ss_attn_prefill_kind ss_cuda_engine_attn_prefill(const ss_cuda_engine *e) { return e->o.attn_prefill; }
+ss_kv_cache_kind ss_cuda_engine_kv_cache(const ss_cuda_engine *e) { return e->o.kv_cache; }
 
 ss_status ss_cuda_sync(ss_cuda_engine *e) {
     CU(cudaStreamSynchronize((cudaStream_t)e->cm->stream));
@@ -649,7 +676,14 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
     const double eps = c->rms_eps;
     for (int l = 0; l < c->n_layers; l++) {
         const dev_layer *dl = &cm->layers[l];
-        uint16_t *kc = e->k_cache + (size_t)l * e->layer_cache, *vc = e->v_cache + (size_t)l * e->layer_cache;
+        const int f8 = e->o.kv_cache == SS_KV_CACHE_FP8;
+        uint16_t *kc = f8 ? NULL : e->k_cache + (size_t)l * e->layer_cache;
+        uint16_t *vc = f8 ? NULL : e->v_cache + (size_t)l * e->layer_cache;
+        const size_t lrows = e->layer_cache / (size_t)e->geom.head_dim;
+        const ss_kv_f8 kv8 = {.k = f8 ? e->k8 + (size_t)l * e->layer_cache : NULL,
+                              .v = f8 ? e->v8 + (size_t)l * e->layer_cache : NULL,
+                              .k_scale = f8 ? e->k8s + (size_t)l * lrows : NULL,
+                              .v_scale = f8 ? e->v8s + (size_t)l * lrows : NULL};
 
         ss_xview xin = xview_of(&dl->qkv, e->xq, e->sx[SX_QKV]);
         mark(e, SS_PROF_OTHER);
@@ -666,14 +700,20 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
         const int fuse_kv = dk == SS_ATTN_DECODE_FUSED && io->decode_loop;
         if (!fuse_kv) {
             mark(e, SS_PROF_OTHER);
-            SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
+            if (f8) SS_TRY(ss_k_rope_kv_f8(&qkv, n, io->seq, io->pos, e->rope, &e->geom, &kv8, st));
+            else SS_TRY(ss_k_rope_kv(&qkv, n, io->seq, io->pos, e->rope, &e->geom, kc, vc, st));
         }
         mark(e, SS_PROF_ATTENTION);
-        if (e->o.attn_prefill == SS_ATTN_PREFILL_WGMMA)
+        if (f8)
+            SS_TRY(ss_k_attention_prefill_f8(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, &kv8, e->att, st));
+        else if (e->o.attn_prefill == SS_ATTN_PREFILL_WGMMA)
             SS_TRY(ss_k_attention_prefill_wgmma(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
         else
             SS_TRY(ss_k_attention_prefill(&qkv, io->tiles, io->n_tiles, e->rope_f, &e->geom, kc, vc, e->att, st));
-        if (dk == SS_ATTN_DECODE_OLD)
+        if (f8)
+            SS_TRY(ss_k_attention_decode_tc_f8(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, 0,
+                                               fuse_kv, &kv8, e->partial, e->att, st));
+        else if (dk == SS_ATTN_DECODE_OLD)
             SS_TRY(ss_k_attention_decode(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, kc, vc,
                                          e->partial, e->att, st));
         else

@@ -88,6 +88,7 @@ typedef struct ss_cuda_engine_opts {
     ss_attn_decode_kind attn_decode;
     ss_residual residual; /* AUTO: $SS_RESIDUAL (f32 | bf16), else f32, as ss_cpu_state_new */
     ss_attn_prefill_kind attn_prefill; /* wgmma where the GPU/build lacks it: mma, with a warning */
+    ss_kv_cache_kind kv_cache;         /* fp8: decode old refused, prefill wgmma falls back to mma */
 } ss_cuda_engine_opts;
 
 typedef struct ss_cuda_engine ss_cuda_engine;
@@ -106,6 +107,8 @@ ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e);
 ss_residual ss_cuda_engine_residual(const ss_cuda_engine *e);
 /* The prefill attention kind this engine runs (AUTO and fallbacks resolved). */
 ss_attn_prefill_kind ss_cuda_engine_attn_prefill(const ss_cuda_engine *e);
+/* The KV cache format of this engine (AUTO resolved). */
+ss_kv_cache_kind ss_cuda_engine_kv_cache(const ss_cuda_engine *e);
 
 /* One step, the contract of ss_cpu_forward: logits [b->n_logits, vocab]
  * floats on the host (the lm_head's BF16 values). */

@@ -25,6 +25,7 @@ size_t ss_cuda_engine_bytes(const ss_cuda_engine *e) { (void)e; return 0; }
 ss_attn_decode_kind ss_cuda_engine_attn_decode(const ss_cuda_engine *e) { (void)e; return SS_ATTN_DECODE_AUTO; }
 ss_residual ss_cuda_engine_residual(const ss_cuda_engine *e) { (void)e; return SS_RESIDUAL_AUTO; }
 ss_attn_prefill_kind ss_cuda_engine_attn_prefill(const ss_cuda_engine *e) { (void)e; return SS_ATTN_PREFILL_AUTO; }
+ss_kv_cache_kind ss_cuda_engine_kv_cache(const ss_cuda_engine *e) { (void)e; return SS_KV_CACHE_AUTO; }
 ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
     (void)e, (void)b, (void)logits;
     return NO_CUDA;

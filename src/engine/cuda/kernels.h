@@ -93,6 +93,21 @@ typedef struct ss_attn_geom {
 ss_status ss_k_rope_kv(const ss_yview *qkv, int M, const int32_t *seq, const int32_t *pos, const double *rope,
                        const ss_attn_geom *g, uint16_t *k_cache, uint16_t *v_cache, void *stream);
 
+/* The FP8 KV cache (SS_KV_CACHE=fp8): per layer, K and V as E4M3 codes
+ * [max_seqs, n_kv_heads, max_len, head_dim] with one float scale per row
+ * (one position of one KV head) [max_seqs, n_kv_heads, max_len]; each row
+ * is quantized as activations are (s = max(absmax / 448, floor), code =
+ * E4M3(x / s): gemm/linear.h's ss_quant_act_ref), K after RoPE in float, V
+ * as the dequantized GEMM output. Half the bytes of the BF16 cache. */
+typedef struct ss_kv_f8 {
+    uint8_t *k, *v;
+    float *k_scale, *v_scale;
+} ss_kv_f8;
+
+/* ss_k_rope_kv into an FP8 cache: one warp per (token, KV head) row. */
+ss_status ss_k_rope_kv_f8(const ss_yview *qkv, int M, const int32_t *seq, const int32_t *pos, const double *rope,
+                          const ss_attn_geom *g, const ss_kv_f8 *kv, void *stream);
+
 /* A tile of up to 64 query rows of one sequence at consecutive positions,
  * for the prefill (flash) attention kernel. */
 typedef struct ss_attn_tile {
@@ -121,6 +136,12 @@ ss_status ss_k_attention_prefill(const ss_yview *qkv, const ss_attn_tile *tiles,
 ss_status ss_k_attention_prefill_wgmma(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles,
                                        const float *rope_f, const ss_attn_geom *g, const uint16_t *k_cache,
                                        const uint16_t *v_cache, float *att, void *stream);
+/* ss_k_attention_prefill over an FP8 cache: K and V tiles converted to FP16
+ * in shared memory (exact), the row scales applied to the scores (K) and
+ * folded into P (V); P V in FP16. */
+ss_status ss_k_attention_prefill_f8(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope_f,
+                                    const ss_attn_geom *g, const ss_kv_f8 *kv, float *att, void *stream);
+
 /* 1 when the current device is compute capability 9.x and this build's code
  * for it has the wgmma kernel (an sm_90a target); probed once. */
 int ss_attn_prefill_wgmma_available(void);
@@ -152,6 +173,14 @@ ss_status ss_k_attention_decode_tc(const ss_yview *qkv, const int32_t *rows, int
                                    const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
                                    int fuse_kv, uint16_t *k_cache, uint16_t *v_cache, float *partial, float *att,
                                    void *stream);
+
+/* ss_k_attention_decode_tc over an FP8 cache (fuse_kv: the row written as
+ * ss_k_rope_kv_f8 writes it): K and V converted to FP16 in shared memory
+ * (exact), FP16 tensor cores with q and P as FP16 hi + lo, the K scale on
+ * each score and the V scale folded into P. */
+ss_status ss_k_attention_decode_tc_f8(const ss_yview *qkv, const int32_t *rows, int n_rows, const int32_t *seq,
+                                      const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                                      int fuse_kv, const ss_kv_f8 *kv, float *partial, float *att, void *stream);
 
 /* Greedy pick per row of BF16 logits [n_rows, ld] over vocab columns: the
  * lowest index of the largest value (NaN never wins), like ss_argmax. */

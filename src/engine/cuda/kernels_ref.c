@@ -102,25 +102,37 @@ ss_status ss_ref_rope_kv(const float *qkv, int64_t ld, int M, const int32_t *seq
     return SS_OK;
 }
 
-ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
-                           const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
-                           const uint16_t *v_cache, float *att) {
+/* A KV cache as the references read it: BF16, or FP8 E4M3 codes with row scales. */
+typedef struct ref_kv {
+    const uint16_t *k16, *v16;
+    const uint8_t *k8, *v8;
+    const float *ks, *vs;
+} ref_kv;
+
+/* Element d of cache row r (K or V), dequantized: code value times the row's scale for FP8. */
+static float kv_at(const ref_kv *c, int v, size_t r, int D, int d) {
+    if (c->k16) return ss_bf16_to_f32((v ? c->v16 : c->k16)[r * D + d]);
+    return ss_fp8e4m3_to_f32((v ? c->v8 : c->k8)[r * D + d]) * (v ? c->vs : c->ks)[r];
+}
+
+static ss_status attention_ref(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                               const double *rope, const ss_attn_geom *g, const ref_kv *kv, float *att) {
     const int D = g->head_dim, H = g->n_heads, group = g->n_heads / g->n_kv_heads;
     const float scale = 1.0f / sqrtf((float)D);
     float q[SS_REF_MAX_HEAD_DIM];
-    if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "attention reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
+    if (D > SS_REF_MAX_HEAD_DIM)
+        return ss_fail(SS_ERR_ARG, "attention reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
     float *scores = malloc((size_t)g->max_len * sizeof(float));
     if (!scores) return ss_fail(SS_ERR_NOMEM, "attention reference: no memory for %d scores", g->max_len);
     for (int i = 0; i < M; i++)
         for (int h = 0; h < H; h++) {
             memcpy(q, qkv + (int64_t)i * ld + g->q_col + (int64_t)h * D, (size_t)D * sizeof(float));
             rotate(q, D, pos[i], rope);
-            const uint16_t *K = k_cache + cache_at(g, seq[i], h / group, 0);
-            const uint16_t *V = v_cache + cache_at(g, seq[i], h / group, 0);
+            const size_t r0 = cache_at(g, seq[i], h / group, 0) / (size_t)D; /* row of position 0 */
             float mx = -INFINITY, sum = 0;
             for (int t = 0; t <= pos[i]; t++) {
                 float dot = 0;
-                for (int d = 0; d < D; d++) dot += q[d] * ss_bf16_to_f32(K[(size_t)t * D + d]);
+                for (int d = 0; d < D; d++) dot += q[d] * kv_at(kv, 0, r0 + t, D, d);
                 scores[t] = dot * scale;
                 mx = fmaxf(mx, scores[t]);
             }
@@ -132,10 +144,40 @@ ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *s
             for (int d = 0; d < D; d++) out[d] = 0;
             for (int t = 0; t <= pos[i]; t++) {
                 float p = scores[t] / sum;
-                for (int d = 0; d < D; d++) out[d] += p * ss_bf16_to_f32(V[(size_t)t * D + d]);
+                for (int d = 0; d < D; d++) out[d] += p * kv_at(kv, 1, r0 + t, D, d);
             }
         }
     free(scores);
+    return SS_OK;
+}
+
+ss_status ss_ref_attention(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                           const double *rope, const ss_attn_geom *g, const uint16_t *k_cache,
+                           const uint16_t *v_cache, float *att) {
+    const ref_kv kv = {.k16 = k_cache, .v16 = v_cache};
+    return attention_ref(qkv, ld, M, seq, pos, rope, g, &kv, att);
+}
+
+ss_status ss_ref_attention_f8(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                              const double *rope, const ss_attn_geom *g, const ss_kv_f8 *kv, float *att) {
+    const ref_kv c = {.k8 = kv->k, .v8 = kv->v, .ks = kv->k_scale, .vs = kv->v_scale};
+    return attention_ref(qkv, ld, M, seq, pos, rope, g, &c, att);
+}
+
+ss_status ss_ref_rope_kv_f8(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                            const double *rope, const ss_attn_geom *g, const ss_kv_f8 *kv) {
+    const int D = g->head_dim;
+    float k[SS_REF_MAX_HEAD_DIM];
+    if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "rope reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
+    for (int i = 0; i < M; i++)
+        for (int h = 0; h < g->n_kv_heads; h++) {
+            const float *row = qkv + (int64_t)i * ld;
+            memcpy(k, row + g->k_col + (int64_t)h * D, (size_t)D * sizeof(float));
+            rotate(k, D, pos[i], rope);
+            const size_t r = cache_at(g, seq[i], h, pos[i]) / (size_t)D;
+            ss_quant_act_ref(k, 1, D, SS_DT_F8_E4M3, kv->k + r * D, &kv->k_scale[r]);
+            ss_quant_act_ref(row + g->v_col + (int64_t)h * D, 1, D, SS_DT_F8_E4M3, kv->v + r * D, &kv->v_scale[r]);
+        }
     return SS_OK;
 }
 
@@ -149,14 +191,28 @@ typedef struct tc_state {
     float o_hi[SS_REF_MAX_HEAD_DIM], o_lo[SS_REF_MAX_HEAD_DIM];
 } tc_state;
 
-static void split_bf16(float x, float *hi, float *lo) {
-    *hi = ss_round_bf16(x);
-    *lo = ss_round_bf16(x - *hi);
+/* x = hi + lo, each rounded to BF16 (the BF16 cache) or FP16 (the FP8 cache's kernel). */
+static void split16(float x, int f16, float *hi, float *lo) {
+    if (f16) {
+        *hi = ss_f16_to_f32(ss_f32_to_f16(x));
+        *lo = ss_f16_to_f32(ss_f32_to_f16(x - *hi));
+    } else {
+        *hi = ss_round_bf16(x);
+        *lo = ss_round_bf16(x - *hi);
+    }
 }
 
-/* The warp's 16 positions key0.. (those <= last) of one head. */
-static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, const uint16_t *K, const uint16_t *V,
-                         int D, int key0, int last) {
+/* Element d of cache row r as the kernel's tensor cores see it: the BF16
+ * value, or the FP8 code's value (its scale applied outside the products). */
+static float kv_raw(const ref_kv *c, int v, size_t r, int D, int d) {
+    if (c->k16) return ss_bf16_to_f32((v ? c->v16 : c->k16)[r * D + d]);
+    return ss_fp8e4m3_to_f32((v ? c->v8 : c->k8)[r * D + d]);
+}
+
+/* The warp's 16 positions key0.. (those <= last) of one head; r0: the cache row of position 0. */
+static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, const ref_kv *kv, size_t r0, int D,
+                         int key0, int last) {
+    const int f8 = kv->k8 != NULL;
     float sc[TC_WARP_KEYS], mx = -INFINITY;
     for (int i = 0; i < TC_WARP_KEYS; i++) {
         const int key = key0 + i;
@@ -164,11 +220,12 @@ static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, con
         if (key > last) continue;
         float shi = 0, slo = 0;
         for (int d = 0; d < D; d++) {
-            const float k = ss_bf16_to_f32(K[(size_t)key * D + d]);
+            const float k = kv_raw(kv, 0, r0 + key, D, d);
             shi += q_hi[d] * k;
             slo += q_lo[d] * k;
         }
         sc[i] = shi + slo;
+        if (f8) sc[i] *= kv->ks[r0 + key];
         mx = fmaxf(mx, sc[i]);
     }
     const float m_new = fmaxf(st->m, mx), alpha = exp2f(st->m - m_new);
@@ -180,9 +237,9 @@ static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, con
         rs += p;
         if (key0 + i > last) continue; /* p = 0 */
         float phi, plo;
-        split_bf16(p, &phi, &plo);
+        split16(f8 ? p * kv->vs[r0 + key0 + i] : p, f8, &phi, &plo);
         for (int d = 0; d < D; d++) {
-            const float v = ss_bf16_to_f32(V[(size_t)(key0 + i) * D + d]);
+            const float v = kv_raw(kv, 1, r0 + key0 + i, D, d);
             st->o_hi[d] += phi * v;
             st->o_lo[d] += plo * v;
         }
@@ -190,9 +247,9 @@ static void tc_warp_step(tc_state *st, const float *q_hi, const float *q_lo, con
     st->l = st->l * alpha + rs;
 }
 
-ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t *rows, int n_rows, const int32_t *seq,
-                                     const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
-                                     const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
+static ss_status decode_tc_ref(const float *qkv, int64_t ld, const int32_t *rows, int n_rows, const int32_t *seq,
+                               const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                               const ref_kv *kv, float *att) {
     const int D = g->head_dim, H = g->n_heads, G = g->n_heads / g->n_kv_heads;
     if (D > SS_REF_MAX_HEAD_DIM) return ss_fail(SS_ERR_ARG, "attention reference: head_dim %d > %d", D, SS_REF_MAX_HEAD_DIM);
     if (chunk <= 0 || chunk % TC_TILE) return ss_fail(SS_ERR_ARG, "attention reference: chunk %d is not a multiple of 64", chunk);
@@ -210,8 +267,8 @@ ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t
         for (int h = 0; h < H; h++) {
             memcpy(q, qkv + (int64_t)row * ld + g->q_col + (int64_t)h * D, (size_t)D * sizeof(float));
             rotate(q, D, p, rope);
-            for (int d = 0; d < D; d++) split_bf16(q[d] * qscale, &q_hi[d], &q_lo[d]);
-            const uint16_t *K = k_cache + cache_at(g, seq[row], h / G, 0), *V = v_cache + cache_at(g, seq[row], h / G, 0);
+            for (int d = 0; d < D; d++) split16(q[d] * qscale, kv->k8 != NULL, &q_hi[d], &q_lo[d]);
+            const size_t r0 = cache_at(g, seq[row], h / G, 0) / (size_t)D;
             const int used = p / chunk + 1;
             for (int c = 0; c < used; c++) {
                 const int begin = c * chunk, last = p < begin + chunk - 1 ? p : begin + chunk - 1;
@@ -219,7 +276,7 @@ ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t
                     ws[w].m = -INFINITY, ws[w].l = 0;
                     memset(ws[w].o_hi, 0, sizeof ws[w].o_hi), memset(ws[w].o_lo, 0, sizeof ws[w].o_lo);
                     for (int key0 = begin + w * TC_WARP_KEYS; key0 <= last; key0 += TC_TILE)
-                        tc_warp_step(&ws[w], q_hi, q_lo, K, V, D, key0, last);
+                        tc_warp_step(&ws[w], q_hi, q_lo, kv, r0, D, key0, last);
                 }
                 float M = -INFINITY, l = 0, *pc = part + (size_t)c * (D + 2);
                 for (int w = 0; w < TC_WARPS; w++) M = fmaxf(M, ws[w].m);
@@ -250,4 +307,18 @@ ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t
     }
     free(ws), free(part);
     return SS_OK;
+}
+
+ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t *rows, int n_rows, const int32_t *seq,
+                                     const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
+                                     const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
+    const ref_kv kv = {.k16 = k_cache, .v16 = v_cache};
+    return decode_tc_ref(qkv, ld, rows, n_rows, seq, pos, rope, g, chunk, &kv, att);
+}
+
+ss_status ss_ref_attention_decode_tc_f8(const float *qkv, int64_t ld, const int32_t *rows, int n_rows,
+                                        const int32_t *seq, const int32_t *pos, const double *rope,
+                                        const ss_attn_geom *g, int chunk, const ss_kv_f8 *kv, float *att) {
+    const ref_kv c = {.k8 = kv->k, .v8 = kv->v, .ks = kv->k_scale, .vs = kv->v_scale};
+    return decode_tc_ref(qkv, ld, rows, n_rows, seq, pos, rope, g, chunk, &c, att);
 }

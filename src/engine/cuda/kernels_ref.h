@@ -54,4 +54,17 @@ ss_status ss_ref_attention_decode_tc(const float *qkv, int64_t ld, const int32_t
                                      const int32_t *pos, const double *rope, const ss_attn_geom *g, int chunk,
                                      const uint16_t *k_cache, const uint16_t *v_cache, float *att);
 
+/* The FP8 cache (kernels.h's ss_kv_f8, host pointers): ss_k_rope_kv_f8's
+ * twin (rows quantized with ss_quant_act_ref), the CPU engine's attention
+ * over it (K/V dequantized: code value times row scale), and the
+ * tensor-core decode kernel's twin over it (FP16 hi + lo parts, the K scale
+ * on each score, the V scale folded into P). */
+ss_status ss_ref_rope_kv_f8(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                            const double *rope, const ss_attn_geom *g, const ss_kv_f8 *kv);
+ss_status ss_ref_attention_f8(const float *qkv, int64_t ld, int M, const int32_t *seq, const int32_t *pos,
+                              const double *rope, const ss_attn_geom *g, const ss_kv_f8 *kv, float *att);
+ss_status ss_ref_attention_decode_tc_f8(const float *qkv, int64_t ld, const int32_t *rows, int n_rows,
+                                        const int32_t *seq, const int32_t *pos, const double *rope,
+                                        const ss_attn_geom *g, int chunk, const ss_kv_f8 *kv, float *att);
+
 #endif

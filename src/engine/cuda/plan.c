@@ -72,3 +72,18 @@ ss_status ss_attn_prefill_parse(const char *s, ss_attn_prefill_kind *out) {
         }
     return ss_fail(SS_ERR_ARG, "prefill attention '%s' is not one of mma, wgmma", s ? s : "(null)");
 }
+
+static const char *const KV_NAMES[] = {NULL, "bf16", "fp8"};
+
+const char *ss_kv_cache_name(ss_kv_cache_kind k) {
+    return (unsigned)k < sizeof KV_NAMES / sizeof KV_NAMES[0] ? KV_NAMES[k] : NULL;
+}
+
+ss_status ss_kv_cache_parse(const char *s, ss_kv_cache_kind *out) {
+    for (int k = SS_KV_CACHE_BF16; k <= SS_KV_CACHE_FP8; k++)
+        if (s && !strcmp(s, KV_NAMES[k])) {
+            *out = (ss_kv_cache_kind)k;
+            return SS_OK;
+        }
+    return ss_fail(SS_ERR_ARG, "KV cache '%s' is not one of bf16, fp8", s ? s : "(null)");
+}

@@ -36,6 +36,18 @@ const char *ss_attn_prefill_name(ss_attn_prefill_kind k);
 /* Parses those names; SS_ERR_ARG naming the value otherwise. */
 ss_status ss_attn_prefill_parse(const char *s, ss_attn_prefill_kind *out);
 
+/* The KV cache's format. */
+typedef enum ss_kv_cache_kind {
+    SS_KV_CACHE_AUTO = 0, /* $SS_KV_CACHE (bf16 | fp8) if set, else bf16 */
+    SS_KV_CACHE_BF16,     /* K after RoPE and V rounded to BF16 (the CPU engine's cache) */
+    SS_KV_CACHE_FP8,      /* E4M3 codes with one scale per row (kernels.h's ss_kv_f8): half the bytes;
+                           * needs the tensor-core decode kernel (tc, fused) and the mma prefill kernel */
+} ss_kv_cache_kind;
+/* "bf16", "fp8" (NULL for AUTO or out of range). */
+const char *ss_kv_cache_name(ss_kv_cache_kind k);
+/* Parses those names; SS_ERR_ARG naming the value otherwise. */
+ss_status ss_kv_cache_parse(const char *s, ss_kv_cache_kind *out);
+
 /* Most tiles a batch of n rows can need: a run of r >= 2 rows takes
  * ceil(r / 64) <= r / 2 tiles, so n bounds the total. */
 static inline int ss_attn_plan_max_tiles(int n) { return n > 0 ? n : 1; }

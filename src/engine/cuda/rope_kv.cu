@@ -50,6 +50,51 @@ __global__ void __launch_bounds__(THREADS) rope_kv_kernel(ss_yview qkv, int M, c
     }
 }
 
+// FP8 cache: one warp per (token, KV head) row, lanes over the row's
+// elements; the row's absmax by shuffles, then quant_device.cuh's exact
+// per-token quantization (the CPU's ss_quant_act_ref, bit for bit).
+template <int D>
+__global__ void __launch_bounds__(THREADS) rope_kv_f8_kernel(ss_yview qkv, int M, const int32_t *seq,
+                                                             const int32_t *pos, const double *rope, ss_attn_geom g,
+                                                             ss_kv_f8 kv) {
+    constexpr int HALF = D / 2, PL = HALF / 32, VL = D / 32; // pairs and V elements per lane
+    const int KVH = g.n_kv_heads, lane = threadIdx.x & 31;
+    const int64_t w = ((int64_t)blockIdx.x * THREADS + threadIdx.x) >> 5;
+    if (w >= (int64_t)M * KVH) return; // warp-uniform
+    const int i = (int)(w / KVH), h = (int)(w - (int64_t)i * KVH);
+    const int p = pos[i];
+    const int64_t r = ((int64_t)seq[i] * KVH + h) * g.max_len + p; // cache row
+    float x0[PL], x1[PL], amax = 0.0f;
+#pragma unroll
+    for (int e = 0; e < PL; e++) {
+        const int j = lane + 32 * e;
+        const double a = yview_load(qkv, i, g.k_col + (int64_t)h * D + j);
+        const double b = yview_load(qkv, i, g.k_col + (int64_t)h * D + j + HALF);
+        const double2 cs = *(const double2 *)(rope + ((int64_t)p * HALF + j) * 2);
+        x0[e] = (float)__dsub_rn(__dmul_rn(a, cs.x), __dmul_rn(b, cs.y));
+        x1[e] = (float)__dadd_rn(__dmul_rn(b, cs.x), __dmul_rn(a, cs.y));
+        amax = fmaxf(amax, fmaxf(fabsf(x0[e]), fabsf(x1[e])));
+    }
+    const float sk = ss_act_scale(warp_max(amax), ss_q_fp8e4m3::qmax);
+#pragma unroll
+    for (int e = 0; e < PL; e++) {
+        const int j = lane + 32 * e;
+        kv.k[r * D + j] = ss_q_fp8e4m3::quant(x0[e], sk);
+        kv.k[r * D + j + HALF] = ss_q_fp8e4m3::quant(x1[e], sk);
+    }
+    float v[VL];
+    amax = 0.0f;
+#pragma unroll
+    for (int e = 0; e < VL; e++) {
+        v[e] = yview_load(qkv, i, g.v_col + (int64_t)h * D + lane + 32 * e);
+        amax = fmaxf(amax, fabsf(v[e]));
+    }
+    const float sv = ss_act_scale(warp_max(amax), ss_q_fp8e4m3::qmax);
+#pragma unroll
+    for (int e = 0; e < VL; e++) kv.v[r * D + lane + 32 * e] = ss_q_fp8e4m3::quant(v[e], sv);
+    if (lane == 0) kv.k_scale[r] = sk, kv.v_scale[r] = sv;
+}
+
 } // namespace
 
 extern "C" ss_status ss_k_rope_kv(const ss_yview *qkv, int M, const int32_t *seq, const int32_t *pos,
@@ -64,4 +109,19 @@ extern "C" ss_status ss_k_rope_kv(const ss_yview *qkv, int M, const int32_t *seq
     rope_kv_kernel<<<(unsigned)((items + THREADS - 1) / THREADS), THREADS, 0, ss_stream(stream)>>>(
         *qkv, M, seq, pos, rope, *g, k_cache, v_cache);
     return ss_launch_status("rope_kv");
+}
+
+extern "C" ss_status ss_k_rope_kv_f8(const ss_yview *qkv, int M, const int32_t *seq, const int32_t *pos,
+                                     const double *rope, const ss_attn_geom *g, const ss_kv_f8 *kv, void *stream) {
+    if (M <= 0) return SS_OK;
+    const int64_t threads = (int64_t)M * g->n_kv_heads * 32;
+    const unsigned blocks = (unsigned)((threads + THREADS - 1) / THREADS);
+    switch (g->head_dim) {
+    case 64: rope_kv_f8_kernel<64><<<blocks, THREADS, 0, ss_stream(stream)>>>(*qkv, M, seq, pos, rope, *g, *kv); break;
+    case 128:
+        rope_kv_f8_kernel<128><<<blocks, THREADS, 0, ss_stream(stream)>>>(*qkv, M, seq, pos, rope, *g, *kv);
+        break;
+    default: return ss_fail(SS_ERR_UNSUPPORTED, "rope_kv (FP8 cache): head_dim %d is not 64 or 128", g->head_dim);
+    }
+    return ss_launch_status("rope_kv_f8");
 }
