@@ -6,7 +6,7 @@
 #      decode kernel as the engine default (SS_ATTN_DECODE=old);
 #   2. ss_attnbench: the attention kernels alone, old against new, against
 #      the measured copy bandwidth (decode) and in TFLOP/s (prefill);
-#   3. ss_tpbench --kernels old,new,new-bf16,new-wgmma: prefill M=32768 and decode M=512 on
+#   3. ss_tpbench --kernels old,new,new-bf16,new-wgmma,new-fp8kv: prefill M=32768 and decode M=512 on
 #      synthetic BitNet-2B (FP8 dense by default), the per-kernel split
 #      (GEMM / attention / other) of both in one process.
 # Logs under $OUT (or ./out); the last lines printed are the summary table.
@@ -48,7 +48,7 @@ if [[ " $steps " == *" 3 "* ]]; then
   res=/tmp/ss_i16_results; rm -rf "$res"
   timeout "${SS_BENCH_TIMEOUT:-1500}" "$build/src/bench/ss_tpbench" --results "$res" --synth bitnet-2b \
     --dtype "${SS_I16_DTYPES:-fp8}" --sparsity "${SS_I16_SPARSITY:-dense}" --prefill-m 32768 --decode-m 512 \
-    --kernels old,new,new-bf16,new-wgmma >"$out/tpbench.txt" 2>"$out/tpbench.log" || rc=1
+    --kernels old,new,new-bf16,new-wgmma,new-fp8kv >"$out/tpbench.txt" 2>"$out/tpbench.log" || rc=1
   tar -czf "$out/tpbench_results.tar.gz" -C "$res" . 2>/dev/null
   echo "tpbench done ($(( $(date +%s) - t0 )) s)"
   grep -E "error|warning" "$out/tpbench.log" | head -10
