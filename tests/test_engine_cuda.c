@@ -243,11 +243,14 @@ static void test_tiny_vs_cpu(void **state) {
             check_vs_cpu(&m, &o, bounds[i], what);
             g_prefill = SS_ATTN_PREFILL_AUTO;
         }
-        if (i <= 1 || i == 5) { /* the BF16 residual, both engines: same bound */
+        if (i <= 1 || i == 5) {
+            /* the BF16 residual, both engines: one more rounding per add, so
+             * a GPU-vs-CPU difference can flip a BF16 step of x; bound 1.5x
+             * (not yet measured on a GPU) */
             g_residual = SS_RESIDUAL_BF16;
             char what[96];
             snprintf(what, sizeof what, "%s, BF16 residual", names[i]);
-            check_vs_cpu(&m, &o, bounds[i], what);
+            check_vs_cpu(&m, &o, 1.5 * bounds[i], what);
             g_residual = SS_RESIDUAL_AUTO;
         }
         if (m.quant != SS_QUANT_NONE) {
