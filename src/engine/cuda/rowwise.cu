@@ -251,8 +251,11 @@ static ss_status residual_dtype(ss_dtype t, const char *name, int *bf16) {
 
 extern "C" ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embed, int M, int n, void *x,
                                      ss_dtype x_dtype, const float *w, double eps, const ss_xview *out, void *stream) {
+    int bf16 = 0;
+    SS_TRY(residual_dtype(x_dtype, "embed_norm", &bf16)); /* before anything is read through the arguments */
+    if (!out) return ss_fail(SS_ERR_ARG, "embed_norm: no output view");
     RowArgs a = base_args(M, n, w, eps, out);
-    SS_TRY(residual_dtype(x_dtype, "embed_norm", &a.x_bf16));
+    a.x_bf16 = bf16;
     a.tokens = tokens;
     a.embed = embed;
     a.x = x;
@@ -261,8 +264,11 @@ extern "C" ss_status ss_k_embed_norm(const int32_t *tokens, const uint16_t *embe
 
 extern "C" ss_status ss_k_add_norm(void *x, ss_dtype x_dtype, const ss_yview *delta, const int32_t *rows, int M, int n,
                                    int write_x, const float *w, double eps, const ss_xview *out, void *stream) {
+    int bf16 = 0;
+    SS_TRY(residual_dtype(x_dtype, "add_norm", &bf16));
+    if (!out || !delta) return ss_fail(SS_ERR_ARG, "add_norm: no output or delta view");
     RowArgs a = base_args(M, n, w, eps, out);
-    SS_TRY(residual_dtype(x_dtype, "add_norm", &a.x_bf16));
+    a.x_bf16 = bf16;
     a.x = x;
     a.delta = *delta;
     a.rows = rows;
