@@ -30,19 +30,15 @@
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/mma.cuh"
+#include "gemm/arch_guard.cuh"
 
-#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define SS_HAVE_WGMMA 1
-#else
-#define SS_HAVE_WGMMA 0
-#endif
+#define SS_HAVE_WGMMA SS_SM90A_DEVICE
 
 namespace {
 
 constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per CTA: the warpgroup's M of 64
 constexpr int BN = 64;                // keys per tile
 constexpr int THREADS = 128;          // one warpgroup; warp w owns rows 16w..16w+15
-constexpr uint32_t PANEL_BYTES = 64 * 128;
 static_assert(BM == 64 && BN == 64, "tiles are 64 rows: one panel height");
 
 // Element (r, c) of a [64, D] tile: panel c / 64, 128-byte rows, chunks swizzled by r & 7.
@@ -51,6 +47,7 @@ template <int D> __device__ __forceinline__ int sw128(int r, int c) {
 }
 
 #if SS_HAVE_WGMMA
+constexpr uint32_t PANEL_BYTES = 64 * 128;
 __device__ __forceinline__ uint64_t desc_field(uint32_t x) { return (uint64_t)((x & 0x3FFFFu) >> 4); }
 // Shared-memory matrix descriptor, 128-byte swizzle; lbo and sbo in bytes.
 __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
@@ -128,7 +125,7 @@ __device__ __forceinline__ void wgmma_m64n128k16_bf16_rs_tb(float d[64], const u
 #endif
 
 // Two BF16 in a word -> the same two values as FP16 (exact within FP16's range).
-__device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
+template <int = 0> __device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
     return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
 }
 
@@ -326,6 +323,8 @@ __global__ void __launch_bounds__(THREADS, 2)
         if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[4 * i] * inv0, o[4 * i + 1] * inv0);
         if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[4 * i + 2] * inv1, o[4 * i + 3] * inv1);
     }
+#else
+    SS_GPUARCH_TRAP(); // never launched here: ss_attn_prefill_wgmma_available() says no
 #endif
 }
 
