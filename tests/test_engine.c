@@ -195,6 +195,7 @@ static ss_model_config micro_config(ss_arch arch) {
          * wavelengths 6.3, 135 and 2920 fall in the three llama3 bands
          * (kept below 64, smoothed in 64..256, divided by 8 above 256). */
         c.head_dim = 6;
+        c.rope_type = SS_ROPE_LLAMA3;
         c.rope_factor = 8.0;
         c.rope_low_freq = 1.0;
         c.rope_high_freq = 4.0;
@@ -226,12 +227,26 @@ static void ref_matvec(double *y, const float *W, const float *bias, const doubl
     }
 }
 
-/* transformers' default inv_freq and _compute_llama3_parameters, step by step. */
-static void ref_inv_freq(const ss_model_config *c, double *out) {
+/* transformers' default inv_freq, _compute_linear_scaling_rope_parameters,
+ * _compute_yarn_parameters and _compute_llama3_parameters, step by step;
+ * returns the attention scaling that multiplies cos and sin. */
+static double ref_inv_freq(const ss_model_config *c, double *out) {
     const int D = c->head_dim;
+    double attention = 1.0;
     for (int i = 0; i < D / 2; i++) {
         double inv = 1.0 / pow(c->rope_theta, (double)(2 * i) / D);
-        if (c->rope_factor > 0) {
+        if (c->rope_type == SS_ROPE_LINEAR) inv /= c->rope_factor;
+        if (c->rope_type == SS_ROPE_YARN) {
+            /* beta_fast 32, beta_slow 1, truncate */
+            double lo = floor(D * log(c->rope_orig_max_pos / (32 * 2 * M_PI)) / (2 * log(c->rope_theta)));
+            double hi = ceil(D * log(c->rope_orig_max_pos / (1 * 2 * M_PI)) / (2 * log(c->rope_theta)));
+            lo = fmax(lo, 0), hi = fmin(hi, D - 1);
+            if (lo == hi) hi += 0.001;
+            double extrapolation_factor = 1 - fmin(fmax((i - lo) / (hi - lo), 0), 1);
+            inv = inv / c->rope_factor * (1 - extrapolation_factor) + inv * extrapolation_factor;
+            attention = c->rope_factor <= 1 ? 1.0 : 0.1 * log(c->rope_factor) + 1.0;
+        }
+        if (c->rope_type == SS_ROPE_LLAMA3) {
             double low_wl = c->rope_orig_max_pos / c->rope_low_freq, high_wl = c->rope_orig_max_pos / c->rope_high_freq;
             double wavelen = 2 * 3.14159265358979323846 / inv;
             double scaled = wavelen > low_wl ? inv / c->rope_factor : inv;
@@ -242,14 +257,15 @@ static void ref_inv_freq(const ss_model_config *c, double *out) {
         }
         out[i] = inv;
     }
+    return attention;
 }
 
 /* q * cos + rotate_half(q) * sin, for each head of v [n_heads, D]. */
-static void ref_rope(double *v, int n_heads, int D, int pos, const double *inv) {
+static void ref_rope(double *v, int n_heads, int D, int pos, const double *inv, double attention) {
     double cosf_[64], sinf_[64], rot[64];
     for (int j = 0; j < D; j++) {
-        cosf_[j] = cos(pos * inv[j % (D / 2)]);
-        sinf_[j] = sin(pos * inv[j % (D / 2)]);
+        cosf_[j] = cos(pos * inv[j % (D / 2)]) * attention;
+        sinf_[j] = sin(pos * inv[j % (D / 2)]) * attention;
     }
     for (int h = 0; h < n_heads; h++) {
         double *x = v + h * D;
@@ -268,7 +284,7 @@ static void ref_forward(const micro *mc, const int32_t *tok, int T, double *logi
     double *v = calloc((size_t)T * KV, sizeof(double)), *att = calloc(Q, sizeof(double));
     double *g = calloc(I, sizeof(double)), *u = calloc(I, sizeof(double)), *o = calloc(W, sizeof(double));
     double *p = calloc(T, sizeof(double)), inv[32];
-    ref_inv_freq(c, inv);
+    const double attention = ref_inv_freq(c, inv);
     for (int t = 0; t < T; t++)
         for (int j = 0; j < H; j++) x[t * H + j] = mc->embed[(int64_t)tok[t] * H + j];
     for (int l = 0; l < c->n_layers; l++) {
@@ -278,8 +294,8 @@ static void ref_forward(const micro *mc, const int32_t *tok, int T, double *logi
             ref_matvec(q + t * Q, ml->w[LQ], ml->bias[0], xn, Q, H);
             ref_matvec(k + t * KV, ml->w[LK], ml->bias[1], xn, KV, H);
             ref_matvec(v + t * KV, ml->w[LV], ml->bias[2], xn, KV, H);
-            ref_rope(q + t * Q, nh, D, t, inv);
-            ref_rope(k + t * KV, nkv, D, t, inv);
+            ref_rope(q + t * Q, nh, D, t, inv, attention);
+            ref_rope(k + t * KV, nkv, D, t, inv, attention);
         }
         for (int t = 0; t < T; t++) {
             for (int h = 0; h < nh; h++) {
@@ -438,18 +454,112 @@ static void test_qwen2_matches_double_reference(void **state) {
     check_arch(SS_ARCH_QWEN2);
 }
 
+/* linear and yarn RoPE through the whole forward pass (yarn's attention
+ * factor scales q and k); a factor large enough to move every logit. */
+static void test_rope_scalings_match_double_reference(void **state) {
+    (void)state;
+    const ss_rope_type types[] = {SS_ROPE_LINEAR, SS_ROPE_YARN};
+    for (int i = 0; i < 2; i++) {
+        ss_model_config c = small_config(SS_ARCH_QWEN2);
+        c.head_dim = 16; /* 8 frequencies: the yarn ramp has kept, ramped and divided ones */
+        c.rope_theta = 10000.0;
+        c.rope_type = types[i];
+        c.rope_factor = 16.0;
+        c.rope_orig_max_pos = 64;
+        printf("rope_type %s\n", ss_rope_type_name(c.rope_type));
+        check_against_reference(&c, 62 + (uint64_t)i);
+    }
+}
+
+static void rope_freq(const ss_model_config *cfg, int max_len, double *inv, double *scale) {
+    assert_int_equal(ss_rope_frequencies(cfg, max_len, inv, scale), SS_OK);
+}
+
 static void test_rope_llama3_bands(void **state) {
     (void)state;
     ss_model_config cfg = micro_config(SS_ARCH_LLAMA);
-    double got[3], plain[3], want[3];
-    ss_rope_inv_freq(&cfg, got);
+    double got[3], plain[3], want[3], scale;
+    rope_freq(&cfg, 64, got, &scale);
+    assert_true(scale == 1.0);
     ref_inv_freq(&cfg, want);
+    cfg.rope_type = SS_ROPE_DEFAULT;
     cfg.rope_factor = 0;
-    ss_rope_inv_freq(&cfg, plain);
+    rope_freq(&cfg, 64, plain, &scale);
     for (int i = 0; i < 3; i++) assert_true(fabs(got[i] - want[i]) <= 1e-15 * want[i]);
     assert_true(got[0] == plain[0]);                          /* short wavelength: kept */
     assert_true(got[1] < plain[1] && got[1] > plain[1] / 8); /* medium: smoothed */
     assert_true(fabs(got[2] - plain[2] / 8) <= 1e-15 * plain[2]); /* long: divided by the factor */
+}
+
+/* linear divides every frequency; dynamic is the default up to
+ * max_position_embeddings and refused beyond (transformers rescales there). */
+static void test_rope_linear_dynamic(void **state) {
+    (void)state;
+    ss_model_config cfg = micro_config(SS_ARCH_QWEN2);
+    cfg.head_dim = 8;
+    double plain[4], got[4], scale;
+    rope_freq(&cfg, 64, plain, &scale);
+    for (int i = 0; i < 4; i++) assert_true(fabs(plain[i] - pow(1e6, -2.0 * i / 8)) <= 1e-15 * plain[i]);
+    cfg.rope_type = SS_ROPE_LINEAR;
+    cfg.rope_factor = 4.0;
+    rope_freq(&cfg, 64, got, &scale);
+    for (int i = 0; i < 4; i++) assert_true(got[i] == plain[i] / 4.0);
+    assert_true(scale == 1.0);
+    cfg.rope_type = SS_ROPE_DYNAMIC;
+    rope_freq(&cfg, cfg.max_pos, got, &scale);
+    for (int i = 0; i < 4; i++) assert_true(got[i] == plain[i]);
+    assert_int_equal(ss_rope_frequencies(&cfg, cfg.max_pos + 1, got, &scale), SS_ERR_UNSUPPORTED);
+    assert_non_null(strstr(ss_errmsg(), "dynamic"));
+    assert_non_null(strstr(ss_errmsg(), "max_position_embeddings"));
+}
+
+/* yarn: dimensions that rotate more than beta_fast times in the original
+ * context keep their frequency, fewer than beta_slow times are divided by
+ * the factor, a linear ramp between; cos/sin scale 0.1 ln(factor) + 1 unless
+ * attention_factor or mscale/mscale_all_dim say otherwise. */
+static void test_rope_yarn(void **state) {
+    (void)state;
+    ss_model_config cfg = micro_config(SS_ARCH_QWEN2);
+    cfg.head_dim = 64;
+    cfg.rope_theta = 10000.0;
+    double plain[32], got[32], scale;
+    rope_freq(&cfg, 64, plain, &scale);
+    cfg.rope_type = SS_ROPE_YARN;
+    cfg.rope_factor = 4.0;
+    cfg.rope_orig_max_pos = 2048;
+    rope_freq(&cfg, 64, got, &scale);
+    assert_true(fabs(scale - (0.1 * log(4.0) + 1.0)) <= 1e-15);
+    /* correction range: dim * ln(orig / (beta * 2 pi)) / (2 ln theta), floored / ceiled */
+    const double low = floor(64 * log(2048 / (32 * 2 * M_PI)) / (2 * log(10000.0)));
+    const double high = ceil(64 * log(2048 / (1 * 2 * M_PI)) / (2 * log(10000.0)));
+    assert_true(low >= 1 && high < 31 && low < high);
+    for (int i = 0; i < 32; i++) {
+        double ramp = fmin(fmax((i - low) / (high - low), 0.0), 1.0);
+        double want = plain[i] / 4.0 * ramp + plain[i] * (1.0 - ramp);
+        if (fabs(got[i] - want) > 1e-15 * want) fail_msg("yarn inv_freq[%d] = %.17g, want %.17g", i, got[i], want);
+        if (i <= low) assert_true(got[i] == plain[i]);
+        if (i >= high) assert_true(fabs(got[i] - plain[i] / 4.0) <= 1e-16 * plain[i]);
+    }
+    cfg.rope_attn_factor = 0.75;
+    rope_freq(&cfg, 64, got, &scale);
+    assert_true(scale == 0.75);
+    cfg.rope_attn_factor = 0;
+    cfg.rope_mscale = 1.0;
+    cfg.rope_mscale_all_dim = 0.5;
+    rope_freq(&cfg, 64, got, &scale);
+    assert_true(fabs(scale - (0.1 * log(4.0) + 1.0) / (0.05 * log(4.0) + 1.0)) <= 1e-15);
+    /* truncate = false: the range is not rounded, so no frequency at the
+     * boundaries is exactly kept or exactly divided */
+    cfg.rope_mscale = cfg.rope_mscale_all_dim = 0;
+    cfg.rope_untruncated = 1;
+    rope_freq(&cfg, 64, got, &scale);
+    const double lo = 64 * log(2048 / (32 * 2 * M_PI)) / (2 * log(10000.0));
+    const double hi = 64 * log(2048 / (1 * 2 * M_PI)) / (2 * log(10000.0));
+    for (int i = 0; i < 32; i++) {
+        double ramp = fmin(fmax((i - lo) / (hi - lo), 0.0), 1.0);
+        double want = plain[i] / 4.0 * ramp + plain[i] * (1.0 - ramp);
+        assert_true(fabs(got[i] - want) <= 1e-15 * want);
+    }
 }
 
 /* ------------------------------------------------------------------------
@@ -883,6 +993,9 @@ int main(void) {
         cmocka_unit_test(test_qwen2_matches_double_reference),
         cmocka_unit_test(test_rope_llama3_bands),
         cmocka_unit_test(test_residual_bf16),
+        cmocka_unit_test(test_rope_linear_dynamic),
+        cmocka_unit_test(test_rope_yarn),
+        cmocka_unit_test(test_rope_scalings_match_double_reference),
         cmocka_unit_test(test_batching_bf16),
         cmocka_unit_test(test_batching_int8_fp8),
         cmocka_unit_test(test_forward_errors),

@@ -598,7 +598,9 @@ static void mem_build(mem_model *mm, ss_arch arch, ss_quant quant, uint64_t seed
     ss_model_config c = {.arch = arch, .act = SS_ACT_SILU, .hidden = 256, .intermediate = 512, .n_layers = 2,
                          .n_heads = 4, .n_kv_heads = 2, .head_dim = 64, .vocab = 384, .max_pos = 512, .rms_eps = 1e-6,
                          .rope_theta = 500000.0, .tie_embeddings = 0, .bos_id = 1, .eos_id = 2};
-    if (arch == SS_ARCH_LLAMA) c.rope_factor = 32.0, c.rope_low_freq = 1.0, c.rope_high_freq = 4.0, c.rope_orig_max_pos = 64;
+    if (arch == SS_ARCH_LLAMA)
+        c.rope_type = SS_ROPE_LLAMA3, c.rope_factor = 32.0, c.rope_low_freq = 1.0, c.rope_high_freq = 4.0,
+        c.rope_orig_max_pos = 64;
     if (arch == SS_ARCH_QWEN2) c.qkv_bias = 1, c.rope_theta = 1000000.0;
     ss_rng r;
     ss_rng_seed(&r, seed, 0);
@@ -729,6 +731,32 @@ static void test_tiny_mixed_recipe(void **state) {
     ss_model_free(&ms);
 }
 
+/* linear and yarn RoPE (yarn scales cos/sin by its attention factor, baked
+ * into the GPU engine's table): the same frequencies (engine/rope.h) on
+ * both engines, so the GPU follows the CPU engine as for the default. */
+static void test_rope_scalings_vs_cpu(void **state) {
+    (void)state;
+    const ss_rope_type types[2] = {SS_ROPE_LINEAR, SS_ROPE_YARN};
+    for (int t = 0; t < 2; t++) {
+        mem_model mm;
+        mem_build(&mm, SS_ARCH_QWEN2, SS_QUANT_NONE, 60 + (uint64_t)t);
+        ss_model_config *c = &mm.m.cfg;
+        c->rope_type = types[t];
+        c->rope_factor = 8.0;
+        c->rope_orig_max_pos = 32;
+        c->rope_theta = 10000.0;
+        OK(ss_config_validate(c, "rope test"));
+        double inv[32], scale;
+        OK(ss_rope_frequencies(c, 64, inv, &scale));
+        assert_true(t == 0 ? scale == 1.0 : scale > 1.2); /* yarn: 0.1 ln 8 + 1 */
+        ss_cuda_model_opts o = exact_opts();
+        char what[96];
+        snprintf(what, sizeof what, "qwen2 rope %s (in memory)", ss_rope_type_name(types[t]));
+        check_vs_cpu(&mm.m, &o, 2e-2, what);
+        mem_free(&mm);
+    }
+}
+
 int main(void) {
     if (ss_gpu_count() == 0) {
         printf("skipped: no CUDA device\n");
@@ -740,6 +768,7 @@ int main(void) {
         cmocka_unit_test(test_bad_batches),           cmocka_unit_test(test_llama_qwen_vs_cpu),
         cmocka_unit_test(test_tiny_mixed_recipe),
         cmocka_unit_test(test_kv_cache_fp8),
+        cmocka_unit_test(test_rope_scalings_vs_cpu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

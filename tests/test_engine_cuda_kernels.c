@@ -368,7 +368,7 @@ static void attn_fix_make(attn_fix *a, int H, int KVH, int D, int max_seqs, int 
     for (int i = 0; i < D / 2; i++) inv[i] = pow(theta, -2.0 * i / D);
     a->rope = malloc((size_t)max_len * D * sizeof(double));
     assert_non_null(a->rope);
-    ss_ref_rope_table(inv, D, max_len, a->rope);
+    ss_ref_rope_table(inv, 1.0, D, max_len, a->rope);
     a->d_rope = dev_upload(a->rope, (size_t)max_len * D * sizeof(double));
     float *rf = malloc((size_t)max_len * D * sizeof(float));
     assert_non_null(rf);

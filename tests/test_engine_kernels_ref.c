@@ -63,7 +63,7 @@ static void fixture_make(fixture *f, int H, int KVH, int D, int max_seqs, int ma
     const size_t ce = (size_t)max_seqs * KVH * max_len * D;
     f->kc = malloc(ce * 2), f->vc = malloc(ce * 2);
     assert_non_null(f->rope), assert_non_null(f->qkv), assert_non_null(f->kc), assert_non_null(f->vc);
-    ss_ref_rope_table(inv, D, max_len, f->rope);
+    ss_ref_rope_table(inv, 1.0, D, max_len, f->rope);
     for (int64_t i = 0; i < n * f->ld; i++) f->qkv[i] = ss_round_bf16(q_std * ss_rng_normal(&g_rng));
     for (size_t i = 0; i < ce; i++) {
         f->kc[i] = ss_f32_to_bf16(ss_rng_normal(&g_rng));

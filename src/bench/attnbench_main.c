@@ -208,7 +208,7 @@ static ss_status io_make(bench_io *b, const args *a, int seqs, int max_len, int 
     ss_status st = inv && rope && rope_f ? SS_OK : ss_fail(SS_ERR_NOMEM, "attnbench: no memory for RoPE tables");
     if (st == SS_OK) {
         for (int i = 0; i < a->D / 2; i++) inv[i] = pow(500000.0, -2.0 * i / a->D);
-        ss_ref_rope_table(inv, a->D, max_len, rope);
+        ss_ref_rope_table(inv, 1.0, a->D, max_len, rope);
         for (size_t i = 0; i < (size_t)max_len * a->D; i++) rope_f[i] = (float)rope[i];
         st = upload_new((void **)&b->rope, rope, (size_t)max_len * a->D * sizeof(double));
     }

@@ -22,8 +22,9 @@
  *    rounded to BF16 first, since a BF16 GEMM takes BF16 operands; quantized
  *    (INT8/FP8) linears take the float norm/activation output directly and
  *    quantize it per token (ss_linear_ref);
- *  - RoPE: angles pos * inv_freq and their cos/sin in double, the rotation in
- *    double, rounded to float; q stays float;
+ *  - RoPE: frequencies from engine/rope.h (shared with the GPU engine), angles
+ *    pos * inv_freq and their cos/sin (times yarn's attention factor) in
+ *    double, the rotation in double, rounded to float; q stays float;
  *  - K (after RoPE) and V are stored in the KV cache rounded to BF16;
  *  - attention: scores q.k in float, scaled by 1/sqrt(D), softmax in float
  *    with the max subtracted, weighted sum of V in float;
@@ -82,7 +83,11 @@ ss_status ss_cpu_state_new(const ss_model *m, int max_seqs, int max_len, ss_cpu_
         return ss_fail(SS_ERR_NOMEM, "KV cache: no memory for %d sequences x %d positions (%zu MiB)", max_seqs,
                        max_len, 2 * n * sizeof(uint16_t) >> 20);
     }
-    ss_rope_inv_freq(&m->cfg, s->inv_freq);
+    ss_status st = ss_rope_frequencies(&m->cfg, max_len, s->inv_freq, &s->rope_scale);
+    if (st != SS_OK) {
+        ss_cpu_state_free(s);
+        return st;
+    }
     *out = s;
     return SS_OK;
 }
@@ -169,10 +174,11 @@ static ss_status linear(const ss_linear_weight *w, const float *x, int64_t M, fl
     return ss_linear_ref(w, xbuf, M, y);
 }
 
-/* Rotates each head of v [n_heads, D] by the angles pos * inv_freq (rotate_half pairs (i, i + D/2)). */
-static void rope(float *v, int n_heads, int D, int pos, const double *inv_freq) {
+/* Rotates each head of v [n_heads, D] by the angles pos * inv_freq (rotate_half
+ * pairs (i, i + D/2)), cos and sin multiplied by scale as transformers does. */
+static void rope(float *v, int n_heads, int D, int pos, const double *inv_freq, double scale) {
     for (int i = 0; i < D / 2; i++) {
-        double angle = (double)pos * inv_freq[i], c = cos(angle), s = sin(angle);
+        double angle = (double)pos * inv_freq[i], c = cos(angle) * scale, s = sin(angle) * scale;
         for (int h = 0; h < n_heads; h++) {
             float *x = v + (size_t)h * D;
             double a = x[i], b = x[i + D / 2];
@@ -336,8 +342,8 @@ static ss_status attention_block(ss_cpu_state *s, int l, const ss_batch *b, scra
     SS_TRY(linear(&lw->k, sc->xn, n, sc->k, sc->xbuf));
     SS_TRY(linear(&lw->v, sc->xn, n, sc->v, sc->xbuf));
     for (int i = 0; i < n; i++) {
-        rope(sc->q + (size_t)i * Q, m->cfg.n_heads, D, b->pos[i], s->inv_freq);
-        rope(sc->k + (size_t)i * KV, m->cfg.n_kv_heads, D, b->pos[i], s->inv_freq);
+        rope(sc->q + (size_t)i * Q, m->cfg.n_heads, D, b->pos[i], s->inv_freq, s->rope_scale);
+        rope(sc->k + (size_t)i * KV, m->cfg.n_kv_heads, D, b->pos[i], s->inv_freq, s->rope_scale);
         size_t at = cache_at(s, l, b->seq[i], b->pos[i]);
         for (int j = 0; j < KV; j++) {
             s->k_cache[at + j] = ss_f32_to_bf16(sc->k[(size_t)i * KV + j]);

@@ -21,6 +21,7 @@
 
 #include "core/status.h"
 #include "engine/model.h"
+#include "engine/rope.h"
 
 typedef struct ss_batch {
     int n;                     /* tokens in the batch */
@@ -54,7 +55,8 @@ typedef struct ss_cpu_state {
     uint16_t *k_cache, *v_cache; /* [n_layers, max_seqs, max_len, kv_dim], BF16 */
     int *seq_len;                /* [max_seqs] positions written so far */
     ss_residual residual;        /* ss_cpu_state_new: $SS_RESIDUAL or F32; may be set before a forward */
-    double *inv_freq;            /* [head_dim/2] RoPE frequencies */
+    double *inv_freq;            /* [head_dim/2] RoPE frequencies (engine/rope.h) */
+    double rope_scale;           /* multiplies cos and sin (yarn's attention_factor, else 1) */
     struct ss_calib_stats *capture; /* when set, every forward adds its linears' input statistics (engine/calib.h) */
 } ss_cpu_state;
 

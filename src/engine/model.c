@@ -11,27 +11,6 @@
 
 static int is_plain_float(ss_dtype t) { return t == SS_DT_F32 || t == SS_DT_F16 || t == SS_DT_BF16; }
 
-void ss_rope_inv_freq(const ss_model_config *cfg, double *inv_freq) {
-    const int D = cfg->head_dim;
-    for (int i = 0; i < D / 2; i++) {
-        double f = pow(cfg->rope_theta, -2.0 * i / D);
-        if (cfg->rope_factor > 0) {
-            /* llama3: long wavelengths are slowed down by `factor`, short ones
-             * kept, and the band between them interpolated smoothly. */
-            const double old_len = cfg->rope_orig_max_pos;
-            const double low_wavelen = old_len / cfg->rope_low_freq, high_wavelen = old_len / cfg->rope_high_freq;
-            const double wavelen = 2.0 * M_PI / f;
-            if (wavelen > low_wavelen) {
-                f = f / cfg->rope_factor;
-            } else if (wavelen >= high_wavelen) {
-                double smooth = (old_len / wavelen - cfg->rope_low_freq) / (cfg->rope_high_freq - cfg->rope_low_freq);
-                f = (1.0 - smooth) * f / cfg->rope_factor + smooth * f;
-            }
-        }
-        inv_freq[i] = f;
-    }
-}
-
 ss_status ss_model_init(ss_model *m, const ss_model_config *cfg) {
     memset(m, 0, sizeof *m);
     SS_TRY(ss_config_validate(cfg, "model"));
@@ -212,6 +191,9 @@ static ss_status load_all(const char *dir, ss_model *m) {
     if (!m->vectors) return ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld norm/bias floats", dir, (long long)nvec);
     ld.next_vector = m->vectors;
     ld.vectors_end = m->vectors + nvec;
+    if (c->cfg.hf_quant != SS_HFQ_NONE)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s/config.json: quantization_config (%s) is not supported by this loader",
+                       dir, ss_hf_quant_name(c->cfg.hf_quant));
 
     SS_TRY(load_embeddings(&ld));
     for (int i = 0; i < m->cfg.n_layers; i++) SS_TRY(load_layer(&ld, i));

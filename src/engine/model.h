@@ -66,11 +66,6 @@ ss_status ss_model_init(ss_model *m, const ss_model_config *cfg);
 /* Frees what load/init allocated (and unmaps the checkpoint). Safe on a zeroed model. */
 void ss_model_free(ss_model *m);
 
-/* RoPE frequencies of the Hugging Face kind, in double: inv_freq[i] =
- * theta^(-2i/D) for i < D/2 (D = head_dim), then, when cfg->rope_factor > 0,
- * the llama3 rescaling of transformers' _compute_llama3_parameters. */
-void ss_rope_inv_freq(const ss_model_config *cfg, double *inv_freq /* [head_dim/2] */);
-
 /* Size of the attention output per token, n_heads * head_dim. */
 static inline int ss_model_q_dim(const ss_model *m) { return m->cfg.n_heads * m->cfg.head_dim; }
 static inline int ss_model_kv_dim(const ss_model *m) { return m->cfg.n_kv_heads * m->cfg.head_dim; }

@@ -2,9 +2,23 @@
  *
  * Defaults for absent fields follow the transformers configuration classes
  * of each family (BitNetConfig, LlamaConfig, Qwen2Config), so a real
- * config.json loads as transformers would read it. Fields we cannot honour
- * (Llama's attention_bias/mlp_bias, Qwen2's sliding window, RoPE scalings
- * other than llama3) are rejected rather than silently ignored.
+ * config.json loads as transformers would read it. Keys that change the
+ * forward pass:
+ *   read:    the dimensions, num_key_value_heads (absent: Llama = heads,
+ *            Qwen2 32, BitNet 5, as the classes; null: heads), head_dim,
+ *            hidden_act (silu/swish; BitNet relu2 or silu), rms_norm_eps,
+ *            tie_word_embeddings, max_position_embeddings, RoPE
+ *            (config_rope.c: both layouts, default/linear/dynamic/yarn/llama3),
+ *            quantization_config (config_quant.c: BitNet's formats);
+ *   refused (SS_ERR_UNSUPPORTED, exit code 3, naming the key): other RoPE
+ *            types, partial_rotary_factor != 1, attention_bias = true (Llama,
+ *            BitNet: o_proj and q/k/v biases), mlp_bias = true,
+ *            use_sliding_window = true, Qwen2 layer_types other than
+ *            full_attention, any other quantization_config;
+ *   ignored because the three transformers model classes ignore them:
+ *            Qwen2's attention_bias, sliding_window and max_window_layers
+ *            without use_sliding_window, pretraining_tp (5.x has no use for
+ *            it; in 4.x it only split the same sums), dropout, use_cache, ...
  */
 #include "io/config.h"
 
@@ -15,6 +29,7 @@
 
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "io/config_keys.h"
 
 const char *ss_arch_name(ss_arch a) {
     switch (a) {
@@ -96,28 +111,57 @@ static ss_status token_id(const json_t *j, const char *key, const char *path, in
     return SS_OK;
 }
 
-static ss_status parse_rope_scaling(const json_t *j, const char *path, ss_model_config *c) {
-    const json_t *rs = json_object_get(j, "rope_scaling");
-    if (!rs || json_is_null(rs)) return SS_OK;
-    if (!json_is_object(rs)) return ss_fail(SS_ERR_FORMAT, "%s: field 'rope_scaling' is not an object", path);
-    const json_t *type = json_object_get(rs, "rope_type");
-    if (!type) type = json_object_get(rs, "type");
-    if (!json_is_string(type)) return ss_fail(SS_ERR_FORMAT, "%s: 'rope_scaling' has no string 'rope_type'", path);
-    const char *t = json_string_value(type);
-    if (!strcmp(t, "default")) return SS_OK;
-    if (strcmp(t, "llama3") != 0)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (only llama3)", path, t);
-    char what[4200];
-    snprintf(what, sizeof what, "%s: rope_scaling", path);
-    int64_t orig;
-    SS_TRY(ss_json_num(rs, "factor", what, &c->rope_factor));
-    SS_TRY(ss_json_num(rs, "low_freq_factor", what, &c->rope_low_freq));
-    SS_TRY(ss_json_num(rs, "high_freq_factor", what, &c->rope_high_freq));
-    SS_TRY(ss_json_int(rs, "original_max_position_embeddings", what, &orig));
-    if (orig <= 0 || orig > INT_MAX)
-        return ss_fail(SS_ERR_FORMAT, "%s: original_max_position_embeddings = %lld is out of range", what, (long long)orig);
-    c->rope_orig_max_pos = (int)orig;
-    if (c->rope_factor <= 0) return ss_fail(SS_ERR_FORMAT, "%s: factor must be positive", what);
+/* num_key_value_heads: absent -> the class default, null -> num_attention_heads. */
+static ss_status kv_heads(const json_t *j, const char *path, ss_model_config *c) {
+    const json_t *v = json_object_get(j, "num_key_value_heads");
+    c->n_kv_heads = c->arch == SS_ARCH_QWEN2 ? 32 : c->arch == SS_ARCH_BITNET ? 5 : c->n_heads;
+    if (v && json_is_null(v)) {
+        c->n_kv_heads = c->n_heads;
+        return SS_OK;
+    }
+    return opt_int(j, "num_key_value_heads", path, &c->n_kv_heads);
+}
+
+/* The activation: the family's, or SiLU under either of its names. */
+static ss_status activation(const json_t *j, const char *path, const char *model_type, ss_model_config *c) {
+    const json_t *act = json_object_get(j, "hidden_act");
+    if (!act || json_is_null(act)) return SS_OK;
+    if (!json_is_string(act)) return ss_fail(SS_ERR_FORMAT, "%s: field 'hidden_act' is not a string", path);
+    const char *a = json_string_value(act);
+    if (!strcmp(a, "silu") || !strcmp(a, "swish")) {
+        if (c->arch == SS_ARCH_BITNET || c->act == SS_ACT_SILU) {
+            c->act = SS_ACT_SILU;
+            return SS_OK;
+        }
+    } else if (!strcmp(a, act_name(c->act))) {
+        return SS_OK;
+    }
+    return ss_fail(SS_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported for model_type '%s'", path, a, model_type);
+}
+
+/* Attention variants none of the engines implements. */
+static ss_status refuse_attention_variants(const json_t *j, const char *path, const char *model_type,
+                                           const ss_model_config *c) {
+    /* Llama's and BitNet's attention_bias put biases on q/k/v/o; Qwen2's class ignores the key */
+    int attention_bias = 0, mlp_bias = 0, sliding = 0;
+    SS_TRY(ss_json_bool_opt(j, "attention_bias", path, &attention_bias));
+    SS_TRY(ss_json_bool_opt(j, "mlp_bias", path, &mlp_bias));
+    SS_TRY(ss_json_bool_opt(j, "use_sliding_window", path, &sliding));
+    if (c->arch != SS_ARCH_QWEN2 && attention_bias)
+        return ss_fail(SS_ERR_UNSUPPORTED, "%s: attention_bias = true is not supported for model_type '%s'", path,
+                       model_type);
+    if (mlp_bias) return ss_fail(SS_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", path);
+    if (sliding) return ss_fail(SS_ERR_UNSUPPORTED, "%s: use_sliding_window = true is not supported", path);
+    const json_t *lt = json_object_get(j, "layer_types");
+    if (c->arch != SS_ARCH_QWEN2 || !lt || json_is_null(lt)) return SS_OK;
+    if (!json_is_array(lt)) return ss_fail(SS_ERR_FORMAT, "%s: field 'layer_types' is not a list", path);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(lt, i, e) {
+        if (!json_is_string(e) || strcmp(json_string_value(e), "full_attention") != 0)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s: layer_types[%zu] = '%s' is not supported (full_attention only)",
+                           path, i, json_is_string(e) ? json_string_value(e) : "not a string");
+    }
     return SS_OK;
 }
 
@@ -139,37 +183,18 @@ static ss_status parse_config(const json_t *j, const char *path, ss_model_config
     SS_TRY(req_dim(j, "num_hidden_layers", path, &c->n_layers));
     SS_TRY(req_dim(j, "num_attention_heads", path, &c->n_heads));
     SS_TRY(req_dim(j, "vocab_size", path, &c->vocab));
-    c->n_kv_heads = c->n_heads;
     c->head_dim = c->hidden / c->n_heads;
-    SS_TRY(opt_int(j, "num_key_value_heads", path, &c->n_kv_heads));
+    SS_TRY(kv_heads(j, path, c));
     SS_TRY(opt_int(j, "head_dim", path, &c->head_dim));
     SS_TRY(opt_int(j, "max_position_embeddings", path, &c->max_pos));
     SS_TRY(ss_json_num_opt(j, "rms_norm_eps", path, &c->rms_eps));
-    SS_TRY(ss_json_num_opt(j, "rope_theta", path, &c->rope_theta));
     SS_TRY(ss_json_bool_opt(j, "tie_word_embeddings", path, &c->tie_embeddings));
     SS_TRY(token_id(j, "bos_token_id", path, &c->bos_id));
     SS_TRY(token_id(j, "eos_token_id", path, &c->eos_id));
-    SS_TRY(parse_rope_scaling(j, path, c));
-
-    const json_t *act = json_object_get(j, "hidden_act");
-    if (act) {
-        if (!json_is_string(act)) return ss_fail(SS_ERR_FORMAT, "%s: field 'hidden_act' is not a string", path);
-        const char *a = json_string_value(act);
-        if (!strcmp(a, "silu") && arch == SS_ARCH_BITNET) c->act = SS_ACT_SILU;
-        else if (strcmp(a, act_name(c->act)) != 0)
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported for model_type '%s'", path, a,
-                           model_type);
-    }
-    /* Llama's optional biases would need o_proj / MLP biases we do not model. */
-    int attention_bias = 0, mlp_bias = 0, sliding = 0;
-    SS_TRY(ss_json_bool_opt(j, "attention_bias", path, &attention_bias));
-    SS_TRY(ss_json_bool_opt(j, "mlp_bias", path, &mlp_bias));
-    SS_TRY(ss_json_bool_opt(j, "use_sliding_window", path, &sliding));
-    if (arch != SS_ARCH_QWEN2 && attention_bias)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: attention_bias = true is not supported for model_type '%s'", path,
-                       model_type);
-    if (mlp_bias) return ss_fail(SS_ERR_UNSUPPORTED, "%s: mlp_bias = true is not supported", path);
-    if (sliding) return ss_fail(SS_ERR_UNSUPPORTED, "%s: use_sliding_window = true is not supported", path);
+    SS_TRY(activation(j, path, model_type, c));
+    SS_TRY(refuse_attention_variants(j, path, model_type, c));
+    SS_TRY(ss_config_parse_rope(j, path, arch == SS_ARCH_BITNET ? 500000.0 : 10000.0, c));
+    SS_TRY(ss_config_parse_quantization(j, path, c));
     return ss_config_validate(c, path);
 }
 
@@ -237,7 +262,6 @@ ss_status ss_config_validate(const ss_model_config *c, const char *what) {
                        c->n_heads, c->n_kv_heads);
     if (c->head_dim % 2) return ss_fail(SS_ERR_FORMAT, "%s: head_dim %d is odd (RoPE rotates pairs)", what, c->head_dim);
     if (!(c->rms_eps > 0)) return ss_fail(SS_ERR_FORMAT, "%s: rms_norm_eps %g must be positive", what, c->rms_eps);
-    if (!(c->rope_theta > 0)) return ss_fail(SS_ERR_FORMAT, "%s: rope_theta %g must be positive", what, c->rope_theta);
     /* The family fixes these; a mismatch could not be written to config.json. */
     if (c->sub_norms != (c->arch == SS_ARCH_BITNET))
         return ss_fail(SS_ERR_FORMAT, "%s: sub-norms belong to bitnet only (model_type %s)", what, ss_arch_name(c->arch));
@@ -245,15 +269,9 @@ ss_status ss_config_validate(const ss_model_config *c, const char *what) {
         return ss_fail(SS_ERR_FORMAT, "%s: q/k/v bias belongs to qwen2 only (model_type %s)", what, ss_arch_name(c->arch));
     if (c->act == SS_ACT_RELU2 && c->arch != SS_ARCH_BITNET)
         return ss_fail(SS_ERR_FORMAT, "%s: relu2 belongs to bitnet only (model_type %s)", what, ss_arch_name(c->arch));
-    if (c->rope_factor < 0) return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling factor %g is negative", what, c->rope_factor);
-    if (c->rope_factor > 0) {
-        if (!(c->rope_low_freq > 0) || !(c->rope_high_freq > c->rope_low_freq))
-            return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling needs 0 < low_freq_factor (%g) < high_freq_factor (%g)",
-                           what, c->rope_low_freq, c->rope_high_freq);
-        if (c->rope_orig_max_pos <= 0)
-            return ss_fail(SS_ERR_FORMAT, "%s: rope_scaling original_max_position_embeddings %d must be positive", what,
-                           c->rope_orig_max_pos);
-    }
+    SS_TRY(ss_config_validate_rope(c, what));
+    if ((unsigned)c->hf_quant > SS_HFQ_BITNET_PACKED_MUL)
+        return ss_fail(SS_ERR_FORMAT, "%s: unknown quantization_config kind %d", what, (int)c->hf_quant);
     if (c->bos_id < -1 || c->bos_id >= c->vocab)
         return ss_fail(SS_ERR_FORMAT, "%s: bos_token_id %d is outside the vocabulary (%d)", what, c->bos_id, c->vocab);
     if (c->eos_id < -1 || c->eos_id >= c->vocab)
@@ -303,14 +321,9 @@ ss_status ss_config_save(const char *path, const ss_model_config *c) {
     json_object_set_new(j, "num_attention_heads", json_integer(c->n_heads));
     json_object_set_new(j, "num_hidden_layers", json_integer(c->n_layers));
     json_object_set_new(j, "num_key_value_heads", json_integer(c->n_kv_heads));
+    if (c->hf_quant != SS_HFQ_NONE) json_object_set_new(j, "quantization_config", ss_config_quant_json(c));
     json_object_set_new(j, "rms_norm_eps", json_real(c->rms_eps));
-    if (c->rope_factor > 0)
-        json_object_set_new(j, "rope_scaling",
-                            json_pack("{s:f, s:f, s:f, s:i, s:s}", "factor", c->rope_factor, "high_freq_factor",
-                                      c->rope_high_freq, "low_freq_factor", c->rope_low_freq,
-                                      "original_max_position_embeddings", c->rope_orig_max_pos, "rope_type", "llama3"));
-    else
-        json_object_set_new(j, "rope_scaling", json_null());
+    json_object_set_new(j, "rope_scaling", ss_config_rope_json(c));
     json_object_set_new(j, "rope_theta", json_real(c->rope_theta));
     json_object_set_new(j, "tie_word_embeddings", json_boolean(c->tie_embeddings));
     json_object_set_new(j, "torch_dtype", json_string("bfloat16"));
@@ -326,8 +339,8 @@ ss_status ss_config_save(const char *path, const ss_model_config *c) {
 #define LLAMA32(h, heads, layers, hd)                                                                            \
     {.arch = SS_ARCH_LLAMA, .act = SS_ACT_SILU, .hidden = h, .intermediate = 8192, .n_layers = layers,           \
      .n_heads = heads, .n_kv_heads = 8, .head_dim = hd, .vocab = 128256, .max_pos = 131072, .rms_eps = 1e-5,     \
-     .rope_theta = 500000.0, .tie_embeddings = 1, .rope_factor = 32.0, .rope_low_freq = 1.0,                    \
-     .rope_high_freq = 4.0, .rope_orig_max_pos = 8192, .bos_id = 128000, .eos_id = 128001}
+     .rope_theta = 500000.0, .tie_embeddings = 1, .rope_type = SS_ROPE_LLAMA3, .rope_factor = 32.0,             \
+     .rope_low_freq = 1.0, .rope_high_freq = 4.0, .rope_orig_max_pos = 8192, .bos_id = 128000, .eos_id = 128001}
 
 /* In the order of g_preset_names. */
 static const ss_model_config g_presets[] = {

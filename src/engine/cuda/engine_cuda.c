@@ -30,6 +30,7 @@
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/kernels_ref.h"
 #include "engine/cuda/plan.h"
+#include "engine/rope.h"
 #include "gemm/arch.h"
 
 static ss_status cuda_ok(cudaError_t e, const char *call) {
@@ -461,13 +462,14 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
         SS_TRY(dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
     }
 
-    /* RoPE table, computed on the host as the CPU engine computes its angles */
+    /* RoPE table, from the CPU engine's frequencies and angles (engine/rope.h) */
     size_t nrope = (size_t)e->o.max_len * D;
     double *inv = malloc(D / 2 * sizeof(double) + 8), *rope = malloc(nrope * sizeof(double));
     ss_status st = (inv && rope) ? SS_OK : ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the RoPE table");
+    double rope_scale = 1.0;
+    if (st == SS_OK) st = ss_rope_frequencies(c, e->o.max_len, inv, &rope_scale);
     if (st == SS_OK) {
-        ss_rope_inv_freq(c, inv);
-        ss_ref_rope_table(inv, c->head_dim, e->o.max_len, rope);
+        ss_ref_rope_table(inv, rope_scale, c->head_dim, e->o.max_len, rope);
         st = dev_alloc((void **)&e->rope, nrope * sizeof(double), b);
     }
     if (st == SS_OK) st = ss_gpu_upload(e->rope, rope, nrope * sizeof(double));

@@ -59,13 +59,13 @@ void ss_ref_act(const float *gate_up, int64_t M, int64_t I, int act, float *h) {
         }
 }
 
-void ss_ref_rope_table(const double *inv_freq, int head_dim, int max_len, double *rope) {
+void ss_ref_rope_table(const double *inv_freq, double scale, int head_dim, int max_len, double *rope) {
     const int half = head_dim / 2;
     for (int p = 0; p < max_len; p++)
         for (int i = 0; i < half; i++) {
             double angle = (double)p * inv_freq[i];
-            rope[((size_t)p * half + i) * 2] = cos(angle);
-            rope[((size_t)p * half + i) * 2 + 1] = sin(angle);
+            rope[((size_t)p * half + i) * 2] = cos(angle) * scale;
+            rope[((size_t)p * half + i) * 2 + 1] = sin(angle) * scale;
         }
 }
 

@@ -27,8 +27,9 @@ ss_status ss_ref_xview(const float *y, int64_t M, int64_t n, ss_dtype dtype, con
 /* h[M, I] = act(gate) * up from a gate_up [M, 2I] of floats (act 0 relu^2, 1 silu). */
 void ss_ref_act(const float *gate_up, int64_t M, int64_t I, int act, float *h);
 
-/* RoPE table: [max_len, head_dim/2, 2] doubles (cos, sin of pos * inv_freq). */
-void ss_ref_rope_table(const double *inv_freq, int head_dim, int max_len, double *rope);
+/* RoPE table: [max_len, head_dim/2, 2] doubles (cos, sin of pos * inv_freq, each
+ * times scale; inv_freq and scale from ss_rope_frequencies, engine/rope.h). */
+void ss_ref_rope_table(const double *inv_freq, double scale, int head_dim, int max_len, double *rope);
 
 /* ss_k_rope_kv's twin: qkv [M, ld] floats (the dequantized GEMM output);
  * caches [max_seqs, n_kv_heads, max_len, head_dim] BF16. */
