@@ -13,6 +13,7 @@
 
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
+#include "io/bitnet_packed.h"
 #include "io/checkpoint.h"
 
 static char g_root[256];
@@ -520,9 +521,40 @@ static void test_open_without_meta(void **state) {
     ss_ckpt_close(&c);
 }
 
+/* transformers' pack_weights layout: byte (r, k) bits 2i..2i+1 = q[i*N/4 + r][k] + 1. */
+static void test_bitnet_unpack(void **state) {
+    (void)state;
+    enum { N = 8, K = 3 };
+    int8_t q[N * K], back[N * K];
+    uint8_t packed[N / 4 * K] = {0};
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) q[n * K + k] = (int8_t)((n * 7 + k * 5) % 3 - 1);
+    for (int i = 0; i < 4; i++)
+        for (int r = 0; r < N / 4; r++)
+            for (int k = 0; k < K; k++) packed[r * K + k] |= (uint8_t)((q[(i * N / 4 + r) * K + k] + 1) << (2 * i));
+    assert_int_equal(ss_bitnet_unpack(packed, N, K, back, "t"), SS_OK);
+    assert_memory_equal(back, q, sizeof q);
+    /* the example in transformers' unpack_weights docstring: [2, 2] bytes -> [8, 2] */
+    const uint8_t ex[4] = {0xa1, 0x18, 0x90, 0x0a};
+    int8_t u[16];
+    assert_int_equal(ss_bitnet_unpack(ex, 8, 2, u, "doc"), SS_OK);
+    const int8_t want[16] = {0, -1, -1, 1, -1, 1, -1, 1, 1, 0, 0, -1, 1, -1, 1, -1};
+    assert_memory_equal(u, want, sizeof want);
+    /* code 3 is no ternary value; N must split into 4 */
+    packed[1] |= 0x30;
+    assert_int_equal(ss_bitnet_unpack(packed, N, K, back, "bad"), SS_ERR_FORMAT);
+    assert_non_null(strstr(ss_errmsg(), "bad: packed byte [0, 1] holds the 2-bit code 3"));
+    assert_int_equal(ss_bitnet_unpack(packed, 6, K, back, "odd"), SS_ERR_FORMAT);
+    assert_non_null(strstr(ss_errmsg(), "multiple of 4"));
+    assert_true(ss_is_block_linear_scale("model.layers.3.mlp.down_proj.weight_scale"));
+    assert_false(ss_is_block_linear_scale("model.layers.3.mlp.down_proj.weight"));
+    assert_false(ss_is_block_linear_scale("lm_head.weight_scale"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quant_names),
+        cmocka_unit_test(test_bitnet_unpack),
         cmocka_unit_test(test_block_linear_names),
         cmocka_unit_test(test_meta_roundtrip),
         cmocka_unit_test(test_meta_load_rules),

@@ -156,6 +156,9 @@ ss_status cmd_info(int argc, char **argv) {
            c.st.ntensors, c.st.nfiles);
     if (c.meta.prune_method[0]) printf("pruning    %s%s\n", c.meta.prune_method, c.meta.calib_tokens > 0 ? " (calibrated)" : "");
     if (c.meta.recipe) printf("recipe     %s\n", c.meta.recipe);
+    if (m->hf_quant != SS_HFQ_NONE)
+        printf("hf quant   %s (config.json quantization_config: loaded as INT8 ternary codes; quantize converts it)\n",
+               ss_hf_quant_name(m->hf_quant));
     ss_ckpt_close(&c);
     return SS_OK;
 }

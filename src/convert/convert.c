@@ -10,6 +10,17 @@
  * Block linears are checked against the config before anything is written:
  * each one the architecture has must be present with shape [N, K] (the
  * shapes of ss_synth_specs), and none may be extra.
+ *
+ * BitNet's own formats (config.json quantization_config, io/config.h):
+ * - packed 2-bit (microsoft/bitnet-b1.58-2B-4T): quantize unpacks the codes
+ *   and writes them with the checkpoint's per-tensor scale (ternary, no
+ *   re-quantization), or dequantizes them for --scheme absmax; the packed
+ *   "<linear>.weight_scale" tensors are replaced by ours. prune and convert
+ *   refuse it: quantize first.
+ * - online (BF16 master weights): quantize ternarizes them exactly as the
+ *   engine does at load; prune keeps the format; convert refuses (a slid
+ *   master weight would be ternarized with the mean over K_slid).
+ * quantize drops quantization_config from the output's config.json.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -25,6 +36,7 @@
 #include "convert/sparsity.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "io/bitnet_packed.h"
 
 typedef enum op_kind { OP_QUANTIZE, OP_PRUNE, OP_CONVERT } op_kind;
 
@@ -71,8 +83,20 @@ static ss_status check_paths(const char *in_dir, const char *out_dir) {
     return SS_OK;
 }
 
+static int packed_input(const job *j) {
+    return j->ck.cfg.hf_quant == SS_HFQ_BITNET_PACKED_DIV || j->ck.cfg.hf_quant == SS_HFQ_BITNET_PACKED_MUL;
+}
+
 static ss_status check_input_state(const job *j) {
     const ss_ckpt_meta *m = &j->ck.meta;
+    if (packed_input(j) && j->op.kind != OP_QUANTIZE)
+        return ss_fail(SS_ERR_ARG, "%s holds BitNet's packed 2-bit weights (%s); run quantize first, which unpacks them",
+                       j->in_dir, ss_hf_quant_name(j->ck.cfg.hf_quant));
+    if (j->ck.cfg.hf_quant == SS_HFQ_BITNET_ONLINE && j->op.kind == OP_CONVERT)
+        return ss_fail(SS_ERR_UNSUPPORTED,
+                       "%s: sliding BF16 master weights of quantization_config online is not supported (their ternary "
+                       "scale is a mean over K); run quantize first",
+                       j->in_dir);
     if (j->op.kind == OP_QUANTIZE && m->quant != SS_QUANT_NONE)
         return ss_fail(SS_ERR_ARG, "%s is already quantized (%s%s%s); quantize an unquantized (BF16/F16/F32) checkpoint",
                        j->in_dir, ss_quant_name(m->quant), m->scheme[0] ? ", " : "", m->scheme);
@@ -94,7 +118,9 @@ static ss_status check_linears_against_config(const job *j) {
     for (int i = 0; i < n && st == SS_OK; i++) {
         if (!ss_is_block_linear(want[i].name)) continue;
         expected++;
-        st = ss_ckpt_tensor(&j->ck, want[i].name, SS_DT_UNKNOWN, 2, want[i].shape, NULL);
+        int64_t shape[2] = {want[i].shape[0], want[i].shape[1]};
+        if (packed_input(j)) shape[0] /= 4; /* uint8 [N/4, K]; N % 4 is checked when unpacking */
+        st = ss_ckpt_tensor(&j->ck, want[i].name, packed_input(j) ? SS_DT_U8 : SS_DT_UNKNOWN, 2, shape, NULL);
         if (st != SS_OK) st = ss_context(st, "block linear does not match config.json");
     }
     int present = 0;
@@ -134,7 +160,9 @@ static ss_status plan_linear(job *j, const ss_st_tensor *t, linear_plan *p) {
     int prev_slid;
     ss_ckpt_linear_state(&j->ck, t->name, &prev_sparsity, &prev_slid);
     snprintf(p->meta.sparsity, sizeof p->meta.sparsity, "%s", prev_sparsity); /* what it was, until changed */
-    if (m->quant != SS_QUANT_NONE) {
+    if (packed_input(j)) {
+        p->N = p->meta.N = 4 * t->shape[0];
+    } else if (m->quant != SS_QUANT_NONE) {
         if (!prev)
             return ss_fail(SS_ERR_FORMAT, "%s: quantized checkpoint, but slidesparse.json does not list '%s'", j->in_dir,
                            t->name);
@@ -186,6 +214,7 @@ static ss_status plan(job *j) {
     if (!j->plans || !j->out_specs) return ss_fail(SS_ERR_NOMEM, "%s: out of memory", j->in_dir);
     for (int i = 0; i < st->ntensors; i++) {
         const ss_st_tensor *t = &st->tensors[i];
+        if (packed_input(j) && ss_is_block_linear_scale(t->name)) continue; /* replaced by F32 [N] scales */
         ss_st_spec *s = &j->out_specs[j->n_out++];
         s->name = t->name;
         s->dtype = t->dtype;
@@ -195,6 +224,7 @@ static ss_status plan(job *j) {
         linear_plan *p = &j->plans[i];
         SS_TRY(plan_linear(j, t, p));
         s->dtype = p->out_dtype;
+        s->shape[0] = p->N;
         s->shape[1] = p->meta.K_slid;
         if (j->op.kind == OP_QUANTIZE) {
             ss_st_spec *sc = &j->out_specs[j->n_out++];
@@ -320,6 +350,32 @@ static ss_status prune_linear(const job *j, const linear_plan *p, void *w) {
                                  p->in->name);
 }
 
+/* A packed block linear as output codes: the ternary codes with the
+ * checkpoint's scale, or (absmax) its dequantized values quantized again. */
+static ss_status unpack_linear(const job *j, const linear_plan *p, void *out, float *scale) {
+    const int64_t n = p->N * p->K;
+    int8_t *codes = malloc((size_t)n);
+    float *values = NULL, s;
+    if (!codes) return ss_fail(SS_ERR_NOMEM, "%s: no memory to unpack %lld weights", p->in->name, (long long)n);
+    ss_status st = ss_ckpt_bitnet_linear(&j->ck, p->in->name, p->N, p->K, codes, &s);
+    if (st == SS_OK && j->op.scheme == SS_SCHEME_TERNARY) {
+        static const uint8_t fp8_ternary[3] = {0xb8, 0x00, 0x38}; /* E4M3 -1.0, 0, +1.0 */
+        for (int64_t i = 0; i < n; i++)
+            if (p->out_dtype == SS_DT_I8) ((int8_t *)out)[i] = codes[i];
+            else ((uint8_t *)out)[i] = fp8_ternary[codes[i] + 1];
+        for (int64_t r = 0; r < p->N; r++) scale[r] = s;
+    } else if (st == SS_OK) {
+        values = malloc((size_t)n * sizeof *values);
+        if (!values) st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld weights", p->in->name, (long long)n);
+        for (int64_t i = 0; st == SS_OK && i < n; i++) values[i] = (float)codes[i] * s; /* exact: q in {-1, 0, 1} */
+        if (st == SS_OK)
+            st = ss_quantize_weight(values, SS_DT_F32, p->N, p->K, j->op.scheme, p->out_dtype, out, scale, p->in->name);
+    }
+    free(codes);
+    free(values);
+    return st;
+}
+
 static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_writer *w) {
     const ss_st_tensor *t = p->in;
     const size_t in_es = ss_dtype_size(t->dtype), out_es = ss_dtype_size(p->out_dtype);
@@ -338,7 +394,9 @@ static ss_status transform_linear(const job *j, const linear_plan *p, ss_ckpt_wr
             st = ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld scales", t->name, (long long)p->N);
             break;
         }
-        st = ss_quantize_weight(t->data, t->dtype, p->N, p->K, j->op.scheme, p->out_dtype, out, scale, t->name);
+        st = packed_input(j) ? unpack_linear(j, p, out, scale)
+                             : ss_quantize_weight(t->data, t->dtype, p->N, p->K, j->op.scheme, p->out_dtype, out, scale,
+                                                  t->name);
         break;
     case OP_PRUNE:
         memcpy(out, t->data, out_bytes);
@@ -377,6 +435,7 @@ static ss_status stream(const job *j, ss_ckpt_writer *w) {
     const ss_tensors *st = &j->ck.st;
     for (int i = 0; i < st->ntensors; i++) {
         const ss_st_tensor *t = &st->tensors[i];
+        if (packed_input(j) && ss_is_block_linear_scale(t->name)) continue;
         if (j->plans[i].in) {
             SS_TRY(transform_linear(j, &j->plans[i], w));
             release_pages(st, t, t->data, (size_t)t->nbytes);
@@ -403,6 +462,7 @@ static ss_status run_job(job *j) {
     ss_status st = build_meta(j, &meta);
     ss_ckpt_writer *w = NULL;
     if (st == SS_OK) st = ss_ckpt_writer_begin(&w, j->out_dir, j->in_dir, &j->ck.cfg, j->out_specs, j->n_out);
+    if (st == SS_OK && j->op.kind == OP_QUANTIZE) st = ss_ckpt_writer_drop_config_key(w, "quantization_config");
     if (st == SS_OK) st = stream(j, w);
     if (w) {
         if (st == SS_OK) {

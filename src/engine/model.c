@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert/quantize.h"
 #include "engine/model.h"
+#include "io/bitnet_packed.h"
 
 static int is_plain_float(ss_dtype t) { return t == SS_DT_F32 || t == SS_DT_F16 || t == SS_DT_BF16; }
 
@@ -27,6 +29,7 @@ void ss_model_free(ss_model *m) {
     }
     free(m->layers);
     free(m->vectors);
+    free(m->codes);
     memset(m, 0, sizeof *m);
 }
 
@@ -37,6 +40,8 @@ typedef struct loader {
     ss_model *m;
     float *next_vector;    /* bump allocator into m->vectors */
     const float *vectors_end;
+    unsigned char *next_code; /* bump allocator into m->codes (quantization_config) */
+    const unsigned char *codes_end;
 } loader;
 
 /* A float vector of n elements (norm weight, bias), converted to F32. */
@@ -52,6 +57,49 @@ static ss_status load_vector(loader *ld, const char *name, int64_t n, const floa
     ld->next_vector += n;
     ss_convert(dst, SS_DT_F32, t->data, t->dtype, (size_t)n);
     *out = dst;
+    return SS_OK;
+}
+
+/* Room for n bytes of m->codes (8-byte aligned, for the F32 scales). */
+static ss_status take_codes(loader *ld, const char *name, size_t n, void **out) {
+    n = (n + 7) / 8 * 8;
+    if (n > (size_t)(ld->codes_end - ld->next_code)) /* codes_bytes() miscounted: a bug */
+        return ss_fail(SS_ERR_INTERNAL, "%s: no room left for '%s' in the code storage", ld->c->dir, name);
+    *out = ld->next_code;
+    ld->next_code += n;
+    return SS_OK;
+}
+
+/* A block linear of a checkpoint with a BitNet quantization_config, as INT8
+ * ternary codes and its per-tensor scale repeated per channel. */
+static ss_status load_bitnet_linear(loader *ld, const char *prefix, int64_t N, int64_t K, ss_linear_weight *w) {
+    const ss_checkpoint *c = ld->c;
+    char name[320];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    void *codes, *scales;
+    SS_TRY(take_codes(ld, name, (size_t)(N * K), &codes));
+    SS_TRY(take_codes(ld, name, (size_t)N * sizeof(float), &scales));
+    float *scale = scales;
+    const ss_st_tensor *t = ss_st_find(&c->st, name);
+    if (c->cfg.hf_quant == SS_HFQ_BITNET_ONLINE) {
+        /* transformers' WeightQuant: s = mean|W|, q = clamp(round(W / s), -1, 1) */
+        const int64_t shape[2] = {N, K};
+        SS_TRY(ss_ckpt_tensor(c, name, SS_DT_UNKNOWN, 2, shape, &t));
+        if (!is_plain_float(t->dtype))
+            return ss_fail(SS_ERR_FORMAT, "%s: tensor '%s' has dtype %s; quantization_config online needs BF16, F16 "
+                           "or F32 master weights", c->dir, name, ss_dtype_name(t->dtype));
+        char what[600];
+        snprintf(what, sizeof what, "%s: tensor '%s'", c->dir, name);
+        SS_TRY(ss_quantize_weight(t->data, t->dtype, N, K, SS_SCHEME_TERNARY, SS_DT_I8, codes, scale, what));
+    } else {
+        float s;
+        SS_TRY(ss_ckpt_bitnet_linear(c, name, N, K, codes, &s));
+        for (int64_t n = 0; n < N; n++) scale[n] = s;
+    }
+    w->name = t->name; /* lives as long as the checkpoint */
+    w->dtype = SS_DT_I8;
+    w->w = codes;
+    w->scale = scale;
     return SS_OK;
 }
 
@@ -72,6 +120,13 @@ static ss_status load_linear(loader *ld, const char *prefix, int64_t N, int64_t 
         int L;
         SS_TRY_CTX(ss_sparsity_parse(sparsity, 1, &L), "%s/slidesparse.json: tensor '%s'", c->dir, name);
         SS_TRY_CTX(ss_slide_geometry(K, L, &w->slide), "%s: %s", c->dir, name);
+    }
+    if (c->cfg.hf_quant != SS_HFQ_NONE) {
+        if (has_bias) return ss_fail(SS_ERR_UNSUPPORTED, "%s: biases with a quantization_config are not supported", c->dir);
+        if (w->slid)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s: '%s' is slid, which a quantization_config (%s) does not support",
+                           c->dir, name, ss_hf_quant_name(c->cfg.hf_quant));
+        return load_bitnet_linear(ld, prefix, N, K, w);
     }
     int64_t shape[2] = {N, ss_linear_k_stored(w)};
     ss_dtype want = m->quant == SS_QUANT_NONE ? SS_DT_UNKNOWN : ss_quant_dtype(m->quant);
@@ -159,6 +214,17 @@ static ss_status load_embeddings(loader *ld) {
     return SS_OK;
 }
 
+/* Bytes of m->codes: every block linear's INT8 codes and F32 scales, each 8-byte aligned. */
+static size_t codes_bytes(const ss_model_config *cfg) {
+    const int64_t H = cfg->hidden, I = cfg->intermediate, Q = (int64_t)cfg->n_heads * cfg->head_dim,
+                  KV = (int64_t)cfg->n_kv_heads * cfg->head_dim;
+    const int64_t shapes[7][2] = {{Q, H}, {KV, H}, {KV, H}, {H, Q}, {I, H}, {I, H}, {H, I}};
+    size_t per_layer = 0;
+    for (int i = 0; i < 7; i++)
+        per_layer += (size_t)(shapes[i][0] * shapes[i][1] + 7) / 8 * 8 + (size_t)(shapes[i][0] * 4 + 7) / 8 * 8;
+    return per_layer * (size_t)cfg->n_layers;
+}
+
 static int64_t vector_floats(const ss_model_config *cfg) {
     const int64_t Q = (int64_t)cfg->n_heads * cfg->head_dim, KV = (int64_t)cfg->n_kv_heads * cfg->head_dim;
     int64_t per_layer = 2 * (int64_t)cfg->hidden;
@@ -191,12 +257,20 @@ static ss_status load_all(const char *dir, ss_model *m) {
     if (!m->vectors) return ss_fail(SS_ERR_NOMEM, "%s: no memory for %lld norm/bias floats", dir, (long long)nvec);
     ld.next_vector = m->vectors;
     ld.vectors_end = m->vectors + nvec;
-    if (c->cfg.hf_quant != SS_HFQ_NONE)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s/config.json: quantization_config (%s) is not supported by this loader",
-                       dir, ss_hf_quant_name(c->cfg.hf_quant));
+    if (c->cfg.hf_quant != SS_HFQ_NONE) {
+        if (m->slid || m->quant != SS_QUANT_NONE)
+            return ss_fail(SS_ERR_UNSUPPORTED, "%s: a quantization_config (%s) on %s weights is not supported", dir,
+                           ss_hf_quant_name(c->cfg.hf_quant), m->slid ? "slid" : "quantized");
+        size_t nb = codes_bytes(&m->cfg);
+        m->codes = malloc(nb ? nb : 1);
+        if (!m->codes) return ss_fail(SS_ERR_NOMEM, "%s: no memory for %zu bytes of ternary codes", dir, nb);
+        ld.next_code = m->codes;
+        ld.codes_end = ld.next_code + nb;
+    }
 
     SS_TRY(load_embeddings(&ld));
     for (int i = 0; i < m->cfg.n_layers; i++) SS_TRY(load_layer(&ld, i));
+    if (m->codes) m->quant = SS_QUANT_INT8; /* after the layers: load_linear reads the checkpoint's own quant */
     return load_vector(&ld, "model.norm.weight", m->cfg.hidden, &m->final_norm);
 }
 

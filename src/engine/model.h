@@ -18,6 +18,14 @@
  *   model.norm.weight                                  [hidden]
  *   lm_head.weight                                     [vocab, hidden], absent when tied
  * Quantized linears add "<prefix>.weight_scale" (F32 [N]); slid ones are stored [N, K_slid].
+ *
+ * BitNet's quantization_config (io/config.h) is honoured at load: online
+ * (BF16 master weights) ternarizes every block linear per tensor as
+ * transformers' WeightQuant does (convert/quantize.h, scheme ternary), the
+ * packed 2-bit format is unpacked (io/bitnet_packed.h); either way the model
+ * holds INT8 ternary codes with a per-tensor scale, and activations are
+ * quantized per token to INT8 (ActQuant / BitLinear.activation_quant), so it
+ * runs on the INT8 paths of both engines.
  */
 #ifndef SS_ENGINE_MODEL_H
 #define SS_ENGINE_MODEL_H
@@ -52,6 +60,7 @@ typedef struct ss_model {
     /* owned by the loader */
     ss_checkpoint *ckpt;       /* the mapping the weights point into, NULL for in-memory models */
     float *vectors;            /* norms and biases converted to float */
+    void *codes;               /* INT8 codes and F32 scales made at load (quantization_config), or NULL */
 } ss_model;
 
 /* Opens a checkpoint folder and checks every tensor's dtype and shape

@@ -357,6 +357,9 @@ static ss_status open_checkpoint(const char *dir, ss_checkpoint *c) {
         c->meta.quant = SS_QUANT_NONE;
         base_name(dir, c->meta.source, sizeof c->meta.source);
     }
+    if (c->cfg.hf_quant != SS_HFQ_NONE && c->meta.quant != SS_QUANT_NONE)
+        return ss_fail(SS_ERR_FORMAT, "%s: config.json has a quantization_config (%s) but slidesparse.json says quant %s",
+                       dir, ss_hf_quant_name(c->cfg.hf_quant), ss_quant_name(c->meta.quant));
     SS_TRY(ss_st_open_dir(dir, &c->st));
     return check_linears(c);
 }
@@ -422,6 +425,7 @@ void ss_ckpt_linear_state(const ss_checkpoint *c, const char *weight_name, const
 struct ss_ckpt_writer {
     ss_scratch scratch; /* the folder being built, "<out>.tmp.<pid>", and its owner lock */
     const char *tmp;    /* scratch.path */
+    int config_copied;  /* config.json came from the source folder */
     char out[4096];
     ss_st_writer *st;
 };
@@ -514,6 +518,7 @@ static ss_status writer_setup(ss_ckpt_writer *w, const char *src_dir, const ss_m
         char src[4200];
         SS_TRY(ss_path_join(src, sizeof src, src_dir, "config.json"));
         SS_TRY(ss_copy_file(src, path));
+        w->config_copied = 1;
         SS_TRY(copy_side_files(src_dir, w->tmp));
     } else {
         if (!cfg) return ss_fail(SS_ERR_ARG, "%s: checkpoint writer needs a config or a source folder", w->out);
@@ -555,6 +560,21 @@ ss_status ss_ckpt_writer_begin(ss_ckpt_writer **out, const char *out_dir, const 
     }
     *out = w;
     return SS_OK;
+}
+
+ss_status ss_ckpt_writer_drop_config_key(ss_ckpt_writer *w, const char *key) {
+    if (!w->config_copied) return SS_OK; /* written from an ss_model_config: holds only what it models */
+    char path[4400];
+    SS_TRY(ss_path_join(path, sizeof path, w->tmp, "config.json"));
+    json_t *j;
+    SS_TRY(ss_json_load(path, &j));
+    ss_status st = SS_OK;
+    if (json_object_get(j, key)) {
+        json_object_del(j, key);
+        st = ss_json_save(path, j);
+    }
+    json_decref(j);
+    return st;
 }
 
 ss_status ss_ckpt_writer_append(ss_ckpt_writer *w, const void *data, size_t nbytes) {

@@ -116,6 +116,9 @@ void ss_ckpt_linear_state(const ss_checkpoint *c, const char *weight_name, const
 typedef struct ss_ckpt_writer ss_ckpt_writer;
 ss_status ss_ckpt_writer_begin(ss_ckpt_writer **w, const char *out_dir, const char *src_dir,
                                const ss_model_config *cfg, const ss_st_spec *specs, int n);
+/* Removes a top-level key from the copied config.json (quantize drops the
+ * source's quantization_config: its weights are no longer in that format). */
+ss_status ss_ckpt_writer_drop_config_key(ss_ckpt_writer *w, const char *key);
 ss_status ss_ckpt_writer_append(ss_ckpt_writer *w, const void *data, size_t nbytes);
 ss_status ss_ckpt_writer_finish(ss_ckpt_writer *w, const ss_ckpt_meta *meta); /* frees w */
 void ss_ckpt_writer_abort(ss_ckpt_writer *w);                                 /* frees w */
