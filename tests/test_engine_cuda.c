@@ -731,6 +731,53 @@ static void test_tiny_mixed_recipe(void **state) {
     ss_model_free(&ms);
 }
 
+/* generate --logits on the GPU (eager steps, logits copied back): the ids
+ * of the graph path, and every step's logits close to the CPU engine's. */
+typedef struct logit_rows {
+    float *rows;
+    int n, vocab;
+} logit_rows;
+
+static ss_status keep_rows(void *ctx, int step, const float *logits, int vocab) {
+    logit_rows *r = ctx;
+    assert_int_equal(step, r->n);
+    assert_int_equal(vocab, r->vocab);
+    memcpy(r->rows + (size_t)r->n++ * vocab, logits, (size_t)vocab * sizeof(float));
+    return SS_OK;
+}
+
+static void test_generate_logits_vs_cpu(void **state) {
+    (void)state;
+    char p[6][300];
+    tiny_paths(p[0], p[1], p[2], p[3], p[4], p[5], sizeof p[0]);
+    ss_model m;
+    OK(ss_model_load(p[1], &m)); /* int8 */
+    enum { NEW = 12 };
+    const int32_t prompt[] = {5, 17, 300, 1024, 9, 77, 3000, 42};
+    int32_t ids_graph[NEW], ids_gpu[NEW], ids_cpu[NEW];
+    int n_graph, n_gpu, n_cpu;
+    const int V = m.cfg.vocab;
+    logit_rows gpu = {malloc((size_t)NEW * V * sizeof(float)), 0, V}, cpu = {malloc((size_t)NEW * V * sizeof(float)), 0, V};
+    assert_non_null(gpu.rows);
+    assert_non_null(cpu.rows);
+    OK(ss_generate_cuda(&m, prompt, 8, NEW, 0, ids_graph, &n_graph));
+    OK(ss_generate_cuda_logits(&m, NULL, prompt, 8, NEW, 0, ids_gpu, &n_gpu, NULL, keep_rows, &gpu));
+    OK(ss_generate_cpu_logits(&m, prompt, 8, NEW, 0, ids_cpu, &n_cpu, NULL, keep_rows, &cpu));
+    assert_int_equal(n_gpu, NEW);
+    assert_int_equal(gpu.n, NEW);
+    assert_int_equal(cpu.n, NEW);
+    assert_memory_equal(ids_gpu, ids_graph, sizeof ids_gpu);
+    for (int k = 0; k < NEW; k++) assert_int_equal(ss_argmax(gpu.rows + (size_t)k * V, V), ids_gpu[k]);
+    int same = 0;
+    while (same < NEW && ids_cpu[same] == ids_gpu[same]) same++;
+    diff_stats d = compare_logits(gpu.rows, cpu.rows, same + (same < NEW), V); /* rows up to the first divergence */
+    printf("  generate logits GPU vs CPU: %d/%d ids equal, rel L2 %.2e over %d rows\n", same, NEW, d.rel_l2, d.rows);
+    assert_true(d.rel_l2 < 5e-2);
+    free(gpu.rows);
+    free(cpu.rows);
+    ss_model_free(&m);
+}
+
 /* linear and yarn RoPE (yarn scales cos/sin by its attention factor, baked
  * into the GPU engine's table): the same frequencies (engine/rope.h) on
  * both engines, so the GPU follows the CPU engine as for the default. */
@@ -768,7 +815,7 @@ int main(void) {
         cmocka_unit_test(test_bad_batches),           cmocka_unit_test(test_llama_qwen_vs_cpu),
         cmocka_unit_test(test_tiny_mixed_recipe),
         cmocka_unit_test(test_kv_cache_fp8),
-        cmocka_unit_test(test_rope_scalings_vs_cpu),
+        cmocka_unit_test(test_rope_scalings_vs_cpu),  cmocka_unit_test(test_generate_logits_vs_cpu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,23 +6,35 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/npy.h"
 #include "engine/generate.h"
 #include "engine/cuda/engine_cuda.h"
 #include "engine/model.h"
 
 static const char *g_help =
-    "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda] [--ignore-eos]\n"
+    "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda] [--ignore-eos] [--logits FILE]\n"
     "  Greedy decoding. Prints the generated ids, comma-separated, on one line;\n"
-    "  timings go to stderr. Stops at the model's eos token unless --ignore-eos.";
+    "  timings go to stderr. Stops at the model's eos token unless --ignore-eos.\n"
+    "  --logits FILE writes the logits every generated id was chosen from as a NumPy\n"
+    "  .npy file: float32 (little-endian) [n_generated, vocab], C order; row 0 holds\n"
+    "  the logits at the prompt's last position, row k those after feeding id k-1,\n"
+    "  so argmax(row k) is generated id k. Written to FILE.tmp.<pid>, renamed when complete.\n"
+    "  With --backend cuda every step then runs eagerly (no CUDA graph).";
+
+/* --logits: each step's row appended to the .npy file. */
+static ss_status write_logits_row(void *ctx, int step, const float *logits, int vocab) {
+    (void)step, (void)vocab;
+    return ss_npy_f32_append(ctx, logits);
+}
 
 ss_status cmd_generate(int argc, char **argv) {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},    {"prompt-ids", required_argument, 0, 'p'},
         {"max-new", required_argument, 0, 'n'},  {"backend", required_argument, 0, 'b'},
-        {"ignore-eos", no_argument, 0, 'e'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"ignore-eos", no_argument, 0, 'e'},     {"logits", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
     };
-    const char *model_dir = NULL, *prompt = NULL, *backend = "cpu";
+    const char *model_dir = NULL, *prompt = NULL, *backend = "cpu", *logits_path = NULL;
     int64_t max_new = -1;
     int ignore_eos = 0, c;
     optind = 0;
@@ -34,6 +46,7 @@ ss_status cmd_generate(int argc, char **argv) {
         case 'n': SS_TRY(cli_parse_i64("--max-new", optarg, 1, 1 << 20, &max_new)); break;
         case 'b': backend = optarg; break;
         case 'e': ignore_eos = 1; break;
+        case 'l': logits_path = optarg; break;
         case 'h': printf("usage: slidesparse generate %s\n", g_help); return SS_OK;
         default: return cli_bad_usage("generate", argc, argv);
         }
@@ -58,8 +71,21 @@ ss_status cmd_generate(int argc, char **argv) {
     if (st == SS_OK) {
         int n_out = 0;
         ss_gen_stats gs;
-        st = on_gpu ? ss_generate_cuda_opts(&m, NULL, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs)
-                    : ss_generate_cpu_stats(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs);
+        ss_npy_writer npy;
+        if (logits_path) {
+            st = ss_npy_f32_open(&npy, logits_path, m.cfg.vocab);
+            if (st == SS_OK && on_gpu)
+                st = ss_generate_cuda_logits(&m, NULL, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs,
+                                             write_logits_row, &npy);
+            else if (st == SS_OK)
+                st = ss_generate_cpu_logits(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs,
+                                            write_logits_row, &npy);
+            if (st == SS_OK) st = ss_npy_f32_commit(&npy);
+            else ss_npy_f32_abort(&npy);
+        } else {
+            st = on_gpu ? ss_generate_cuda_opts(&m, NULL, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs)
+                        : ss_generate_cpu_stats(&m, ids, n_prompt, (int)max_new, !ignore_eos, out, &n_out, &gs);
+        }
         if (st == SS_OK) {
             for (int i = 0; i < n_out; i++) printf("%s%d", i ? "," : "", out[i]);
             printf("\n");

@@ -13,8 +13,9 @@ int32_t ss_argmax(const float *logits, int n) {
     return best;
 }
 
-ss_status ss_generate_cpu_stats(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
-                                int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats) {
+ss_status ss_generate_cpu_logits(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
+                                 int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats,
+                                 ss_logits_fn on_logits, void *ctx) {
     *n_out = 0;
     if (stats) memset(stats, 0, sizeof *stats);
     if (n_prompt <= 0 || !prompt_ids) return ss_fail(SS_ERR_ARG, "generate: the prompt is empty");
@@ -45,6 +46,7 @@ ss_status ss_generate_cpu_stats(const ss_model *m, const int32_t *prompt_ids, in
     /* Decode: feed back each argmax at the next position. */
     t0 = ss_now();
     for (;;) {
+        if (on_logits && (s = on_logits(ctx, *n_out, logits, m->cfg.vocab)) != SS_OK) break;
         int32_t next = ss_argmax(logits, m->cfg.vocab);
         out_ids[(*n_out)++] = next;
         if (*n_out == max_new || (stop_at_eos && next == m->cfg.eos_id)) break;
@@ -63,6 +65,11 @@ done:
     free(logits);
     ss_cpu_state_free(st);
     return s;
+}
+
+ss_status ss_generate_cpu_stats(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
+                                int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats) {
+    return ss_generate_cpu_logits(m, prompt_ids, n_prompt, max_new, stop_at_eos, out_ids, n_out, stats, NULL, NULL);
 }
 
 ss_status ss_generate_cpu(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new, int stop_at_eos,

@@ -27,4 +27,14 @@ ss_status ss_generate_cpu(const ss_model *m, const int32_t *prompt_ids, int n_pr
 ss_status ss_generate_cpu_stats(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
                                 int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats);
 
+/* Receives, in order, the logits [vocab] (float32) that generated token
+ * `step` was chosen from: step 0 those of the prompt's last position, step
+ * k those after feeding token k-1. A failure stops the generation. */
+typedef ss_status (*ss_logits_fn)(void *ctx, int step, const float *logits, int vocab);
+
+/* ss_generate_cpu_stats that also hands every step's logits to on_logits (may be NULL). */
+ss_status ss_generate_cpu_logits(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
+                                 int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats,
+                                 ss_logits_fn on_logits, void *ctx);
+
 #endif

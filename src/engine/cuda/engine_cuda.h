@@ -154,5 +154,11 @@ ss_status ss_generate_cuda(const ss_model *m, const int32_t *prompt_ids, int n_p
 ss_status ss_generate_cuda_opts(const ss_model *m, const ss_cuda_gen_opts *o, const int32_t *prompt_ids,
                                 int n_prompt, int max_new, int stop_at_eos, int32_t *out_ids, int *n_out,
                                 ss_gen_stats *stats);
+/* The same contract, every step eager (o->use_graph is ignored), each step's
+ * logits copied to the host and handed to on_logits (engine/generate.h),
+ * the argmax taken there (ss_argmax). For generate --logits. */
+ss_status ss_generate_cuda_logits(const ss_model *m, const ss_cuda_gen_opts *o, const int32_t *prompt_ids,
+                                  int n_prompt, int max_new, int stop_at_eos, int32_t *out_ids, int *n_out,
+                                  ss_gen_stats *stats, ss_logits_fn on_logits, void *ctx);
 
 #endif
