@@ -1,4 +1,4 @@
-# jansson and cmocka: system packages (scripts/setup.sh), or Debian packages
+# jansson, cmocka, PCRE2 and utf8proc: system packages (scripts/setup.sh), or Debian packages
 # unpacked with `dpkg -x` into SS_DEPS_DIR (default .deps/, made by
 # scripts/fetch-deps.sh) for machines without a package registry.
 set(SS_DEPS_DIR "${CMAKE_SOURCE_DIR}/.deps" CACHE PATH "Folder of unpacked .deb dependencies")
@@ -20,3 +20,5 @@ endfunction()
 
 ss_find_dep(SS::jansson jansson.h jansson)
 ss_find_dep(SS::cmocka cmocka.h cmocka)
+ss_find_dep(SS::pcre2 pcre2.h pcre2-8)     # the tokenizer's pre-tokenizer regexes
+ss_find_dep(SS::utf8proc utf8proc.h utf8proc) # the tokenizer's NFC normalizer

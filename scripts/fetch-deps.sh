@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # For a build machine without a package registry (the GPU machine): run this
 # on a Debian/Ubuntu machine that has one, then carry the folder .deps/ along.
-# It downloads the jansson and cmocka packages and unpacks them with dpkg -x;
+# It downloads the jansson, cmocka, PCRE2 and utf8proc packages and unpacks them with dpkg -x;
 # CMake (cmake/FindDeps.cmake) finds them there.
 #
 #   bash scripts/fetch-deps.sh [DEST]                 # the .deb dependencies into DEST (default .deps/)
@@ -49,7 +49,8 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && apt-get download libjansson-dev libjansson4 libcmocka-dev libcmocka0 >/dev/null)
+(cd "$tmp" && apt-get download libjansson-dev libjansson4 libcmocka-dev libcmocka0 libpcre2-dev libpcre2-8-0 \
+  libutf8proc-dev libutf8proc2 >/dev/null)
 mkdir -p "$dest"
 for f in "$tmp"/*.deb; do dpkg -x "$f" "$dest"; done
 echo "fetch-deps: unpacked $(ls "$tmp" | wc -l) packages into $dest" >&2

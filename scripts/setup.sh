@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build needs on a fresh Debian/Ubuntu machine. Idempotent:
 # a second run changes nothing and finishes in a second.
-#   - Debian packages: compilers (gcc; clang + libFuzzer for scripts/fuzz.sh), CMake, jansson, libcurl, cmocka, gnuplot
+#   - Debian packages: compilers (gcc; clang + libFuzzer for scripts/fuzz.sh), CMake, jansson, libcurl, cmocka, PCRE2, utf8proc, gnuplot
 #   - cuobjdump (PyPI's nvidia-cuda-cuobjdump) when the toolkit lacks it
 #   - cuSPARSELt from PyPI's nvidia-cusparselt-cu13 wheel, unpacked into
 #     third_party/cusparselt-<version>/{include,lib} where CMake looks for it
@@ -26,7 +26,7 @@ CUOBJDUMP_VERSION=13.2.51
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 
-pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev gnuplot-nox python3 python3-pip unzip)
+pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libpcre2-dev libutf8proc-dev gnuplot-nox python3 python3-pip unzip)
 # the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and its sanitizers, LLVM's OpenMP
 pkgs+=(clang libclang-rt-dev libomp-dev)
 missing=()
