@@ -4,6 +4,7 @@
 #ifndef SS_CLI_CLI_H
 #define SS_CLI_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -20,6 +21,8 @@ ss_status cmd_quantize(int argc, char **argv);
 ss_status cmd_prune(int argc, char **argv);
 ss_status cmd_convert(int argc, char **argv);
 ss_status cmd_generate(int argc, char **argv);
+ss_status cmd_eval(int argc, char **argv);     /* cmd_eval.c */
+ss_status cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
 ss_status cmd_info(int argc, char **argv);
 ss_status cmd_info_gpu(int argc, char **argv); /* cmd_gpu.c: info --gpu */
 ss_status cmd_tune(int argc, char **argv);
@@ -36,6 +39,14 @@ ss_status cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 /* Comma-separated integers ("1,2,3"), malloc'd. */
 ss_status cli_parse_int_list(const char *opt, const char *s, int64_t min, int64_t max, int64_t **out, int *n);
 ss_status cli_require(const char *cmd, const char *opt, const char *value);
+/* Text encoded with the tokenizer at tokenizer_path (a tokenizer.json or a
+ * folder holding one) with its special tokens (add_special), as
+ * transformers' tokenizer(text) gives; *special_added (may be NULL): the
+ * post-processor put tokens before the text (a BOS). cli/text_input.c */
+ss_status cli_encode_text(const char *text, size_t len, const char *tokenizer_path, int32_t **ids, int64_t *n,
+                          int *special_added);
+ss_status cli_encode_file(const char *path, const char *tokenizer_path, int32_t **ids, int64_t *n,
+                          int *special_added);
 /* Reports an unknown option or a stray argument the way getopt left it. */
 ss_status cli_bad_usage(const char *cmd, int argc, char **argv);
 

@@ -13,6 +13,8 @@ static const ss_command g_commands[] = {
     {"prune", "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda|sparsegpt]   prune to 2:L (K unchanged)", cmd_prune},
     {"convert", "--in DIR --out DIR --sparsity 2_L|--recipe FILE [--method ...]   prune + slide (K -> K_slid)", cmd_convert},
     {"generate", "--model DIR --prompt-ids 1,2,3 --max-new N [--backend cpu|cuda]", cmd_generate},
+    {"tokenize", "--tokenizer PATH --text FILE [--out FILE]  text to token ids (tokenizer.json)", cmd_tokenize},
+    {"eval", "--model DIR --text|--tokens FILE [--ctx N] [--stride S]   sliding-window perplexity", cmd_eval},
     {"info", "--model DIR | --gpu [--cc X.Y]           a checkpoint; or the GPU and each operation's path", cmd_info},
     {"tune", "--model DIR [--out RESULTS]               offline GEMM algorithm search (task 3)", cmd_tune},
     {"bench", "prefill|decode|kernel --model DIR --m LIST --out DIR   throughput (tasks 4-5), GEMMs (6-8)", cmd_bench},

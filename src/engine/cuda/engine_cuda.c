@@ -818,6 +818,26 @@ ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
     return finish(e, "forward");
 }
 
+ss_status ss_cuda_forward_nll(ss_cuda_engine *e, const ss_batch *b, const int32_t *targets, double *nll) {
+    const int vocab = e->cm->m->cfg.vocab;
+    for (int r = 0; r < b->n_logits; r++)
+        if (targets[r] < 0 || targets[r] >= vocab)
+            return ss_fail(SS_ERR_ARG, "forward: target %d of logit row %d is out of range [0, %d)", targets[r], r, vocab);
+    if (b->n == 0) return check_batch(e, b);
+    SS_TRY(run_batch(e, b));
+    if (b->n_logits > 0) {
+        /* targets into the ids buffer, NLLs into the float logits buffer (max_logits * vocab >= 2 * max_logits floats) */
+        double *d_nll = (double *)e->logits_f;
+        mark(e, SS_PROF_OTHER);
+        CU(cudaMemcpyAsync(e->ids, targets, (size_t)b->n_logits * sizeof(int32_t), cudaMemcpyHostToDevice,
+                           (cudaStream_t)e->cm->stream));
+        SS_TRY(ss_k_row_nll(e->logits, e->cm->lm_head.info.N_pad, b->n_logits, vocab, e->ids, d_nll, e->cm->stream));
+        CU(cudaMemcpyAsync(nll, d_nll, (size_t)b->n_logits * sizeof(double), cudaMemcpyDeviceToHost,
+                           (cudaStream_t)e->cm->stream));
+    }
+    return finish(e, "forward");
+}
+
 ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids) {
     if (b->n == 0) return check_batch(e, b);
     SS_TRY(run_batch(e, b));

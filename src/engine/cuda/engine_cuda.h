@@ -41,6 +41,7 @@
 #include "engine/cuda/plan.h"
 #include "engine/generate.h"
 #include "engine/model.h"
+#include "engine/perplexity.h"
 #include "gemm/gemm.h"
 
 /* How GEMM outputs are dequantized. */
@@ -113,6 +114,10 @@ ss_kv_cache_kind ss_cuda_engine_kv_cache(const ss_cuda_engine *e);
 /* One step, the contract of ss_cpu_forward: logits [b->n_logits, vocab]
  * floats on the host (the lm_head's BF16 values). */
 ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits);
+/* Same step, returning for each logit row r only nll[r] = -ln softmax(logits
+ * of row r)[targets[r]] (ss_nll_from_logits's arithmetic, on the GPU; no
+ * logits copied). targets: host, [b->n_logits]. */
+ss_status ss_cuda_forward_nll(ss_cuda_engine *e, const ss_batch *b, const int32_t *targets, double *nll);
 /* Same step, returning only the greedy token of each logit row: ids
  * [b->n_logits] (argmax on the GPU, no logits copied). */
 ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids);
@@ -160,5 +165,13 @@ ss_status ss_generate_cuda_opts(const ss_model *m, const ss_cuda_gen_opts *o, co
 ss_status ss_generate_cuda_logits(const ss_model *m, const ss_cuda_gen_opts *o, const int32_t *prompt_ids,
                                   int n_prompt, int max_new, int stop_at_eos, int32_t *out_ids, int *n_out,
                                   ss_gen_stats *stats, ss_logits_fn on_logits, void *ctx);
+
+/* Sliding-window perplexity (engine/perplexity.h) on the GPU: the same
+ * windows as ss_perplexity_cpu, each window one sequence of an engine sized
+ * for min(n, ctx) tokens (o NULL: the model's default backend, exact
+ * dequant). The log-softmax of the scored rows runs on the GPU
+ * (ss_cuda_forward_nll). */
+ss_status ss_perplexity_cuda(const ss_model *m, const ss_cuda_model_opts *o, const int32_t *tokens, int64_t n, int ctx,
+                             int stride, ss_ppl_result *res, double *per_token);
 
 #endif

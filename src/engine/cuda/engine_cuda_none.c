@@ -30,6 +30,10 @@ ss_status ss_cuda_forward(ss_cuda_engine *e, const ss_batch *b, float *logits) {
     (void)e, (void)b, (void)logits;
     return NO_CUDA;
 }
+ss_status ss_cuda_forward_nll(ss_cuda_engine *e, const ss_batch *b, const int32_t *targets, double *nll) {
+    (void)e, (void)b, (void)targets, (void)nll;
+    return NO_CUDA;
+}
 ss_status ss_cuda_forward_ids(ss_cuda_engine *e, const ss_batch *b, int32_t *ids) {
     (void)e, (void)b, (void)ids;
     return NO_CUDA;
@@ -55,4 +59,10 @@ ss_status ss_cuda_engine_profile(ss_cuda_engine *e, int on) { (void)e, (void)on;
 void ss_cuda_engine_profile_read(const ss_cuda_engine *e, double ms[SS_PROF_COUNT]) {
     (void)e;
     for (int k = 0; k < SS_PROF_COUNT; k++) ms[k] = 0;
+}
+ss_status ss_perplexity_cuda(const ss_model *m, const ss_cuda_model_opts *o, const int32_t *tokens, int64_t n, int ctx,
+                             int stride, ss_ppl_result *res, double *per_token) {
+    (void)m, (void)o, (void)tokens, (void)n, (void)ctx, (void)stride, (void)per_token;
+    *res = (ss_ppl_result){0};
+    return NO_CUDA;
 }

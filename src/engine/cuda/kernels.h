@@ -186,6 +186,11 @@ ss_status ss_k_attention_decode_tc_f8(const ss_yview *qkv, const int32_t *rows, 
  * lowest index of the largest value (NaN never wins), like ss_argmax. */
 ss_status ss_k_argmax(const uint16_t *logits, int64_t ld, int n_rows, int vocab, int32_t *ids, void *stream);
 
+/* -ln softmax(row r)[targets[r]] of n_rows BF16 logit rows (row stride ld),
+ * as ss_nll_from_logits (engine/perplexity.h): the max in float, exp and
+ * sum in double. targets: device, [n_rows], in [0, vocab). */
+ss_status ss_k_row_nll(const uint16_t *logits, int64_t ld, int n_rows, int vocab, const int32_t *targets,
+                       double *out, void *stream);
 /* BF16 [n_rows, ld] -> float [n_rows, vocab] (the logits the host asked for). */
 ss_status ss_k_bf16_to_f32(const uint16_t *in, int64_t ld, int n_rows, int vocab, float *out, void *stream);
 

@@ -46,6 +46,46 @@ __global__ void __launch_bounds__(ARGMAX_THREADS) argmax_kernel(const uint16_t *
     }
 }
 
+constexpr int NLL_THREADS = 1024;
+
+// Block-wide reductions over NLL_THREADS threads (max of floats, sum of doubles).
+__device__ float block_max(float v, float *sh) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x >> 5) ? sh[lane] : -INFINITY;
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    __syncthreads();
+    return v;
+}
+
+__device__ double block_sum(double v, double *sh) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x >> 5) ? sh[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// -ln softmax(row)[target] per row, as ss_nll_from_logits: the max in
+// float, exp(l - max) and the sum in double. A NaN logit makes it NaN.
+__global__ void __launch_bounds__(NLL_THREADS) row_nll_kernel(const uint16_t *logits, int64_t ld, int vocab,
+                                                              const int32_t *targets, double *out) {
+    const uint16_t *row = logits + (int64_t)blockIdx.x * ld;
+    __shared__ float shf[32];
+    __shared__ double shd[32];
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < vocab; j += blockDim.x) m = fmaxf(m, bf16_bits_to_f32(row[j]));
+    m = block_max(m, shf);
+    double s = 0.0;
+    for (int j = threadIdx.x; j < vocab; j += blockDim.x) s += exp((double)bf16_bits_to_f32(row[j]) - (double)m);
+    s = block_sum(s, shd);
+    if (threadIdx.x == 0) out[blockIdx.x] = log(s) + (double)m - (double)bf16_bits_to_f32(row[targets[blockIdx.x]]);
+}
+
 __global__ void bf16_to_f32_kernel(const uint16_t *in, int64_t ld, int vocab, float *out) {
     const uint16_t *row = in + (int64_t)blockIdx.y * ld;
     float *o = out + (int64_t)blockIdx.y * vocab;
@@ -68,6 +108,13 @@ extern "C" ss_status ss_k_argmax(const uint16_t *logits, int64_t ld, int n_rows,
     if (n_rows <= 0) return SS_OK;
     argmax_kernel<<<n_rows, ARGMAX_THREADS, 0, ss_stream(stream)>>>(logits, ld, vocab, ids);
     return ss_launch_status("argmax");
+}
+
+extern "C" ss_status ss_k_row_nll(const uint16_t *logits, int64_t ld, int n_rows, int vocab, const int32_t *targets,
+                                  double *out, void *stream) {
+    if (n_rows <= 0) return SS_OK;
+    row_nll_kernel<<<n_rows, NLL_THREADS, 0, ss_stream(stream)>>>(logits, ld, vocab, targets, out);
+    return ss_launch_status("row_nll");
 }
 
 extern "C" ss_status ss_k_bf16_to_f32(const uint16_t *in, int64_t ld, int n_rows, int vocab, float *out,
