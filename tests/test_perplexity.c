@@ -416,8 +416,8 @@ static void test_text_commands(void **state) {
     char j1[600], j2[600];
     snprintf(j1, sizeof j1, "%s/text.json", g_tmp);
     snprintf(j2, sizeof j2, "%s/tokens.json", g_tmp);
-    assert_int_equal(run("%s -q eval --model %s --text %s --ctx 100 --stride 37 --out %s >/dev/null", bin, dir, text, j1), 0);
-    assert_int_equal(run("%s -q eval --model %s --tokens %s --ctx 100 --stride 37 --out %s >/dev/null", bin, dir, tokens, j2), 0);
+    assert_int_equal(run("%s -q eval --model %s --text %s --ctx 512 --out %s >/dev/null", bin, dir, text, j1), 0);
+    assert_int_equal(run("%s -q eval --model %s --tokens %s --ctx 512 --out %s >/dev/null", bin, dir, tokens, j2), 0);
     ss_eval_record a, b;
     OK(ss_eval_read_json(j1, &a));
     OK(ss_eval_read_json(j2, &b));

@@ -245,20 +245,17 @@ static void test_bad_inputs(void **state) {
     /* a lone byte token decodes to U+FFFD (from_utf8_lossy), as tokenizers does */
     OK(ss_tokenizer_encode(tk, "\xc3\xa9", 2, 0, &ids, &n));
     assert_int_equal(n >= 1, 1);
-    char lone[4];
     int32_t byte_ids[2] = {ss_tokenizer_token_id(tk, "\xc3\x83"), ss_tokenizer_token_id(tk, "x")}; /* 'Ã' stands for byte 0xC3 */
     assert_true(byte_ids[0] >= 0 && byte_ids[1] >= 0);
     OK(ss_tokenizer_decode(tk, byte_ids, 2, 0, &dec, &dl));
-    snprintf(lone, sizeof lone, "%s", "\xef\xbf\xbd");
     assert_int_equal(dl, 4);
     assert_memory_equal(dec, "\xef\xbf\xbdx", 4);
     free(dec), free(ids);
+    ss_tokenizer_free(tk);
+    ss_tokenizer_free(qw);
     /* missing files */
     assert_int_equal(ss_tokenizer_load("/nonexistent/dir", &tk), SS_ERR_IO);
-    ss_tokenizer_free(qw);
-    fixture(dir, sizeof dir, "llama3");
-    OK(ss_tokenizer_load(dir, &tk));
-    ss_tokenizer_free(tk);
+    assert_null(tk);
 }
 
 /* ---- transformers' add_bos_token / add_eos_token ---- */
