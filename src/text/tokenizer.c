@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "text/tokenizer_internal.h"
 
@@ -250,21 +251,39 @@ static ss_status raw_gap(enc *e, const char *s, size_t n) {
     return st;
 }
 
-/* Code points whose handling would differ from tokenizers': unassigned in
- * PCRE2's Unicode tables (assigned later, tokenizers' Oniguruma may class
- * them as letters or digits), and with NFC, combining marks newer than
- * tokenizers' normalization tables. */
+/* A code point PCRE2's Unicode tables (older than Oniguruma's) leave
+ * unassigned splits as tokenizers splits it when the patterns ask only for
+ * \p{L}, \p{N} and \s and it is none of them: utf8proc (a later Unicode)
+ * knows it as, say, an emoji (So) or a mark. A letter, digit or space, one
+ * neither library knows, any such code point under NFC (whose tables would
+ * differ too), or a pattern with other properties: refused. */
+static int unassigned_is_safe(const ss_tokenizer *tk, uint32_t cp) {
+    if (tk->nfc || tk->other_props) return 0;
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_CN:
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+    case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP: return 0;
+    default: return 1;
+    }
+}
+
+/* Code points whose handling would differ from tokenizers': see
+ * unassigned_is_safe, and with NFC, combining marks newer than tokenizers'
+ * normalization tables. */
 static ss_status check_code_points(enc *e, const char *text, size_t len) {
     const ss_tokenizer *tk = e->tk;
-    if (tk->unassigned) {
-        int rc = pcre2_match(tk->unassigned, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, e->md, NULL);
-        if (rc >= 0) {
-            size_t at = pcre2_get_ovector_pointer(e->md)[0];
-            uint32_t cp;
-            tk_utf8_get(text + at, len - at, &cp);
-            return ss_fail(SS_ERR_UNSUPPORTED, "encode: U+%04X at byte %zu is unassigned in PCRE2's Unicode tables; "
-                           "tokenizers may split it differently, so it is refused", (unsigned)cp, at);
-        }
+    for (size_t from = 0; tk->unassigned && from < len;) {
+        int rc = pcre2_match(tk->unassigned, (PCRE2_SPTR)text, len, from, PCRE2_NO_UTF_CHECK, e->md, NULL);
+        if (rc < 0) break;
+        size_t at = pcre2_get_ovector_pointer(e->md)[0];
+        uint32_t cp;
+        int k = tk_utf8_get(text + at, len - at, &cp);
+        if (!unassigned_is_safe(tk, cp))
+            return ss_fail(SS_ERR_UNSUPPORTED, "encode: U+%04X at byte %zu is unassigned in PCRE2's Unicode tables "
+                           "(older than tokenizers'), which may class it differently, so it is refused",
+                           (unsigned)cp, at);
+        from = at + (size_t)k;
     }
     if (tk->nfc)
         for (size_t i = 0; i < len;) {

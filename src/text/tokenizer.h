@@ -14,7 +14,8 @@
  *     behaviour Isolated or Removed) followed by ByteLevel (optionally the
  *     GPT-2 regex and a prefix space); the regexes run on PCRE2 (UTF and
  *     UCP, JIT when available) with the Oniguruma semantics that tokenizers
- *     uses (\s also matches U+0085; ^ and $ at line ends);
+ *     uses (its \s, spelled out; ^ and $ at line ends); text with a letter,
+ *     digit or space newer than PCRE2's Unicode tables is refused;
  *  4. model: BPE over the byte-level alphabet, merges by rank (leftmost
  *     among equal ranks), "ignore_merges" honoured (a word that is itself
  *     in the vocabulary is one token);

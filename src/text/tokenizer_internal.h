@@ -58,6 +58,7 @@ struct ss_tokenizer {
     int has_gpt2_regex;         /* ByteLevel use_regex */
     tk_split gpt2;
     pcre2_code *unassigned;     /* \p{Cn}, when any regex runs: see check_code_points */
+    int other_props;            /* a pattern uses \p{X} for an X other than L and N */
     /* model */
     json_t *vocab;              /* token string -> id (the "vocab" object) */
     int ignore_merges;

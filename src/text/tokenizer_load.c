@@ -39,7 +39,7 @@ static ss_status opt_bool(const ss_tokenizer *tk, const json_t *j, const char *w
  * \s and \S as Oniguruma's (ONIG_SPACE);
  * constructs whose meaning differs between the two (\h, \w, \b, POSIX
  * classes, class set operations, inline options other than i) are refused. */
-static ss_status translate_pattern(const ss_tokenizer *tk, const char *p, char **out) {
+static ss_status translate_pattern(ss_tokenizer *tk, const char *p, char **out) {
     size_t n = strlen(p);
     char *o = malloc(n * sizeof ONIG_SPACE + 1), *w = o;
     if (!o) return ss_fail(SS_ERR_NOMEM, "tokenizer: no memory for a pattern");
@@ -57,6 +57,10 @@ static ss_status translate_pattern(const ss_tokenizer *tk, const char *p, char *
                 w += sprintf(w, in_class ? "%s" : "[%s]", ONIG_SPACE);
             } else if (d == 'S' && !in_class) {
                 w += sprintf(w, "[^%s]", ONIG_SPACE);
+            } else if ((d == 'p' || d == 'P') && strncmp(p + i + 2, "{L}", 3) && strncmp(p + i + 2, "{N}", 3)) {
+                /* a property other than L and N: characters PCRE2 does not know yet may have it */
+                tk->other_props = 1;
+                *w++ = c, *w++ = d;
             } else if (strchr("SwWbBhHRXKGyYk", d)) {
                 free(o);
                 return UNSUPPORTED(tk, "pattern escape '\\%c' (its meaning differs between Oniguruma, which "
@@ -103,7 +107,7 @@ static ss_status translate_pattern(const ss_tokenizer *tk, const char *p, char *
 }
 
 /* Compiles a pattern: literal (a Split "String") or an Oniguruma regex. */
-static ss_status compile(const ss_tokenizer *tk, const char *pattern, int literal, pcre2_code **out) {
+static ss_status compile(ss_tokenizer *tk, const char *pattern, int literal, pcre2_code **out) {
     char *pat = NULL;
     if (literal) pat = strdup(pattern);
     else SS_TRY(translate_pattern(tk, pattern, &pat));
