@@ -4,31 +4,49 @@
     python3 tests/hub_server.py --port 0 --portfile /tmp/x/port
 
 Binds 127.0.0.1, writes the chosen port to --portfile (atomically), serves
-until killed (or until its parent process exits). It speaks the two hub endpoints the client uses:
+until killed (or until its parent process exits). It speaks the three hub
+endpoints the client uses:
 
+    GET /api/models/<repo>/revision/<rev>
+        {"id", "sha": "<commit>", "siblings": [...]}; <rev> is a branch
+        ("main"), a tag or a commit.
     GET /api/models/<repo>/tree/<rev>?recursive=true[&cursor=N]
         JSON list of {"type", "path", "size", "oid", "lfs": {"oid", "size"}},
         paginated with a `Link: <next>; rel="next"` header where a repo asks.
     GET /<repo>/resolve/<rev>/<path>
         the file (Range supported); LFS files are first redirected (302) to a
-        "CDN" path, as the real hub does, same host or, for the gated repo,
+        "CDN" path, as the real hub does, same host or, where a repo says so,
         "localhost" (another host, so a client must not send the token there).
 
-Every file's content is SHAKE-256("<repo>/<path>") truncated to its size, so
-the test computes the expected bytes on its own. Faults are injected per file
-on its first GET after a reset: "cutoff" (full Content-Length, half the body,
-then the socket closes), "503" and "429". Test hooks:
+Every repo has commits (generations) 0, 1, ...; commit g's id is
+SHA-1("commit:<repo>:<g>"). Every file's content is
+SHAKE-256("<repo>/<path>") (generation 0) or SHAKE-256("<repo>/<path>@<g>")
+truncated to its size, so the test computes the expected bytes on its own.
+"main" is the last commit, except for test/moving: there it is commit 0
+until the revision endpoint has answered once, then commit 1 (a push landing
+right after the client resolved the branch).
+
+Faults per file: "cutoff" (full Content-Length, half the body, then the
+socket closes), "503" and "429" fire on the file's first GET after a reset;
+"429ra" (Retry-After: 1) and "503date" (Retry-After as an HTTP date 2 s
+ahead) too; "429huge" (Retry-After: 100000), "429always" (no Retry-After)
+and "403cdn" (the CDN refuses) on every GET; "slow" trickles the body over
+about a second. Test hooks:
 
     GET /_stats  -> {"files": {"<repo>/<path>": {"gets": n, "ranges": [...],
-                    "auth": [...]}}, "pages": {"<repo>": n}}
-    GET /_reset  -> clears the stats and re-arms the faults.
+                    "auth": [...], "revs": [...]}}, "pages": {"<repo>": n},
+                    "api": [[kind, repo, rev], ...]}
+    GET /_reset  -> clears the stats, re-arms the faults, moves test/moving's
+                    main back to commit 0.
 """
 import argparse
+import email.utils
 import hashlib
 import http.server
 import json
 import os
 import socketserver
+import sys
 import threading
 import time
 import urllib.parse
@@ -36,7 +54,8 @@ import urllib.parse
 TOKEN = "secret-token"
 PAGE_SIZE = 2  # for repos with "paged": True
 
-# repo -> {"files": [(path, size, is_lfs, fault or None)], options...}
+# repo -> {"files": [(path, size, is_lfs, fault or None)], options...};
+# "gens": a list of such file lists, one per commit, instead of "files".
 REPOS = {
     "test/basic": {
         "files": [
@@ -44,6 +63,31 @@ REPOS = {
             ("sub/dir/nested.txt", 1234, False, None),
             ("model.safetensors", 3 * 1024 * 1024 + 17, True, None),
         ],
+        "tags": {"v1.0": 0},
+    },
+    "test/moving": {
+        "gens": [
+            [("config.json", 300, False, None), ("model.safetensors", 200000, True, None)],
+            [("config.json", 300, False, None), ("model.safetensors", 200000, True, None),
+             ("added.txt", 40, False, None)],
+        ],
+        "moving": True,
+    },
+    "test/retry": {
+        "files": [("ra.bin", 3000, False, "429ra"), ("date.bin", 70000, True, "503date")],
+    },
+    "test/huge": {
+        "files": [("config.json", 100, False, None), ("model.safetensors", 5000, True, "429huge")],
+    },
+    "test/limited": {
+        "files": [("config.json", 100, False, "429always")],
+    },
+    "test/cdn403": {
+        "files": [("config.json", 100, False, None), ("model.safetensors", 20000, True, "403cdn")],
+        "cdn_host": "localhost",
+    },
+    "test/slow": {
+        "files": [("model.safetensors", 1000000, True, "slow")],
     },
     "test/flaky": {
         "files": [
@@ -86,26 +130,40 @@ REPOS = {
 }
 
 
-def content(repo, path, size):
-    return hashlib.shake_256(("%s/%s" % (repo, path)).encode()).digest(size)
+def content(repo, path, size, gen=0):
+    name = "%s/%s" % (repo, path) if gen == 0 else "%s/%s@%d" % (repo, path, gen)
+    return hashlib.shake_256(name.encode()).digest(size)
+
+
+def commit_id(repo, gen):
+    return hashlib.sha1(("commit:%s:%d" % (repo, gen)).encode()).hexdigest()
+
+
+def files_of(repo, gen):
+    spec = REPOS[repo]
+    return spec["gens"][gen] if "gens" in spec else spec["files"]
+
+
+def generations(repo):
+    return len(REPOS[repo].get("gens", [None]))
 
 
 def git_blob_sha1(data):
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def listing(repo):
-    """The tree API's entries for a repo, directories included."""
+def listing(repo, gen):
+    """The tree API's entries for a repo at a commit, directories included."""
     spec = REPOS[repo]
     entries, dirs = [], set()
-    for path, size, is_lfs, _ in spec["files"]:
+    for path, size, is_lfs, _ in files_of(repo, gen):
         parts = path.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             d = "/".join(parts[:i])
             if d not in dirs and ".." not in d:
                 dirs.add(d)
                 entries.append({"type": "directory", "path": d, "size": 0, "oid": "0" * 40})
-        data = content(repo, path, size)
+        data = content(repo, path, size, gen)
         e = {"type": "file", "path": path, "size": size}
         if is_lfs:
             sha = hashlib.sha256(data).hexdigest()
@@ -126,9 +184,26 @@ class State:
         self.reset()
 
     def reset(self):
-        self.files = {}  # "repo/path" -> {"gets", "ranges", "auth"}
+        self.files = {}  # "repo/path" -> {"gets", "ranges", "auth", "revs"}
         self.pages = {}  # repo -> listing pages served
+        self.api = []  # [kind, repo, rev] of every API call
         self.fired = set()  # faults already injected
+        self.moved = set()  # repos whose main has moved on
+
+
+def resolve_rev(repo, rev):
+    """The commit (generation) a revision names, or None."""
+    spec = REPOS[repo]
+    last = generations(repo) - 1
+    if rev == "main":
+        with STATE.lock:
+            return 0 if spec.get("moving") and repo not in STATE.moved else last
+    if rev in spec.get("tags", {}):
+        return spec["tags"][rev]
+    for g in range(last + 1):
+        if rev == commit_id(repo, g):
+            return g
+    return None
 
 
 STATE = State()
@@ -155,62 +230,81 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(status, json.dumps({"error": message}),
                    {"Content-Type": "application/json", "X-Error-Code": code, "X-Error-Message": message})
 
-    def authorized(self, spec):
-        want = spec.get("token")
-        return want is None or self.headers.get("Authorization") == "Bearer " + want
-
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path)
         query = urllib.parse.parse_qs(url.query)
         if path == "/_stats":
             with STATE.lock:
-                body = json.dumps({"files": STATE.files, "pages": STATE.pages})
+                body = json.dumps({"files": STATE.files, "pages": STATE.pages, "api": STATE.api})
             return self.reply(200, body, {"Content-Type": "application/json"})
         if path == "/_reset":
             with STATE.lock:
                 STATE.reset()
             return self.reply(200, "{}", {"Content-Type": "application/json"})
         if path.startswith("/api/models/"):
-            return self.tree(path[len("/api/models/"):], query)
+            return self.api(path[len("/api/models/"):], query)
         if path.startswith("/_cdn/"):
-            repo, _, rest = path[len("/_cdn/"):].partition("|")
-            return self.serve_file(repo, rest, cdn=True)
+            repo, path, gen = path[len("/_cdn/"):].split("|")
+            return self.serve_file(repo, path, int(gen), cdn=True)
         parts = path.lstrip("/").split("/", 4)  # ns, name, "resolve", rev, file
         if len(parts) == 5 and parts[2] == "resolve":
             return self.resolve("/".join(parts[:2]), parts[3], parts[4])
         self.error(404, "EntryNotFound", "no route for " + path)
 
-    def tree(self, rest, query):
-        # rest = "<ns>/<name>/tree/<rev>" (the revision is one %-encoded segment)
+    def api(self, rest, query):
+        # rest = "<ns>/<name>/<kind>/<rev>" (the revision is one %-encoded segment)
         parts = rest.split("/")
-        if len(parts) < 4 or parts[2] != "tree":
-            return self.error(404, "EntryNotFound", "bad tree path")
-        repo, rev = "/".join(parts[:2]), "/".join(parts[3:])
+        if len(parts) < 4 or parts[2] not in ("tree", "revision"):
+            return self.error(404, "EntryNotFound", "bad API path")
+        repo, kind, rev = "/".join(parts[:2]), parts[2], "/".join(parts[3:])
+        with STATE.lock:
+            STATE.api.append([kind, repo, rev])
         spec = REPOS.get(repo)
         if spec is None:
             return self.error(404, "RepoNotFound", "Repository not found")
-        if not self.authorized(spec):
-            return self.error(401, "GatedRepo", "Access to model %s is restricted" % repo)
-        if rev != "main":
+        gen = resolve_rev(repo, rev)
+        if gen is None:
             return self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
+        if kind == "revision":  # public, gated or not (as the real hub)
+            if spec.get("moving"):
+                with STATE.lock:
+                    STATE.moved.add(repo)
+            body = {"id": repo, "sha": commit_id(repo, gen),
+                    "siblings": [{"rfilename": f[0]} for f in files_of(repo, gen)]}
+            return self.reply(200, json.dumps(body), {"Content-Type": "application/json"})
+        gate = self.gate(spec, repo)
+        if gate:
+            return gate
         if query.get("recursive") != ["true"]:
             return self.error(400, "BadRequest", "this fake hub expects recursive=true")
-        entries = listing(repo)
+        entries = listing(repo, gen)
         headers = {"Content-Type": "application/json"}
         if spec.get("paged"):
             start = int(query.get("cursor", ["0"])[0])
             if start + PAGE_SIZE < len(entries):
-                nxt = "http://%s/api/models/%s/tree/main?recursive=true&cursor=%d" % (
-                    self.headers.get("Host"), repo, start + PAGE_SIZE)
+                nxt = "http://%s/api/models/%s/tree/%s?recursive=true&cursor=%d" % (
+                    self.headers.get("Host"), repo, urllib.parse.quote(rev, safe=""), start + PAGE_SIZE)
                 headers["Link"] = '<%s>; rel="next"' % nxt
             entries = entries[start:start + PAGE_SIZE]
         with STATE.lock:
             STATE.pages[repo] = STATE.pages.get(repo, 0) + 1
         self.reply(200, json.dumps(entries), headers)
 
-    def find(self, repo, path):
-        for p, size, is_lfs, fault in REPOS.get(repo, {}).get("files", []):
+    def gate(self, spec, repo):
+        """The real hub's answers for a gated repo: 401 without a token, 403
+        with one that has no access. None when the request may proceed."""
+        want = spec.get("token")
+        got = self.headers.get("Authorization")
+        if want is None or got == "Bearer " + want:
+            return None
+        msg = "Access to model %s is restricted" % repo
+        if got:
+            return self.error(403, "GatedRepo", msg + " and you are not in the authorized list")
+        return self.error(401, "GatedRepo", msg + ". You must have access to it and be authenticated")
+
+    def find(self, repo, path, gen):
+        for p, size, is_lfs, fault in files_of(repo, gen):
             if p == path:
                 return size, is_lfs, fault
         return None
@@ -219,41 +313,59 @@ class Handler(http.server.BaseHTTPRequestHandler):
         spec = REPOS.get(repo)
         if spec is None:
             return self.error(404, "RepoNotFound", "Repository not found")
-        if not self.authorized(spec):
-            return self.error(401, "GatedRepo", "Access to model %s is restricted" % repo)
-        if rev != "main":
+        gate = self.gate(spec, repo)
+        if gate:
+            return gate
+        gen = resolve_rev(repo, rev)
+        if gen is None:
             return self.error(404, "RevisionNotFound", "Invalid rev id: " + rev)
-        found = self.find(repo, path)
+        with STATE.lock:
+            st = STATE.files.setdefault(repo + "/" + path, {"gets": 0, "ranges": [], "auth": [], "revs": []})
+            st["revs"].append(rev)
+        found = self.find(repo, path, gen)
         if found is None or spec.get("unservable") == path:
             return self.error(404, "EntryNotFound", "Entry not found")
         size, is_lfs, _ = found
         if not is_lfs:
-            return self.serve_file(repo, path, cdn=False)
-        data = content(repo, path, size)
-        target = "/_cdn/" + urllib.parse.quote(repo + "|" + path)
+            return self.serve_file(repo, path, gen, cdn=False)
+        data = content(repo, path, size, gen)
+        target = "/_cdn/" + urllib.parse.quote("%s|%s|%d" % (repo, path, gen))
         if spec.get("cdn_host"):
             target = "http://%s:%d%s" % (spec["cdn_host"], self.server.server_address[1], target)
         self.reply(302, b"", {"Location": target, "X-Linked-Size": str(size),
-                              "X-Linked-Etag": '"%s"' % hashlib.sha256(data).hexdigest(), "X-Repo-Commit": "0" * 40})
+                              "X-Linked-Etag": '"%s"' % hashlib.sha256(data).hexdigest(),
+                              "X-Repo-Commit": commit_id(repo, gen)})
 
-    def serve_file(self, repo, path, cdn):
-        found = self.find(repo, path)
+    def serve_file(self, repo, path, gen, cdn):
+        found = self.find(repo, path, gen)
         if found is None:
             return self.error(404, "EntryNotFound", "Entry not found")
         size, _, fault = found
         key = repo + "/" + path
         rng = self.headers.get("Range")
         with STATE.lock:
-            st = STATE.files.setdefault(key, {"gets": 0, "ranges": [], "auth": []})
+            st = STATE.files.setdefault(key, {"gets": 0, "ranges": [], "auth": [], "revs": []})
             st["gets"] += 1
             st["ranges"].append(rng)
             st["auth"].append(self.headers.get("Authorization"))
-            fire = fault is not None and key not in STATE.fired
-            if fire:
+            once = fault in ("cutoff", "503", "429", "429ra", "503date")
+            fire = fault is not None and (not once or key not in STATE.fired)
+            if fire and once:
                 STATE.fired.add(key)
         if fire and fault in ("503", "429"):
             return self.error(int(fault), "Busy", "try again")
-        data = content(repo, path, size)
+        if fire and fault == "429ra":
+            return self.reply(429, "slow down", {"Retry-After": "1"})
+        if fire and fault == "503date":
+            when = email.utils.formatdate(time.time() + 2, usegmt=True)
+            return self.reply(503, "maintenance", {"Retry-After": when})
+        if fire and fault == "429huge":
+            return self.reply(429, "slow down", {"Retry-After": "100000"})
+        if fire and fault == "429always":
+            return self.error(429, "RateLimited", "too many requests")
+        if fire and fault == "403cdn" and cdn:
+            return self.reply(403, "<Error><Code>AccessDenied</Code></Error>", {"Content-Type": "application/xml"})
+        data = content(repo, path, size, gen)
         start = 0
         if rng:
             spec = rng.strip()
@@ -283,12 +395,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if fire and fault == "slow":
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            step = max(1, len(body) // 40)
+            for i in range(0, len(body), step):
+                self.wfile.write(body[i:i + step])
+                self.wfile.flush()
+                time.sleep(0.025)
+            return
         self.reply(status, body, headers)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client hanging up on a kept-alive connection is not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def exit_with_parent():

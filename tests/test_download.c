@@ -1,10 +1,12 @@
-/* hub client against tests/hub_server.py, a fake hub on 127.0.0.1: listing
- * (with pagination), redirects, Range resume after a cut-off transfer or a
- * killed run, SHA-256 / size checks, tokens, 404s, retries, no network.
+/* hub client against tests/hub_server.py, a fake hub on 127.0.0.1: the
+ * revision pinned to one commit, listing (with pagination), redirects, Range
+ * resume after a cut-off transfer or a killed run, SHA-256 / size checks,
+ * tokens and gated repos, 404s, retries and Retry-After, refusals naming the
+ * host, progress lines, and failing fast without a network. The Hugging Face
+ * cache and HF_HUB_OFFLINE are test_hub_cache.c's.
  *
- * Every served file holds SHAKE-256("<repo>/<path>") truncated to its size;
- * the test computes those bytes itself and compares them with what landed on
- * disk. */
+ * Every served file's content is computed by the test itself (hub_fixture.h)
+ * and compared with what landed on disk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,188 +19,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/fsutil.h"
+#include "core/jsonutil.h"
 #include "core/status.h"
 #include "core/timer.h"
+#include "hub_fixture.h"
 #include "io/hub.h"
-
-static char g_tmp[256];
-static char g_endpoint[128];
-static pid_t g_server = -1;
-
-/* ---------------------------------------------------------------- helpers */
-
-static unsigned char *expected_bytes(const char *repo, const char *path, size_t n) {
-    char name[512];
-    snprintf(name, sizeof name, "%s/%s", repo, path);
-    unsigned char *out = malloc(n ? n : 1);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    assert_non_null(out);
-    assert_non_null(md);
-    assert_int_equal(EVP_DigestInit_ex(md, EVP_shake256(), NULL), 1);
-    assert_int_equal(EVP_DigestUpdate(md, name, strlen(name)), 1);
-    assert_int_equal(EVP_DigestFinalXOF(md, out, n), 1);
-    EVP_MD_CTX_free(md);
-    return out;
-}
-
-/* The file <dir>/<path> holds exactly the bytes the server serves. */
-static void assert_file_exact(const char *dir, const char *repo, const char *path, size_t n) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", dir, path);
-    char *data = NULL;
-    size_t len = 0;
-    if (ss_read_file(p, &data, &len) != SS_OK) fail_msg("%s: %s", p, ss_errmsg());
-    assert_int_equal(len, n);
-    unsigned char *want = expected_bytes(repo, path, n);
-    assert_memory_equal(data, want, n);
-    free(want);
-    free(data);
-}
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
-    size_t n = size * nmemb;
-    char **buf = ud;
-    size_t old = *buf ? strlen(*buf) : 0;
-    char *p = realloc(*buf, old + n + 1);
-    assert_non_null(p);
-    memcpy(p + old, ptr, n);
-    p[old + n] = '\0';
-    *buf = p;
-    return n;
-}
-
-/* GETs a test hook of the server (/_stats, /_reset) as JSON. */
-static json_t *server_json(const char *hook) {
-    char url[256];
-    snprintf(url, sizeof url, "%s%s", g_endpoint, hook);
-    char *body = NULL;
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_cleanup(c);
-    assert_non_null(body);
-    json_t *j = json_loads(body, 0, NULL);
-    free(body);
-    assert_non_null(j);
-    return j;
-}
-
-static void server_reset(void) { json_decref(server_json("/_reset")); }
-
-/* From /_stats: the record of one served file (borrowed from *stats). */
-static json_t *file_stats(json_t *stats, const char *repo, const char *path) {
-    char key[512];
-    snprintf(key, sizeof key, "%s/%s", repo, path);
-    return json_object_get(json_object_get(stats, "files"), key);
-}
-
-static int file_gets(json_t *stats, const char *repo, const char *path) {
-    return (int)json_integer_value(json_object_get(file_stats(stats, repo, path), "gets"));
-}
-
-/* The Range header of the i-th GET of a file ("" if none). */
-static const char *file_range(json_t *stats, const char *repo, const char *path, size_t i) {
-    json_t *r = json_array_get(json_object_get(file_stats(stats, repo, path), "ranges"), i);
-    assert_non_null(r);
-    return json_is_string(r) ? json_string_value(r) : "";
-}
-
-static void out_path(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", g_tmp, name); }
-
-/* Downloads with default options; a failure's message goes to the test log. */
-static ss_status download(const char *repo, const char *out) {
-    ss_status st = ss_hub_download(repo, out, NULL);
-    if (st != SS_OK) print_message("  -> %s: %s\n", ss_status_name(st), ss_errmsg());
-    return st;
-}
-
-/* Writes `n` bytes of `data` to <dir>/<path>, creating folders. */
-static void put_file(const char *dir, const char *path, const void *data, size_t n) {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", dir, path);
-    char parent[1024];
-    snprintf(parent, sizeof parent, "%s", p);
-    *strrchr(parent, '/') = '\0';
-    assert_int_equal(ss_mkdir_p(parent), SS_OK);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-/* ---------------------------------------------------------------- fixture */
-
-static int start_server(void **state) {
-    (void)state;
-    const char *src = getenv("SS_SRC");
-    if (!src) {
-        fprintf(stderr, "SS_SRC (the source root) is not set\n");
-        return -1;
-    }
-    const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(g_tmp, sizeof g_tmp, "%s/ss_test_download.XXXXXX", base);
-    if (!mkdtemp(g_tmp)) return -1;
-    char script[1024], portfile[512];
-    snprintf(script, sizeof script, "%s/tests/hub_server.py", src);
-    snprintf(portfile, sizeof portfile, "%s/port", g_tmp);
-    g_server = fork();
-    if (g_server < 0) return -1;
-    if (g_server == 0) {
-        execlp("python3", "python3", script, "--port", "0", "--portfile", portfile, (char *)NULL);
-        _exit(127);
-    }
-    int port = 0;
-    for (int i = 0; i < 200 && port == 0; i++) { /* up to 10 s for python to start */
-        FILE *f = fopen(portfile, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1) port = 0;
-            fclose(f);
-        }
-        if (port == 0) {
-            int status;
-            if (waitpid(g_server, &status, WNOHANG) == g_server) {
-                fprintf(stderr, "hub_server.py exited early (status %d)\n", status);
-                g_server = -1;
-                return -1;
-            }
-            usleep(50000);
-        }
-    }
-    if (port == 0) return -1;
-    snprintf(g_endpoint, sizeof g_endpoint, "http://127.0.0.1:%d", port);
-    setenv("HF_ENDPOINT", g_endpoint, 1);
-    setenv("SS_HUB_BACKOFF_MS", "10", 1);
-    unsetenv("HF_TOKEN");
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    return 0;
-}
-
-static int stop_server(void **state) {
-    (void)state;
-    if (g_server > 0) {
-        kill(g_server, SIGTERM);
-        waitpid(g_server, NULL, 0);
-    }
-    curl_global_cleanup();
-    ss_rm_rf(g_tmp);
-    return 0;
-}
-
-static int reset_each(void **state) {
-    (void)state;
-    setenv("HF_ENDPOINT", g_endpoint, 1);
-    unsetenv("HF_TOKEN");
-    server_reset();
-    return 0;
-}
 
 /* ---------------------------------------------------------------- tests */
 
@@ -370,15 +203,20 @@ static void test_token_required(void **state) {
     (void)state;
     char out[512];
     out_path(out, sizeof out, "gated");
+    char terms[256];
+    snprintf(terms, sizeof terms, "accepted its terms at %s/test/gated", g_endpoint);
+    /* The real hub: 401 GatedRepo without a token... */
     assert_int_equal(download("test/gated", out), SS_ERR_NET);
-    assert_non_null(strstr(ss_errmsg(), "test/gated"));
-    assert_non_null(strstr(ss_errmsg(), "needs a token"));
-    assert_non_null(strstr(ss_errmsg(), "HF_TOKEN"));
+    assert_non_null(strstr(ss_errmsg(), "test/gated: a gated repo, it needs a token (set HF_TOKEN)"));
+    assert_non_null(strstr(ss_errmsg(), terms));
+    assert_non_null(strstr(ss_errmsg(), "HTTP 401 from 127.0.0.1"));
     assert_false(ss_path_exists(out));
 
+    /* ...403 GatedRepo with one that has no access. */
     setenv("HF_TOKEN", "wrong-token", 1);
     assert_int_equal(download("test/gated", out), SS_ERR_NET);
-    assert_non_null(strstr(ss_errmsg(), "access denied"));
+    assert_non_null(strstr(ss_errmsg(), "access denied with the given HF_TOKEN (HTTP 403 from 127.0.0.1"));
+    assert_non_null(strstr(ss_errmsg(), "terms accepted on"));
 
     setenv("HF_TOKEN", "secret-token", 1);
     if (download("test/gated", out) != SS_OK) fail_msg("%s", ss_errmsg());
@@ -411,18 +249,286 @@ static void test_missing_repo_and_revision(void **state) {
     assert_int_equal(ss_hub_download("not a repo", out, &opt), SS_ERR_ARG);
 }
 
+/* ---------------------------------------------------------------- no network */
+
 static void test_unreachable_host_fails_fast(void **state) {
     (void)state;
     char out[512];
     out_path(out, sizeof out, "offline");
     setenv("HF_ENDPOINT", "http://127.0.0.1:1", 1);
+    unsetenv("SS_HUB_BACKOFF_MS"); /* the default backoff: 1 s, doubling */
     double t0 = ss_now();
     assert_int_equal(download("test/basic", out), SS_ERR_NET);
     double dt = ss_now() - t0;
     assert_non_null(strstr(ss_errmsg(), "cannot reach http://127.0.0.1:1"));
     assert_non_null(strstr(ss_errmsg(), "slidesparse synth"));
-    assert_true(dt < 3.0);
+    assert_non_null(strstr(ss_errmsg(), "HF_HUB_OFFLINE=1"));
+    assert_true(dt < 2.0); /* one quick retry, not five with backoff */
     assert_false(ss_path_exists(out));
+
+    /* The same through the command: exit code 1, one retry said. */
+    const char *args[] = {"download", "--repo", "test/basic", "--out", out, NULL};
+    char *log = NULL;
+    assert_int_equal(run_cli(&log, args), 1);
+    assert_int_equal(count_of(log, "one quick retry"), 1);
+    assert_int_equal(count_of(log, "error: "), 1);
+    assert_non_null(strstr(log, "cannot reach http://127.0.0.1:1"));
+    free(log);
+}
+
+static void test_unresolvable_host_fails_fast(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "nodns");
+    setenv("HF_ENDPOINT", "http://no-such-host.invalid", 1); /* RFC 2606: never resolves */
+    unsetenv("SS_HUB_BACKOFF_MS");
+    double t0 = ss_now();
+    assert_int_equal(download("test/basic", out), SS_ERR_NET);
+    double dt = ss_now() - t0;
+    assert_non_null(strstr(ss_errmsg(), "cannot reach http://no-such-host.invalid"));
+    assert_non_null(strstr(ss_errmsg(), "resolve"));
+    assert_true(dt < 3.0); /* a failing lookup answers at once; one quick retry */
+    assert_false(ss_path_exists(out));
+}
+
+/* A host that never completes a TCP handshake: a listening socket whose
+ * accept queue is full drops further SYNs. */
+static void test_silent_host_times_out_once(void **state) {
+    (void)state;
+    int srv = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(srv >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(srv, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(srv, 0), 0);
+    assert_int_equal(getsockname(srv, (struct sockaddr *)&a, &alen), 0);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        assert_true(fill[i] >= 0);
+        (void)connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(100000);
+    char ep[64], out[512];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    setenv("HF_ENDPOINT", ep, 1);
+    out_path(out, sizeof out, "silent");
+    ss_hub_options opt = {.connect_timeout_ms = 1000};
+    double t0 = ss_now();
+    assert_int_equal(ss_hub_download("test/basic", out, &opt), SS_ERR_NET);
+    double dt = ss_now() - t0;
+    print_message("  -> %s (%.2f s)\n", ss_errmsg(), dt);
+    assert_non_null(strstr(ss_errmsg(), "cannot reach"));
+    assert_non_null(strstr(ss_errmsg(), ep));
+    assert_true(dt >= 0.9);
+    assert_true(dt < 1.9); /* one connect timeout, no retry */
+    for (int i = 0; i < 4; i++) close(fill[i]);
+    close(srv);
+}
+
+/* ---------------------------------------------------------------- one commit */
+
+static json_t *manifest_of(const char *out) {
+    char p[700];
+    snprintf(p, sizeof p, "%s/.slidesparse-download.json", out);
+    json_t *m = NULL;
+    if (ss_json_load(p, &m) != SS_OK) fail_msg("%s", ss_errmsg());
+    return m;
+}
+
+static const char *jstr(const json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    assert_non_null(s);
+    return s;
+}
+
+/* test/moving's main moves from commit 0 to commit 1 right after the client
+ * asks what it is: every later request must name commit 0. */
+static void test_branch_is_resolved_to_one_commit(void **state) {
+    (void)state;
+    char out[512], added[700], c0[41], c1[41];
+    commit_id("test/moving", 0, c0);
+    commit_id("test/moving", 1, c1);
+    out_path(out, sizeof out, "moving");
+    if (download("test/moving", out) != SS_OK) fail_msg("%s", ss_errmsg());
+    assert_file_exact_gen(out, "test/moving", "config.json", 300, 0);
+    assert_file_exact_gen(out, "test/moving", "model.safetensors", 200000, 0);
+    snprintf(added, sizeof added, "%s/added.txt", out);
+    assert_false(ss_path_exists(added)); /* commit 1's file */
+    json_t *m = manifest_of(out);
+    assert_string_equal(jstr(m, "revision"), "main");
+    assert_string_equal(jstr(m, "commit"), c0);
+    json_decref(m);
+
+    json_t *stats = server_json("/_stats");
+    json_t *api = json_object_get(stats, "api");
+    assert_int_equal(json_array_size(api), 2);
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 0), 0)), "revision");
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 0), 2)), "main");
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 1), 0)), "tree");
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 1), 2)), c0);
+    const char *files[] = {"config.json", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        json_t *revs = json_object_get(file_stats(stats, "test/moving", files[i]), "revs");
+        assert_int_equal(json_array_size(revs), 1);
+        assert_string_equal(json_string_value(json_array_get(revs, 0)), c0);
+    }
+    json_decref(stats);
+
+    /* main is commit 1 now: a new download gets all of commit 1. */
+    out_path(out, sizeof out, "moving-later");
+    if (download("test/moving", out) != SS_OK) fail_msg("%s", ss_errmsg());
+    assert_file_exact_gen(out, "test/moving", "config.json", 300, 1);
+    assert_file_exact_gen(out, "test/moving", "model.safetensors", 200000, 1);
+    assert_file_exact_gen(out, "test/moving", "added.txt", 40, 1);
+    m = manifest_of(out);
+    assert_string_equal(jstr(m, "commit"), c1);
+    json_decref(m);
+}
+
+static void test_tag_and_commit_revisions(void **state) {
+    (void)state;
+    char out[512], c0[41];
+    commit_id("test/basic", 0, c0);
+    ss_hub_options opt = {.revision = "v1.0", .quiet = 1};
+    ss_hub_listing l;
+    if (ss_hub_list("test/basic", &opt, &l) != SS_OK) fail_msg("%s", ss_errmsg());
+    assert_string_equal(l.commit, c0);
+    assert_int_equal(l.n, 3);
+    ss_hub_listing_free(&l);
+
+    out_path(out, sizeof out, "tag");
+    if (ss_hub_download("test/basic", out, &opt) != SS_OK) fail_msg("%s", ss_errmsg());
+    assert_basic_complete(out);
+    json_t *m = manifest_of(out);
+    assert_string_equal(jstr(m, "revision"), "v1.0");
+    assert_string_equal(jstr(m, "commit"), c0);
+    json_decref(m);
+
+    /* A commit is immutable: nothing to resolve, it is used as it is. */
+    server_reset();
+    opt.revision = c0;
+    out_path(out, sizeof out, "commit");
+    if (ss_hub_download("test/basic", out, &opt) != SS_OK) fail_msg("%s", ss_errmsg());
+    assert_basic_complete(out);
+    json_t *stats = server_json("/_stats");
+    json_t *api = json_object_get(stats, "api");
+    assert_int_equal(json_array_size(api), 1);
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 0), 0)), "tree");
+    assert_string_equal(json_string_value(json_array_get(json_array_get(api, 0), 2)), c0);
+    json_decref(stats);
+    /* ...and a folder of commit c0 is complete for c0. */
+    assert_int_equal(ss_hub_download("test/basic", out, &opt), SS_OK);
+}
+
+/* ---------------------------------------------------------------- refusals */
+
+static void test_retry_after_is_honoured(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "retry");
+    const char *args[] = {"download", "--repo", "test/retry", "--out", out, NULL};
+    char *log = NULL;
+    double t0 = ss_now();
+    assert_int_equal(run_cli(&log, args), 0);
+    double dt = ss_now() - t0;
+    /* The backoff is 10 ms here: only the servers' Retry-After (1 s, and a
+     * date 2 s ahead: 1-2 s) can make it take this long. */
+    assert_true(dt >= 1.9);
+    assert_non_null(strstr(log, "ra.bin: HTTP 429 from 127.0.0.1 (rate limited); waiting 1 s as its Retry-After asks"));
+    assert_non_null(strstr(log, "date.bin: HTTP 503 from 127.0.0.1 (server busy); waiting "));
+    assert_int_equal(count_of(log, "as its Retry-After asks"), 2);
+    free(log);
+    assert_file_exact(out, "test/retry", "ra.bin", 3000);
+    assert_file_exact(out, "test/retry", "date.bin", 70000);
+    json_t *stats = server_json("/_stats");
+    assert_int_equal(file_gets(stats, "test/retry", "ra.bin"), 2);
+    assert_int_equal(file_gets(stats, "test/retry", "date.bin"), 2);
+    json_decref(stats);
+}
+
+static void test_retry_after_beyond_the_bound_fails_now(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "huge");
+    const char *args[] = {"download", "--repo", "test/huge", "--out", out, NULL};
+    char *log = NULL;
+    double t0 = ss_now();
+    assert_int_equal(run_cli(&log, args), 1);
+    assert_true(ss_now() - t0 < 3.0);
+    assert_non_null(strstr(log, "model.safetensors: HTTP 429 from 127.0.0.1 (rate limited) asks to wait 100000 s"));
+    assert_non_null(strstr(log, "waits at most 900 s in all"));
+    assert_non_null(strstr(log, "SS_HUB_MAX_WAIT_S"));
+    assert_non_null(strstr(log, "run the same command later"));
+    free(log);
+    assert_false(ss_path_exists(out));
+
+    setenv("SS_HUB_MAX_WAIT_S", "50", 1);
+    assert_int_equal(download("test/huge", out), SS_ERR_NET);
+    assert_non_null(strstr(ss_errmsg(), "waits at most 50 s in all"));
+}
+
+static void test_rate_limit_names_the_host(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "limited");
+    assert_int_equal(download("test/limited", out), SS_ERR_NET);
+    assert_non_null(strstr(ss_errmsg(), "test/limited/config.json: rate limited by 127.0.0.1 (HTTP 429"));
+    assert_non_null(strstr(ss_errmsg(), "after 5 retries"));
+    assert_non_null(strstr(ss_errmsg(), "HF_TOKEN"));
+    json_t *stats = server_json("/_stats");
+    assert_int_equal(file_gets(stats, "test/limited", "config.json"), 6);
+    json_decref(stats);
+    assert_false(ss_path_exists(out));
+}
+
+/* The hub redirects an LFS file to a storage host ("localhost" here); when
+ * that host refuses, the message names it and does not blame the token. */
+static void test_storage_host_refusal_names_the_host(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "cdn403");
+    assert_int_equal(download("test/cdn403", out), SS_ERR_NET);
+    assert_non_null(strstr(ss_errmsg(), "test/cdn403/model.safetensors: refused by localhost (HTTP 403"));
+    assert_non_null(strstr(ss_errmsg(), "not the hub"));
+    assert_null(strstr(ss_errmsg(), "HF_TOKEN"));
+    json_t *stats = server_json("/_stats");
+    assert_int_equal(file_gets(stats, "test/cdn403", "model.safetensors"), 1); /* a refusal is not retried */
+    json_decref(stats);
+    assert_false(ss_path_exists(out));
+}
+
+/* ---------------------------------------------------------------- progress */
+
+static void test_progress_lines_when_stderr_is_not_a_terminal(void **state) {
+    (void)state;
+    char out[512];
+    out_path(out, sizeof out, "slow");
+    const char *args[] = {"download", "--repo", "test/slow", "--out", out, NULL};
+    char *log = NULL;
+    /* test/slow trickles 1 MB over about 1 s. With a 0.2 s period: a line
+     * every 0.2 s or 10% of the file, never more often than 0.04 s. */
+    setenv("SS_HUB_PROGRESS_S", "0.2", 1);
+    assert_int_equal(run_cli(&log, args), 0);
+    int lines = count_of(log, "  [1/1] model.safetensors  ");
+    int progress = count_of(log, "%)");
+    print_message("  %d progress lines\n", progress);
+    assert_true(progress >= 4);
+    assert_true(progress <= 16);
+    assert_int_equal(lines, progress + 1); /* and the final line */
+    assert_non_null(strstr(log, "  [1/1] model.safetensors  1.0 MB  done, "));
+    assert_non_null(strstr(log, "s left"));
+    free(log);
+    assert_file_exact(out, "test/slow", "model.safetensors", 1000000);
+
+    /* The default (5 s, or 10% but not within 1 s): a 1 s file gets at most one. */
+    unsetenv("SS_HUB_PROGRESS_S");
+    assert_int_equal(ss_rm_rf(out), SS_OK);
+    server_reset();
+    assert_int_equal(run_cli(&log, args), 0);
+    assert_true(count_of(log, "%)") <= 1);
+    assert_non_null(strstr(log, "  [1/1] model.safetensors  1.0 MB  done, "));
+    free(log);
 }
 
 static void test_paginated_listing_gets_every_file(void **state) {
@@ -474,6 +580,15 @@ int main(void) {
         cmocka_unit_test_setup(test_token_required, reset_each),
         cmocka_unit_test_setup(test_missing_repo_and_revision, reset_each),
         cmocka_unit_test_setup(test_unreachable_host_fails_fast, reset_each),
+        cmocka_unit_test_setup(test_unresolvable_host_fails_fast, reset_each),
+        cmocka_unit_test_setup(test_silent_host_times_out_once, reset_each),
+        cmocka_unit_test_setup(test_branch_is_resolved_to_one_commit, reset_each),
+        cmocka_unit_test_setup(test_tag_and_commit_revisions, reset_each),
+        cmocka_unit_test_setup(test_retry_after_is_honoured, reset_each),
+        cmocka_unit_test_setup(test_retry_after_beyond_the_bound_fails_now, reset_each),
+        cmocka_unit_test_setup(test_rate_limit_names_the_host, reset_each),
+        cmocka_unit_test_setup(test_storage_host_refusal_names_the_host, reset_each),
+        cmocka_unit_test_setup(test_progress_lines_when_stderr_is_not_a_terminal, reset_each),
         cmocka_unit_test_setup(test_paginated_listing_gets_every_file, reset_each),
         cmocka_unit_test_setup(test_unsafe_listed_path_is_refused, reset_each),
         cmocka_unit_test_setup(test_incomplete_existing_folder_is_reported, reset_each),
