@@ -101,9 +101,13 @@ static ss_status copy_verified(const char *src, const ss_hub_file *f, const char
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     enum { CHUNK = 1 << 20 };
     char *buf = malloc(CHUNK);
-    ss_status st = !out  ? ss_fail_errno("cannot create %s", dst)
-                   : !md || !buf ? ss_fail(SS_ERR_NOMEM, "%s: no memory to copy it", dst)
-                                 : hub_hash_init(md, f);
+    ss_status st = SS_OK;
+    if (!out)
+        st = ss_fail_errno("cannot create %s", dst);
+    else if (!md || !buf)
+        st = ss_fail(SS_ERR_NOMEM, "%s: no memory to copy it", dst);
+    else
+        st = hub_hash_init(md, f);
     int64_t n = 0;
     size_t got;
     while (st == SS_OK && (got = fread(buf, 1, CHUNK, in)) > 0) {
