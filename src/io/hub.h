@@ -30,16 +30,16 @@
 #include "core/status.h"
 
 typedef struct ss_hub_options {
-    const char *revision; /* branch, tag or commit; default "main" */
-    const char *endpoint; /* default: $HF_ENDPOINT, else https://huggingface.co */
-    const char *token;    /* default: $HF_TOKEN (sent as "Authorization: Bearer ...") */
-    int max_retries;      /* default 5 (0 = default; negative = no retries) */
-    int backoff_ms;       /* first retry delay, doubling; default 1000; $SS_HUB_BACKOFF_MS overrides */
+    const char *revision;   /* branch, tag or commit; default "main" */
+    const char *endpoint;   /* default: $HF_ENDPOINT, else https://huggingface.co */
+    const char *token;      /* default: $HF_TOKEN (sent as "Authorization: Bearer ...") */
+    int max_retries;        /* default 5 (0 = default; negative = no retries) */
+    int backoff_ms;         /* first retry delay, doubling; default 1000; $SS_HUB_BACKOFF_MS overrides */
     int connect_timeout_ms; /* name lookup + connect + TLS, per attempt; default 10000 */
-    int max_wait_s;       /* the most one download waits in all on servers' Retry-After; default 900;
-                             $SS_HUB_MAX_WAIT_S overrides */
-    int quiet;            /* no progress output; progress lines every $SS_HUB_PROGRESS_S seconds
-                             (default 5) or 10% of a file when stderr is not a terminal */
+    int max_wait_s;         /* the most one download waits in all on servers' Retry-After; default 900;
+                               $SS_HUB_MAX_WAIT_S overrides */
+    int quiet;              /* no progress output; otherwise, when stderr is not a terminal, a progress
+                               line every $SS_HUB_PROGRESS_S seconds (default 5) or 10% of a file */
 } ss_hub_options;
 
 /* One file of a repository listing. */
