@@ -133,6 +133,10 @@ static void test_user_folder_and_file_kept(void **state) {
     in_root(file, sizeof file, "a-file");
     assert_int_equal(ss_write_file_atomic(file, "data", 4), SS_OK);
     refused_by_every_writer(file, "exists and is not a folder");
+    /* download too, before it touches the network (an endpoint that does not exist: no traffic) */
+    setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1);
+    expect(run(NULL, "download", "--repo", "org/name", "--out", file, NULL), 2, "exists and is not a folder");
+    unsetenv("HF_ENDPOINT");
     d = slurp(file, &n);
     assert_int_equal(n, 4);
     free(d);

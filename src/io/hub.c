@@ -135,6 +135,9 @@ ss_status ss_hub_download(const char *repo_id, const char *out_dir, const ss_hub
     snprintf(partial, sizeof partial, "%s.partial", out);
     snprintf(mpath, sizeof mpath, "%s/%s", partial, HUB_MANIFEST_NAME);
 
+    /* a file at --out is the user's: refused as a bad argument (exit 2) before any network traffic */
+    if (ss_path_exists(out) && !ss_is_dir(out))
+        return ss_fail(SS_ERR_ARG, "%s exists and is not a folder; it is kept (choose another --out)", out);
     hub h;
     ss_status st = hub_open(&h, repo_id, opt);
     if (st != SS_OK) {
@@ -142,7 +145,7 @@ ss_status ss_hub_download(const char *repo_id, const char *out_dir, const ss_hub
         return st;
     }
     if (ss_path_exists(out)) {
-        st = ss_is_dir(out) ? check_existing(&h, out) : ss_fail(SS_ERR_IO, "%s exists and is not a folder", out);
+        st = check_existing(&h, out);
         hub_close(&h);
         return st;
     }
