@@ -8,7 +8,8 @@
 #   peer    scripts/peer_gemm.py: PyTorch's _int_mm / _scaled_mm / _cslt_sparse_mm
 #   tp      ss_tpbench end to end on synthetic BitNet-2B (SS_TP_ARGS)
 #   tfpeer  scripts/peer_transformers.py: Hugging Face transformers BF16
-#   extra   SS_EXTRA_CMD (a helper's script), run from the repo root
+#   extra   SS_EXTRA_CMD (e.g. scripts/gpu-pipeline.sh), run from the repo root, with
+#           SS_GPU_BUILD (the build) and SS_ROUND_LEFT_S (seconds the round has left)
 # Everything lands in $OUT/r.tgz (the device tool returns few files).
 #   SS_STAGES="build suite kbench" SS_DEADLINE=540 bash scripts/gpu-round.sh
 set -uo pipefail
@@ -23,7 +24,11 @@ deadline=$(( $(date +%s) + ${SS_DEADLINE:-540} ))
 t0=$(date +%s)
 left() { echo $(( deadline - $(date +%s) )); }
 want() { [[ "$stages" == *" $1 "* ]] && [ "$(left)" -gt "${2:-30}" ]; }
-pack() { (cd "$final" && tar czf "r-$(date +%H%M%S).tgz" r && rm -rf r); }
+# SM clock, power and temperature every 5 s for the whole round (METHOD.md: a number without them is not a measurement)
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu \
+  --format=csv -l 5 >"$out/smi-trace.csv" 2>/dev/null &
+smi_pid=$!
+pack() { kill "$smi_pid" 2>/dev/null; (cd "$final" && tar czf "r-$(date +%H%M%S).tgz" r && rm -rf r); }
 trap pack EXIT
 export LD_LIBRARY_PATH="$csl/lib:$root/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 export PYTHONUNBUFFERED=1
@@ -70,7 +75,8 @@ if want tfpeer 60; then
   echo "transformers peer rc=$?"; tail -15 "$out/tfpeer.log"
 fi
 if want extra 40 && [ -n "${SS_EXTRA_CMD:-}" ]; then
-  (cd "$root" && SS_GPU_BUILD=$build OUT=$out/extra timeout $(( $(left) - 10 )) bash -c "$SS_EXTRA_CMD") >"$out/extra.log" 2>&1
+  # SS_ROUND_LEFT_S: what the round has left, for a command that sizes its own time limit
+  (cd "$root" && SS_GPU_BUILD=$build SS_ROUND_LEFT_S=$(( $(left) - 10 )) OUT=$out/extra timeout $(( $(left) - 10 )) bash -c "$SS_EXTRA_CMD") >"$out/extra.log" 2>&1
   echo "extra rc=$?"; tail -40 "$out/extra.log"
 fi
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv,noheader | tee -a "$out/nvidia-smi.txt"
