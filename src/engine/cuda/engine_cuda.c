@@ -1,5 +1,6 @@
-/* The GPU engine's host side: weights onto the device, memory planned once,
- * one step = a fixed sequence of kernel launches and GEMMs on one stream.
+/* The GPU engine's host side (its weights on the device: model_cuda.c):
+ * memory planned once, one step = a fixed sequence of kernel launches and
+ * GEMMs on one stream.
  *
  * Per layer, for the n tokens of a step (M_pad = n rounded up to 16):
  *   add_norm     x += down(l-1) (layer 0: x = embed[tok]); xq = quant(rmsnorm(x))   [fused]
@@ -27,329 +28,13 @@
 #include "core/log.h"
 #include "core/timer.h"
 #include "engine/cuda/engine_cuda.h"
+#include "engine/cuda/engine_cuda_model.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/kernels_ref.h"
 #include "engine/cuda/plan.h"
 #include "engine/rope.h"
 #include "gemm/arch.h"
 
-static ss_status cuda_ok(cudaError_t e, const char *call) {
-    if (e == cudaSuccess) return SS_OK;
-    return ss_fail(e == cudaErrorMemoryAllocation ? SS_ERR_NOMEM : SS_ERR_CUDA, "engine: %s failed: %s (%s)", call,
-                   cudaGetErrorName(e), cudaGetErrorString(e));
-}
-#define CU(call) SS_TRY(cuda_ok((call), #call))
-
-/* ---- the model on the device ---- */
-
-typedef struct dev_linear {
-    ss_gemm_weight *w;
-    ss_gemm_weight_info info;
-    ss_gemm_out mode;   /* output mode this engine asks for */
-    ss_dtype act_dtype; /* of the input operand (BF16, I8, F8_E4M3) */
-    ss_dtype acc_dtype; /* of the ACC output */
-    int quantized;
-    const float *sw, *bias; /* device [N_pad], [N] (owned by the GEMM layer) */
-} dev_linear;
-
-typedef struct dev_layer {
-    dev_linear qkv, o, gate_up, down;
-    const float *attn_norm, *mlp_norm, *attn_sub, *ffn_sub; /* device; sub-norms NULL unless BitNet */
-} dev_layer;
-
-struct ss_cuda_model {
-    const ss_model *m;
-    ss_cuda_model_opts o;
-    ss_gemm_ctx *gemm;
-    void *stream;
-    dev_layer *layers;
-    dev_linear lm_head;
-    uint16_t *embed;   /* [vocab, hidden] BF16 */
-    float *vectors;    /* every norm weight, one allocation */
-    const float *final_norm;
-    size_t weight_bytes;
-};
-
-static ss_status dev_alloc(void **p, size_t bytes, size_t *total) {
-    *p = NULL;
-    if (bytes == 0) bytes = 16;
-    SS_TRY(ss_gpu_alloc(bytes, p));
-    if (total) *total += bytes;
-    return SS_OK;
-}
-
-static int is_quantized(ss_dtype t) { return t == SS_DT_I8 || t == SS_DT_F8_E4M3; }
-
-static int uniform_scale(const ss_linear_weight *w) {
-    for (int64_t n = 1; n < w->N; n++)
-        if (w->scale[n] != w->scale[0]) return 0;
-    return 1;
-}
-
-/* The output mode a weight's GEMM is asked for (see ss_cuda_dequant).
- * cuSPARSELt 0.8 scales FP8 by a scalar alpha only: BF16_CHANNEL there needs
- * a uniform weight scale (BitNet's o and down); the fused q/k/v and gate/up
- * concatenate tensors of different scales and take BF16_ACC (the
- * accumulator in BF16, both scales applied by the consumer). */
-static ss_gemm_out choose_mode(ss_backend b, ss_gemm_dtype d, const ss_linear_weight *w, ss_cuda_dequant policy) {
-    const int quantized = d == SS_GEMM_INT8 || d == SS_GEMM_FP8E4M3, has_bias = w->bias != NULL;
-    if (!quantized) return ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias) ? SS_GEMM_OUT_BF16 : SS_GEMM_OUT_ACC;
-    if (policy == SS_DEQUANT_EXACT) return SS_GEMM_OUT_ACC;
-    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16, has_bias)) return SS_GEMM_OUT_BF16;
-    const int scalar_only = b == SS_BACKEND_CUSPARSELT && d == SS_GEMM_FP8E4M3;
-    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_CHANNEL, has_bias) && (!scalar_only || uniform_scale(w)))
-        return SS_GEMM_OUT_BF16_CHANNEL;
-    /* half the bytes of FP32 accumulators; the consumer applies both scales */
-    if (ss_gemm_out_fused(b, d, SS_GEMM_OUT_BF16_ACC, has_bias)) return SS_GEMM_OUT_BF16_ACC;
-    return SS_GEMM_OUT_ACC;
-}
-
-static ss_status make_linear(ss_cuda_model *cm, const ss_linear_weight *w, ss_backend b, dev_linear *d) {
-    memset(d, 0, sizeof *d);
-    SS_TRY(ss_gemm_weight_create(cm->gemm, w, b, &d->w));
-    ss_gemm_weight_get_info(d->w, &d->info);
-    d->act_dtype = ss_gemm_act_dtype(d->info.dtype);
-    d->acc_dtype = ss_gemm_acc_dtype(b, d->info.dtype);
-    d->quantized = is_quantized(w->dtype);
-    d->sw = ss_gemm_weight_scale(d->w);
-    d->bias = ss_gemm_weight_bias(d->w);
-    d->mode = choose_mode(b, d->info.dtype, w, cm->o.dequant);
-    if (d->act_dtype != SS_DT_BF16 && !d->quantized)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: the GPU engine runs BF16, INT8 and FP8 weights, not %s", w->name,
-                       ss_dtype_name(w->dtype));
-    if (d->mode == SS_GEMM_OUT_ACC && d->acc_dtype == SS_DT_F16)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: FP16 accumulators are not taken by the engine", w->name);
-    cm->weight_bytes += d->info.device_bytes;
-    return SS_OK;
-}
-
-/* Concatenates the rows of parts (same K, dtype and slide) into one weight:
- * q/k/v -> qkv, gate/up -> gate_up. *storage owns the host arrays. */
-static ss_status fuse_rows(const ss_linear_weight *const *parts, int n, const char *name, ss_linear_weight *out,
-                           void **storage) {
-    const ss_linear_weight *p0 = parts[0];
-    const int64_t Ks = ss_linear_k_stored(p0);
-    const size_t es = ss_dtype_size(p0->dtype);
-    int64_t N = 0;
-    int any_bias = 0;
-    for (int i = 0; i < n; i++) {
-        const ss_linear_weight *p = parts[i];
-        if (p->slid != p0->slid || (p->slid && p->slide.L != p0->slide.L)) {
-            char a[16] = "dense", b[16] = "dense";
-            if (p0->slid) ss_sparsity_name(p0->slide.L, a, sizeof a);
-            if (p->slid) ss_sparsity_name(p->slide.L, b, sizeof b);
-            return ss_fail(SS_ERR_UNSUPPORTED, "%s: '%s' is %s but '%s' is %s; the GPU engine runs them as one GEMM "
-                           "and needs one sparsity for both (give them the same sparsity in the recipe, or use "
-                           "the CPU backend)", name, p0->name, a, p->name, b);
-        }
-        if (p->dtype != p0->dtype || p->K != p0->K || ss_linear_k_stored(p) != Ks || (!p->scale) != (!p0->scale))
-            return ss_fail(SS_ERR_FORMAT, "%s: cannot fuse '%s' with '%s' (dtype, K or slide differ)", name, p->name,
-                           p0->name);
-        N += p->N;
-        any_bias |= p->bias != NULL;
-    }
-    const size_t wbytes = (size_t)(N * Ks) * es, fl = (size_t)N * sizeof(float);
-    uint8_t *buf = malloc(wbytes + 2 * fl + 16);
-    if (!buf) return ss_fail(SS_ERR_NOMEM, "%s: no memory to fuse %lld x %lld weights", name, (long long)N, (long long)Ks);
-    float *scale = (float *)(buf + ((wbytes + 15) / 16) * 16), *bias = scale + N;
-    int64_t row = 0;
-    for (int i = 0; i < n; i++) {
-        const ss_linear_weight *p = parts[i];
-        memcpy(buf + (size_t)(row * Ks) * es, p->w, (size_t)(p->N * Ks) * es);
-        for (int64_t r = 0; r < p->N; r++) {
-            if (p0->scale) scale[row + r] = p->scale[r];
-            bias[row + r] = p->bias ? p->bias[r] : 0.0f;
-        }
-        row += p->N;
-    }
-    *out = *p0;
-    out->name = name;
-    out->N = N;
-    out->w = buf;
-    out->scale = p0->scale ? scale : NULL;
-    out->bias = any_bias ? bias : NULL;
-    *storage = buf;
-    return SS_OK;
-}
-
-static ss_status check_shapes(const ss_model *m) {
-    const ss_model_config *c = &m->cfg;
-    if (c->head_dim != 64 && c->head_dim != 128)
-        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: head_dim %d is not supported (64 or 128)", c->head_dim);
-    if (c->hidden % 4 || c->intermediate % 4)
-        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: hidden %d and intermediate %d must be multiples of 4",
-                       c->hidden, c->intermediate);
-    if (c->n_heads % c->n_kv_heads || c->n_heads / c->n_kv_heads > 8)
-        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: %d heads over %d KV heads (groups of at most 8)", c->n_heads,
-                       c->n_kv_heads);
-    if (m->embed_dtype != SS_DT_BF16 || m->lm_head.dtype != SS_DT_BF16)
-        return ss_fail(SS_ERR_UNSUPPORTED, "GPU engine: embeddings and lm_head must be BF16 (got %s and %s)",
-                       ss_dtype_name(m->embed_dtype), ss_dtype_name(m->lm_head.dtype));
-    return SS_OK;
-}
-
-static ss_status upload_vector(ss_cuda_model *cm, float **next, const float *host, int64_t n, const float **out) {
-    *out = NULL;
-    if (!host) return SS_OK;
-    SS_TRY(ss_gpu_upload(*next, host, (size_t)n * sizeof(float)));
-    *out = *next;
-    *next += n;
-    (void)cm;
-    return SS_OK;
-}
-
-/* The backend of one block linear: the forced one, else cuSPARSELt for a
- * slid weight and cuBLASLt for a dense one (a recipe mixes both). */
-static ss_backend backend_of(const ss_cuda_model *cm, const ss_linear_weight *w) {
-    if (cm->o.backend_set) return cm->o.backend;
-    return w->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
-}
-
-static ss_status load_layers(ss_cuda_model *cm) {
-    const ss_model *m = cm->m;
-    const ss_model_config *c = &m->cfg;
-    const int64_t H = c->hidden, Q = ss_model_q_dim(m), I = c->intermediate;
-    int64_t nvec = H; /* final norm */
-    for (int l = 0; l < c->n_layers; l++) nvec += 2 * H + (m->layers[l].attn_sub_norm ? Q : 0) + (m->layers[l].ffn_sub_norm ? I : 0);
-    SS_TRY(dev_alloc((void **)&cm->vectors, (size_t)nvec * sizeof(float), &cm->weight_bytes));
-    float *next = cm->vectors;
-    SS_TRY(upload_vector(cm, &next, m->final_norm, H, &cm->final_norm));
-    for (int l = 0; l < c->n_layers; l++) {
-        const ss_layer_weights *lw = &m->layers[l];
-        dev_layer *dl = &cm->layers[l];
-        SS_TRY(upload_vector(cm, &next, lw->attn_norm, H, &dl->attn_norm));
-        SS_TRY(upload_vector(cm, &next, lw->mlp_norm, H, &dl->mlp_norm));
-        SS_TRY(upload_vector(cm, &next, lw->attn_sub_norm, Q, &dl->attn_sub));
-        SS_TRY(upload_vector(cm, &next, lw->ffn_sub_norm, I, &dl->ffn_sub));
-        char qkv_name[96], gu_name[96];
-        snprintf(qkv_name, sizeof qkv_name, "model.layers.%d.self_attn.qkv_proj.weight", l);
-        snprintf(gu_name, sizeof gu_name, "model.layers.%d.mlp.gate_up_proj.weight", l);
-        const ss_linear_weight *qkv_parts[3] = {&lw->q, &lw->k, &lw->v}, *gu_parts[2] = {&lw->gate, &lw->up};
-        ss_linear_weight fused;
-        void *storage = NULL;
-        SS_TRY(fuse_rows(qkv_parts, 3, qkv_name, &fused, &storage));
-        ss_status st = make_linear(cm, &fused, backend_of(cm, &fused), &dl->qkv);
-        free(storage);
-        SS_TRY(st);
-        SS_TRY(fuse_rows(gu_parts, 2, gu_name, &fused, &storage));
-        st = make_linear(cm, &fused, backend_of(cm, &fused), &dl->gate_up);
-        free(storage);
-        SS_TRY(st);
-        SS_TRY(make_linear(cm, &lw->o, backend_of(cm, &lw->o), &dl->o));
-        SS_TRY(make_linear(cm, &lw->down, backend_of(cm, &lw->down), &dl->down));
-    }
-    return SS_OK;
-}
-
-ss_status ss_cuda_model_load(const ss_model *m, const ss_cuda_model_opts *o, ss_cuda_model **out) {
-    *out = NULL;
-    SS_TRY(check_shapes(m));
-    ss_cuda_model *cm = calloc(1, sizeof *cm);
-    if (!cm) return ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the model");
-    cm->m = m;
-    if (o) cm->o = *o;
-    /* the backend reported for the model: cuSPARSELt if any block linear takes it (see backend_of) */
-    if (!o || !o->backend_set) cm->o.backend = m->slid ? SS_BACKEND_CUSPARSELT : SS_BACKEND_CUBLASLT;
-    if (!o || !o->gemm_set) ss_gemm_options_default(&cm->o.gemm);
-    ss_status st = ss_gemm_ctx_create(cm->o.device, NULL, &cm->o.gemm, &cm->gemm);
-    if (st == SS_OK) { /* a GPU this build has no kernel image for: skipped with the reason, not a launch failure */
-        ss_gpu_info gi;
-        st = ss_gpu_info_get(cm->o.device, &gi);
-        ss_gpuarch_choice ch;
-        const ss_gpuarch_gpu g = {gi.name, gi.cc_major, gi.cc_minor, gi.cusparselt_version};
-        if (st == SS_OK) ss_gpuarch_select(&g, NULL, SS_OP_ENGINE, SS_GEMM_BF16, &ch);
-        if (st == SS_OK && !ch.runs) st = ss_fail(SS_ERR_UNSUPPORTED, "GPU engine on %s: %s", gi.name, ch.why);
-    }
-    if (st == SS_OK) {
-        cm->stream = ss_gemm_ctx_stream(cm->gemm);
-        cm->layers = calloc((size_t)m->cfg.n_layers, sizeof *cm->layers);
-        if (!cm->layers) st = ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for %d layers", m->cfg.n_layers);
-    }
-    if (st == SS_OK) st = load_layers(cm);
-    if (st == SS_OK) st = make_linear(cm, &m->lm_head, SS_BACKEND_CUBLASLT, &cm->lm_head);
-    if (st == SS_OK) {
-        size_t eb = (size_t)m->cfg.vocab * (size_t)m->cfg.hidden * sizeof(uint16_t);
-        st = dev_alloc((void **)&cm->embed, eb, &cm->weight_bytes);
-        if (st == SS_OK) st = ss_gpu_upload(cm->embed, m->embed, eb);
-    }
-    if (st != SS_OK) {
-        ss_cuda_model_free(cm);
-        return ss_context(st, "loading the model onto the GPU");
-    }
-    *out = cm;
-    return SS_OK;
-}
-
-static void free_linear(dev_linear *d) {
-    if (d->w) ss_gemm_weight_destroy(d->w);
-    memset(d, 0, sizeof *d);
-}
-
-void ss_cuda_model_free(ss_cuda_model *cm) {
-    if (!cm) return;
-    if (cm->layers)
-        for (int l = 0; l < cm->m->cfg.n_layers; l++) {
-            free_linear(&cm->layers[l].qkv);
-            free_linear(&cm->layers[l].o);
-            free_linear(&cm->layers[l].gate_up);
-            free_linear(&cm->layers[l].down);
-        }
-    free_linear(&cm->lm_head);
-    free(cm->layers);
-    ss_gpu_free(cm->vectors);
-    ss_gpu_free(cm->embed);
-    if (cm->gemm) ss_gemm_ctx_destroy(cm->gemm);
-    free(cm);
-}
-
-const ss_model *ss_cuda_model_host(const ss_cuda_model *cm) { return cm->m; }
-ss_gemm_ctx *ss_cuda_model_gemm(ss_cuda_model *cm) { return cm->gemm; }
-ss_backend ss_cuda_model_backend(const ss_cuda_model *cm) { return cm->o.backend; }
-size_t ss_cuda_model_weight_bytes(const ss_cuda_model *cm) { return cm->weight_bytes; }
-
-/* ---- views of GEMM operands and outputs ---- */
-
-static size_t out_elem_size(const dev_linear *d) {
-    if (d->mode != SS_GEMM_OUT_ACC) return 2;
-    return ss_dtype_size(d->acc_dtype);
-}
-
-static ss_yview yview_of(const dev_linear *d, const void *buf, const float *sx) {
-    ss_yview y = {.kind = SS_Y_BF16, .data = buf, .ld = d->info.N_pad};
-    if (d->mode == SS_GEMM_OUT_BF16) return y;
-    if (d->mode == SS_GEMM_OUT_BF16_CHANNEL) {
-        y.kind = SS_Y_BF16_CHANNEL;
-        y.sx = sx;
-        y.bias = d->bias;
-        return y;
-    }
-    if (d->mode == SS_GEMM_OUT_BF16_ACC) {
-        y.kind = SS_Y_BF16_ACC;
-        y.sx = sx;
-        y.sw = d->sw;
-        y.bias = d->bias;
-        return y;
-    }
-    /* ACC */
-    y.bias = d->bias;
-    if (d->acc_dtype == SS_DT_BF16) { /* cuSPARSELt BF16: acc already rounded, bias left */
-        y.kind = SS_Y_BF16_CHANNEL;
-        return y;
-    }
-    y.kind = d->acc_dtype == SS_DT_I32 ? SS_Y_I32 : SS_Y_F32;
-    if (d->quantized) {
-        y.sx = sx;
-        y.sw = d->sw;
-    }
-    return y;
-}
-
-static ss_xview xview_of(const dev_linear *d, void *xq, float *sx) {
-    ss_xview x = {.dtype = d->act_dtype, .data = xq, .ld = d->info.K_act, .scale = d->quantized ? sx : NULL,
-                  .slid = d->info.slid};
-    if (d->info.slid) x.geom = d->info.slide;
-    return x;
-}
 
 /* ---- the engine ---- */
 
@@ -419,7 +104,7 @@ static ss_status prof_collect(ss_cuda_engine *e) {
     }
     e->n_ev = 0;
     if (err != cudaSuccess) cudaGetLastError(); /* not sticky: keep it from failing the next launch check */
-    return cuda_ok(err, "profile events");
+    return ss_engine_cuda_ok(err, "profile events");
 }
 
 ss_status ss_cuda_engine_profile(ss_cuda_engine *e, int on) {
@@ -453,13 +138,13 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     size_t *b = &e->bytes;
     if (e->o.kv_cache == SS_KV_CACHE_FP8) {
         const size_t rows = e->layer_cache / D * (size_t)c->n_layers;
-        SS_TRY(dev_alloc((void **)&e->k8, e->layer_cache * (size_t)c->n_layers, b));
-        SS_TRY(dev_alloc((void **)&e->v8, e->layer_cache * (size_t)c->n_layers, b));
-        SS_TRY(dev_alloc((void **)&e->k8s, rows * sizeof(float), b));
-        SS_TRY(dev_alloc((void **)&e->v8s, rows * sizeof(float), b));
+        SS_TRY(ss_dev_alloc((void **)&e->k8, e->layer_cache * (size_t)c->n_layers, b));
+        SS_TRY(ss_dev_alloc((void **)&e->v8, e->layer_cache * (size_t)c->n_layers, b));
+        SS_TRY(ss_dev_alloc((void **)&e->k8s, rows * sizeof(float), b));
+        SS_TRY(ss_dev_alloc((void **)&e->v8s, rows * sizeof(float), b));
     } else {
-        SS_TRY(dev_alloc((void **)&e->k_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
-        SS_TRY(dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+        SS_TRY(ss_dev_alloc((void **)&e->k_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
+        SS_TRY(ss_dev_alloc((void **)&e->v_cache, e->layer_cache * (size_t)c->n_layers * 2, b));
     }
 
     /* RoPE table, from the CPU engine's frequencies and angles (engine/rope.h) */
@@ -470,14 +155,14 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     if (st == SS_OK) st = ss_rope_frequencies(c, e->o.max_len, inv, &rope_scale);
     if (st == SS_OK) {
         ss_ref_rope_table(inv, rope_scale, c->head_dim, e->o.max_len, rope);
-        st = dev_alloc((void **)&e->rope, nrope * sizeof(double), b);
+        st = ss_dev_alloc((void **)&e->rope, nrope * sizeof(double), b);
     }
     if (st == SS_OK) st = ss_gpu_upload(e->rope, rope, nrope * sizeof(double));
     float *rope_f = st == SS_OK ? malloc(nrope * sizeof(float)) : NULL;
     if (st == SS_OK && !rope_f) st = ss_fail(SS_ERR_NOMEM, "GPU engine: no memory for the RoPE table");
     if (st == SS_OK) {
         for (size_t i = 0; i < nrope; i++) rope_f[i] = (float)rope[i];
-        st = dev_alloc((void **)&e->rope_f, nrope * sizeof(float), b);
+        st = ss_dev_alloc((void **)&e->rope_f, nrope * sizeof(float), b);
     }
     if (st == SS_OK) st = ss_gpu_upload(e->rope_f, rope_f, nrope * sizeof(float));
     free(rope_f);
@@ -495,33 +180,33 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
             int64_t bytes = lins[i]->info.K_act * (int64_t)ss_dtype_size(lins[i]->act_dtype);
             if (bytes > widest) widest = bytes;
         }
-        const size_t q = (size_t)(M_pad * dl->qkv.info.N_pad) * out_elem_size(&dl->qkv);
-        const size_t g = (size_t)(M_pad * dl->gate_up.info.N_pad) * out_elem_size(&dl->gate_up);
-        const size_t o = (size_t)(M_pad * dl->o.info.N_pad) * out_elem_size(&dl->o);
-        const size_t d = (size_t)(M_pad * dl->down.info.N_pad) * out_elem_size(&dl->down);
+        const size_t q = (size_t)(M_pad * dl->qkv.info.N_pad) * ss_dev_linear_out_elem_size(&dl->qkv);
+        const size_t g = (size_t)(M_pad * dl->gate_up.info.N_pad) * ss_dev_linear_out_elem_size(&dl->gate_up);
+        const size_t o = (size_t)(M_pad * dl->o.info.N_pad) * ss_dev_linear_out_elem_size(&dl->o);
+        const size_t d = (size_t)(M_pad * dl->down.info.N_pad) * ss_dev_linear_out_elem_size(&dl->down);
         y_qkv = q > y_qkv ? q : y_qkv;
         y_gu = g > y_gu ? g : y_gu;
         y_h = o > y_h ? o : y_h;
         y_h = d > y_h ? d : y_h;
     }
-    SS_TRY(dev_alloc(&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * ss_dtype_size(e->x_dtype), b));
-    SS_TRY(dev_alloc(&e->xq, (size_t)(M_pad * widest), b));
-    for (int i = 0; i < SX_COUNT; i++) SS_TRY(dev_alloc((void **)&e->sx[i], (size_t)M_pad * sizeof(float), b));
-    SS_TRY(dev_alloc(&e->y_qkv, y_qkv, b));
-    SS_TRY(dev_alloc(&e->y_gu, y_gu, b));
-    SS_TRY(dev_alloc(&e->y_h, y_h, b));
-    SS_TRY(dev_alloc((void **)&e->att, (size_t)e->o.max_tokens * (size_t)ss_model_q_dim(m) * sizeof(float), b));
+    SS_TRY(ss_dev_alloc(&e->x, (size_t)e->o.max_tokens * (size_t)c->hidden * ss_dtype_size(e->x_dtype), b));
+    SS_TRY(ss_dev_alloc(&e->xq, (size_t)(M_pad * widest), b));
+    for (int i = 0; i < SX_COUNT; i++) SS_TRY(ss_dev_alloc((void **)&e->sx[i], (size_t)M_pad * sizeof(float), b));
+    SS_TRY(ss_dev_alloc(&e->y_qkv, y_qkv, b));
+    SS_TRY(ss_dev_alloc(&e->y_gu, y_gu, b));
+    SS_TRY(ss_dev_alloc(&e->y_h, y_h, b));
+    SS_TRY(ss_dev_alloc((void **)&e->att, (size_t)e->o.max_tokens * (size_t)ss_model_q_dim(m) * sizeof(float), b));
     /* split-context scratch for up to max_seqs decode rows (more go to the flash kernel as 1-row tiles) */
-    SS_TRY(dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_seqs, &e->geom) * sizeof(float), b));
-    SS_TRY(dev_alloc(&e->xl, (size_t)(L_pad * cm->lm_head.info.K_act) * 2, b));
-    SS_TRY(dev_alloc((void **)&e->logits, (size_t)(L_pad * cm->lm_head.info.N_pad) * 2, b));
-    SS_TRY(dev_alloc((void **)&e->logits_f, (size_t)e->o.max_logits * (size_t)c->vocab * sizeof(float), b));
-    SS_TRY(dev_alloc((void **)&e->ids, (size_t)e->o.max_logits * sizeof(int32_t), b));
+    SS_TRY(ss_dev_alloc((void **)&e->partial, ss_attn_decode_partial_floats(e->o.max_seqs, &e->geom) * sizeof(float), b));
+    SS_TRY(ss_dev_alloc(&e->xl, (size_t)(L_pad * cm->lm_head.info.K_act) * 2, b));
+    SS_TRY(ss_dev_alloc((void **)&e->logits, (size_t)(L_pad * cm->lm_head.info.N_pad) * 2, b));
+    SS_TRY(ss_dev_alloc((void **)&e->logits_f, (size_t)e->o.max_logits * (size_t)c->vocab * sizeof(float), b));
+    SS_TRY(ss_dev_alloc((void **)&e->ids, (size_t)e->o.max_logits * sizeof(int32_t), b));
 
     /* metadata: tok, seq, pos [max_tokens], logit rows [max_logits], decode rows [max_tokens], tiles */
     const size_t T = (size_t)e->o.max_tokens, tiles = (size_t)ss_attn_plan_max_tiles(e->o.max_tokens);
     e->meta_ints = 4 * T + (size_t)e->o.max_logits + tiles * 4;
-    SS_TRY(dev_alloc((void **)&e->d_meta, e->meta_ints * sizeof(int32_t), b));
+    SS_TRY(ss_dev_alloc((void **)&e->d_meta, e->meta_ints * sizeof(int32_t), b));
     CU(cudaMallocHost((void **)&e->h_meta, e->meta_ints * sizeof(int32_t)));
     e->m_tok = e->d_meta;
     e->m_seq = e->m_tok + T;
@@ -531,7 +216,7 @@ static ss_status engine_alloc(ss_cuda_engine *e) {
     e->m_tiles = (ss_attn_tile *)(e->m_logit + e->o.max_logits);
 
     const size_t S = (size_t)e->o.max_seqs;
-    SS_TRY(dev_alloc((void **)&e->dec_tok, 4 * S * sizeof(int32_t), b));
+    SS_TRY(ss_dev_alloc((void **)&e->dec_tok, 4 * S * sizeof(int32_t), b));
     e->dec_pos = e->dec_tok + S;
     e->dec_seq = e->dec_pos + S;
     e->dec_rows = e->dec_seq + S;
@@ -687,17 +372,17 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
                               .k_scale = f8 ? e->k8s + (size_t)l * lrows : NULL,
                               .v_scale = f8 ? e->v8s + (size_t)l * lrows : NULL};
 
-        ss_xview xin = xview_of(&dl->qkv, e->xq, e->sx[SX_QKV]);
+        ss_xview xin = ss_dev_linear_xview(&dl->qkv, e->xq, e->sx[SX_QKV]);
         mark(e, SS_PROF_OTHER);
         if (l == 0) {
             SS_TRY(ss_k_embed_norm(io->tok, cm->embed, n, H, e->x, e->x_dtype, dl->attn_norm, eps, &xin, st));
         } else {
-            ss_yview down = yview_of(&cm->layers[l - 1].down, e->y_h, e->sx[SX_DOWN]);
+            ss_yview down = ss_dev_linear_yview(&cm->layers[l - 1].down, e->y_h, e->sx[SX_DOWN]);
             SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &down, NULL, n, H, 1, dl->attn_norm, eps, &xin, st));
         }
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->qkv, n, e->sx[SX_QKV], e->y_qkv));
-        ss_yview qkv = yview_of(&dl->qkv, e->y_qkv, e->sx[SX_QKV]);
+        ss_yview qkv = ss_dev_linear_yview(&dl->qkv, e->y_qkv, e->sx[SX_QKV]);
         const ss_attn_decode_kind dk = e->o.attn_decode;
         const int fuse_kv = dk == SS_ATTN_DECODE_FUSED && io->decode_loop;
         if (!fuse_kv) {
@@ -722,21 +407,21 @@ static ss_status enqueue_layers(ss_cuda_engine *e, const step_io *io) {
             SS_TRY(ss_k_attention_decode_tc(&qkv, io->dec_rows, io->n_dec, io->seq, io->pos, e->rope, &e->geom, 0,
                                             fuse_kv, kc, vc, e->partial, e->att, st));
 
-        ss_xview xo = xview_of(&dl->o, e->xq, e->sx[SX_O]);
+        ss_xview xo = ss_dev_linear_xview(&dl->o, e->xq, e->sx[SX_O]);
         mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_norm(e->att, n, Q, dl->attn_sub, eps, &xo, st));
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->o, n, e->sx[SX_O], e->y_h));
 
-        ss_yview o = yview_of(&dl->o, e->y_h, e->sx[SX_O]);
-        ss_xview xgu = xview_of(&dl->gate_up, e->xq, e->sx[SX_GU]);
+        ss_yview o = ss_dev_linear_yview(&dl->o, e->y_h, e->sx[SX_O]);
+        ss_xview xgu = ss_dev_linear_xview(&dl->gate_up, e->xq, e->sx[SX_GU]);
         mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &o, NULL, n, H, 1, dl->mlp_norm, eps, &xgu, st));
         mark(e, SS_PROF_GEMM);
         SS_TRY(gemm(e, &dl->gate_up, n, e->sx[SX_GU], e->y_gu));
 
-        ss_yview gu = yview_of(&dl->gate_up, e->y_gu, e->sx[SX_GU]);
-        ss_xview xd = xview_of(&dl->down, e->xq, e->sx[SX_DOWN]);
+        ss_yview gu = ss_dev_linear_yview(&dl->gate_up, e->y_gu, e->sx[SX_GU]);
+        ss_xview xd = ss_dev_linear_xview(&dl->down, e->xq, e->sx[SX_DOWN]);
         mark(e, SS_PROF_OTHER);
         SS_TRY(ss_k_act_norm(&gu, n, I, c->act == SS_ACT_SILU, dl->ffn_sub, eps, &xd, st));
         mark(e, SS_PROF_GEMM);
@@ -750,8 +435,8 @@ static ss_status enqueue_head(ss_cuda_engine *e, const step_io *io) {
     ss_cuda_model *cm = e->cm;
     const ss_model_config *c = &cm->m->cfg;
     if (io->n_logits == 0) return SS_OK;
-    ss_yview down = yview_of(&cm->layers[c->n_layers - 1].down, e->y_h, e->sx[SX_DOWN]);
-    ss_xview xl = xview_of(&cm->lm_head, e->xl, NULL);
+    ss_yview down = ss_dev_linear_yview(&cm->layers[c->n_layers - 1].down, e->y_h, e->sx[SX_DOWN]);
+    ss_xview xl = ss_dev_linear_xview(&cm->lm_head, e->xl, NULL);
     mark(e, SS_PROF_OTHER);
     SS_TRY(ss_k_add_norm(e->x, e->x_dtype, &down, io->logit_rows, io->n_logits, c->hidden, 0, cm->final_norm, c->rms_eps, &xl,
                          cm->stream));
@@ -924,11 +609,11 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
     cudaGraphExec_t exec = NULL;
     for (int k = 0; k < n_steps && st == SS_OK; k++) {
         if (k == 1 && use_graph) exec = decode_graph(e, n); /* plans exist after the eager first step */
-        if (exec) st = cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
+        if (exec) st = ss_engine_cuda_ok(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
         else st = enqueue_decode_step(e, n);
         if (st == SS_OK && !exec && e->prof_on) st = prof_collect(e); /* profiling: one eager step at a time */
         if (st == SS_OK)
-            st = cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
+            st = ss_engine_cuda_ok(cudaMemcpyAsync(hist + (size_t)k * n, e->ids, (size_t)n * sizeof(int32_t),
                                          cudaMemcpyDeviceToHost, s),
                          "cudaMemcpyAsync(ids)");
     }
