@@ -660,7 +660,8 @@ static void section_conclusion(rctx *c, int number) {
     const char *name = c->base[0] ? c->base : "SlideSparse";
     fprintf(fp, "## %d. Conclusion\n\n", number);
     if (!c->state) fprintf(fp, "### Results only (no pipeline state)\n\n");
-    else if (!failed && !skipped && !pending) fprintf(fp, "### ✅ %s benchmark fully successful\n\n", name);
+    else if (!failed && !skipped && !pending)
+        fprintf(fp, "### ✅ %s benchmark fully successful (%d job%s)\n\n", name, success, success == 1 ? "" : "s");
     else if (!failed && !pending) fprintf(fp, "### ✅ %s benchmark completed; %d jobs skipped (see the error summary)\n\n", name, skipped);
     else if (!failed) fprintf(fp, "### ⚠️ %s benchmark incomplete: %d jobs not run\n\n", name, pending);
     else fprintf(fp, "### ⚠️ %s benchmark completed with %d failed job%s\n\n", name, failed, failed > 1 ? "s" : "");
