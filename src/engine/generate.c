@@ -13,16 +13,21 @@ int32_t ss_argmax(const float *logits, int n) {
     return best;
 }
 
-ss_status ss_generate_cpu_logits(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
-                                 int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats,
-                                 ss_logits_fn on_logits, void *ctx) {
+ss_status ss_generate_begin(const int32_t *prompt_ids, int n_prompt, int max_new, int *n_out, ss_gen_stats *stats) {
     *n_out = 0;
     if (stats) memset(stats, 0, sizeof *stats);
     if (n_prompt <= 0 || !prompt_ids) return ss_fail(SS_ERR_ARG, "generate: the prompt is empty");
     if (max_new < 0) return ss_fail(SS_ERR_ARG, "generate: max_new=%d is negative", max_new);
-    if (max_new == 0) return SS_OK;
     if (max_new > (1 << 30) - n_prompt)
         return ss_fail(SS_ERR_ARG, "generate: %d prompt + %d new tokens is too long", n_prompt, max_new);
+    return SS_OK;
+}
+
+ss_status ss_generate_cpu_logits(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
+                                 int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats,
+                                 ss_logits_fn on_logits, void *ctx) {
+    SS_TRY(ss_generate_begin(prompt_ids, n_prompt, max_new, n_out, stats));
+    if (max_new == 0) return SS_OK;
 
     ss_cpu_state *st;
     SS_TRY(ss_cpu_state_new(m, 1, n_prompt + max_new, &st));

@@ -32,6 +32,11 @@ ss_status ss_generate_cpu_stats(const ss_model *m, const int32_t *prompt_ids, in
  * k those after feeding token k-1. A failure stops the generation. */
 typedef ss_status (*ss_logits_fn)(void *ctx, int step, const float *logits, int vocab);
 
+/* What every greedy generator (CPU and CUDA) does first: *n_out = 0, stats
+ * zeroed, and the prompt and max_new checked (an empty prompt, a negative
+ * max_new or a sequence past 2^30 tokens is SS_ERR_ARG). */
+ss_status ss_generate_begin(const int32_t *prompt_ids, int n_prompt, int max_new, int *n_out, ss_gen_stats *stats);
+
 /* ss_generate_cpu_stats that also hands every step's logits to on_logits (may be NULL). */
 ss_status ss_generate_cpu_logits(const ss_model *m, const int32_t *prompt_ids, int n_prompt, int max_new,
                                  int stop_at_eos, int32_t *out_ids, int *n_out, ss_gen_stats *stats,

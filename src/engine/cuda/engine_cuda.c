@@ -632,13 +632,8 @@ ss_status ss_cuda_decode_greedy(ss_cuda_engine *e, int n_seqs, const int32_t *fi
 ss_status ss_generate_cuda_opts(const ss_model *m, const ss_cuda_gen_opts *o, const int32_t *prompt_ids,
                                 int n_prompt, int max_new, int stop_at_eos, int32_t *out_ids, int *n_out,
                                 ss_gen_stats *stats) {
-    *n_out = 0;
-    if (stats) memset(stats, 0, sizeof *stats);
-    if (n_prompt <= 0 || !prompt_ids) return ss_fail(SS_ERR_ARG, "generate: the prompt is empty");
-    if (max_new < 0) return ss_fail(SS_ERR_ARG, "generate: max_new=%d is negative", max_new);
+    SS_TRY(ss_generate_begin(prompt_ids, n_prompt, max_new, n_out, stats));
     if (max_new == 0) return SS_OK;
-    if (max_new > (1 << 30) - n_prompt)
-        return ss_fail(SS_ERR_ARG, "generate: %d prompt + %d new tokens is too long", n_prompt, max_new);
     ss_cuda_gen_opts def = {.use_graph = 1};
     if (!o) o = &def;
 
