@@ -13,7 +13,7 @@ mkdir -p "$out"
 extra=()
 [ -n "${CUSPARSELT_ROOT:-}" ] && extra+=(-DCUSPARSELT_ROOT="$CUSPARSELT_ROOT")
 t0=$(date +%s)
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON "${extra[@]}" >"$out/cmake.log" 2>&1 || {
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_CUDA_ARCHS="${SS_CUDA_ARCHS:-native}" "${extra[@]}" >"$out/cmake.log" 2>&1 || {
   tail -30 "$out/cmake.log"; exit 1; }
 targets=(test_engine_plan test_bench_cuda test_engine_cuda_kernels test_engine_cuda ss_tpbench)
 cmake --build "$build" -j "${SS_JOBS:-$(nproc)}" --target "${targets[@]}" >"$out/build.log" 2>&1 || {

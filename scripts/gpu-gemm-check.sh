@@ -15,7 +15,7 @@ date -u +"%Y-%m-%dT%H:%M:%SZ" | tee "$out/nvidia-smi.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu \
   --format=csv 2>&1 | tee -a "$out/nvidia-smi.txt"
 t0=$(date +%s)
-if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_WERROR=ON \
+if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_WERROR=ON -DSS_CUDA_ARCHS="${SS_CUDA_ARCHS:-native}" \
      -DCUSPARSELT_ROOT="$csl" >/tmp/ss-build.log 2>&1; then
   cp /tmp/ss-build.log "$out/build.log"; echo "configure failed:"; tail -30 /tmp/ss-build.log; exit 1
 fi

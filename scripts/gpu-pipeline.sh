@@ -11,7 +11,8 @@
 # pipeline.log and results.tar.gz go; default ./out/gpu-pipeline),
 # SS_RUN_DIR (the pipeline's --out, kept between calls; default /tmp/ss_pipeline_<preset>),
 # SS_TIME_LIMIT (seconds for this call's pipeline, default 480),
-# CUSPARSELT_ROOT (default: the nvidia-cusparselt wheel of python3), SS_DEPS_DIR.
+# CUSPARSELT_ROOT (default: the nvidia-cusparselt wheel of python3), SS_DEPS_DIR,
+# SS_CUDA_ARCHS (default native: only this GPU's image, not the project's all-arch default).
 # The GPU machine has no network: bitnet-2b's download fails there and the
 # run continues on synthetic weights of the exact architecture (the report
 # says so), and no gnuplot: run `slidesparse report DIR` on the results here.
@@ -28,7 +29,7 @@ if [ -z "${CUSPARSELT_ROOT:-}" ]; then
 fi
 extra=(-DCUSPARSELT_ROOT="$CUSPARSELT_ROOT")
 [ -n "${SS_DEPS_DIR:-}" ] && extra+=(-DSS_DEPS_DIR="$SS_DEPS_DIR")
-[ -n "${SS_CUDA_ARCHS:-}" ] && extra+=(-DSS_CUDA_ARCHS="$SS_CUDA_ARCHS") # native: this GPU only (faster build)
+extra+=(-DSS_CUDA_ARCHS="${SS_CUDA_ARCHS:-native}") # this GPU only: the fast build (all: every listed image)
 t0=$(date +%s)
 if [ ! -x "$build/src/cli/slidesparse" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON "${extra[@]}" >"$out/cmake.log" 2>&1 || {

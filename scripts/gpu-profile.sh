@@ -16,7 +16,7 @@ csl=${CUSPARSELT_ROOT:-/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cusp
 ncu=${SS_NCU:-$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || echo ncu)}
 mkdir -p "$out"
 if [ ! -x "$build/src/bench/ss_kbench" ]; then
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DCUSPARSELT_ROOT="$csl" >/dev/null &&
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DSS_CUDA_ARCHS="${SS_CUDA_ARCHS:-native}" -DCUSPARSELT_ROOT="$csl" >/dev/null &&
     cmake --build "$build" -j "$(nproc)" --target ss_kbench >/dev/null || { echo "build failed"; exit 1; }
 fi
 export LD_LIBRARY_PATH="$csl/lib:${LD_LIBRARY_PATH:-}"

@@ -53,8 +53,8 @@ typedef enum ss_gpuarch_op {
 
 /* Our own GEMMs (backends ours, ours_dense: ours_gemm.cu, wgmma + TMA) are
  * SS_OP_GEMM_OURS: gemm_common.c maps a backend to its operation, and their
- * kernels keep a real body only in the sm_90a image (__CUDA_ARCH_FEAT_SM90_ALL,
- * as arch_guard.cuh shows). */
+ * kernels keep a real body only in the sm_90a image (SS_SM90A_DEVICE of
+ * arch_guard.cuh, a trap in every other image). */
 #define SS_GPUARCH_MAX 24
 
 /* One entry of the build's CMAKE_CUDA_ARCHITECTURES. */

@@ -17,6 +17,7 @@
 
 #include <type_traits>
 
+#include "gemm/arch_guard.cuh"
 #include "gemm/gemm_internal.h"
 #include "gemm/ours_layout.h"
 #include "gemm/ours_wgmma.cuh"
@@ -47,7 +48,7 @@ struct Params {
     int raw;                            /* 1: raw accumulators (int32 / f32), 0: bf16 */
 };
 
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#if SS_SM90A_DEVICE /* the device helpers exist only in the sm_90a image: no unused code elsewhere */
 
 __device__ __forceinline__ uint32_t smem_u32(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -166,11 +167,11 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int6
 }
 
 
-#endif /* __CUDA_ARCH_FEAT_SM90_ALL */
+#endif /* SS_SM90A_DEVICE */
 
 template <int BN, bool SPARSE, bool FP8>
 __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_constant__ CUtensorMap tmap_b, const Params p) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#if SS_SM90A_DEVICE
     using G = Geometry<BN, SPARSE>;
     using Acc = typename std::conditional<FP8, float, uint32_t>::type;
     extern __shared__ uint8_t smem_raw[];
@@ -288,7 +289,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
                               tb * BN + 2 * (lane % 4));
     }
 #else
-    __trap(); /* built without sm_90a code: never silently return nothing (the host refuses other GPUs first) */
+    SS_GPUARCH_TRAP(); /* not the sm_90a image: never silently return nothing (the host refuses other GPUs first) */
 #endif
 }
 

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "gemm/arch_guard.cuh"
+
 #define SS_WG_D32 "{" \
     "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
     "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31" "}"
@@ -84,7 +86,7 @@
                      : "l"(da), "l"(db), "r"(scale_d));                                                            \
     }
 
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#if SS_SM90A_DEVICE
 /* FP8 takes the input scales (+1: no negation) as immediates; INT8 has none */
 SS_DEF_WGMMA_SP(wgmma_sp_s8_256, 256, 128, "s32.s8.s8", SS_WG_R, uint32_t, "", 128, 129, 130, 131)
 SS_DEF_WGMMA_SP(wgmma_sp_s8_128, 128, 64, "s32.s8.s8", SS_WG_R, uint32_t, "", 64, 65, 66, 67)
