@@ -13,10 +13,14 @@
 #                                     the kept weights, so it cannot run after)
 #   then eval (held-out perplexity, CPU engine) of every model, and one check
 #   that convert (prune + slide) gives the pruned model's perplexity exactly.
+#   Noise: every eval also writes each token's NLL (--per-token); the summary
+#   gives each change of perplexity with +- 2 standard errors of the paired
+#   difference, over the evaluation windows as independent blocks (what the
+#   held-out text's sampling allows; not training-run variation).
 #
 #   bash scripts/quality_eval.sh DATA_DIR [OUT_DIR]
 #     DATA_DIR: the --out of train_quality_model.py (model/, heldout.tokens, calib.tokens)
-#     OUT_DIR:  default DATA_DIR/eval; results in OUT_DIR/results/*.json and OUT_DIR/quality.md
+#     OUT_DIR:  default DATA_DIR/eval; results in OUT_DIR/results/*.json (+ *.pertoken.csv) and OUT_DIR/quality.md
 # Env: SS_BIN (default build-rel/src/cli/slidesparse; built here with -O2 if missing), EVAL_BIN (default SS_BIN),
 #      EVAL_TOKENS (held-out tokens used, default all), CTX (default 128, the training context), CALIB_N (default 16384).
 set -euo pipefail
@@ -42,7 +46,8 @@ ss() { "$bin" -q "$@"; }
 # make DIR CMD...: runs the command unless DIR exists already (a rerun continues)
 make_model() { local dir=$1; shift; [ -d "$dir" ] || "$@"; }
 evaluate() { # evaluate NAME DIR
-    [ -f "$results/$1.json" ] || { echo "eval $1" >&2; "$eval_bin" -q eval --model "$2" --tokens "$heldout" --ctx "$ctx" --out "$results/$1.json"; }
+    [ -f "$results/$1.json" ] && [ -f "$results/$1.pertoken.csv" ] || { echo "eval $1" >&2; "$eval_bin" -q eval \
+        --model "$2" --tokens "$heldout" --ctx "$ctx" --out "$results/$1.json" --per-token "$results/$1.pertoken.csv"; }
 }
 
 bf16=$data/model
@@ -76,21 +81,59 @@ make_model "$models/slid-after-wanda-2_8" ss convert --in "$models/after-wanda-2
 evaluate slid-after-wanda-2_8 "$models/slid-after-wanda-2_8"
 
 python3 - "$results" "$out/quality.md" "$data" <<'EOF'
-import json, os, sys
+import csv, json, math, os, sys
 res, md, data = sys.argv[1], sys.argv[2], sys.argv[3]
 r = {f[:-5]: json.load(open(os.path.join(res, f))) for f in os.listdir(res) if f.endswith(".json")}
 log = json.load(open(os.path.join(data, "train_log.json")))
 d = r["dense"]
+ctx = d["ctx"]
+
+
+def window_sums(name):
+    """Each window's NLL sum (the windows are disjoint: stride == ctx)."""
+    sums = {}
+    for row in csv.DictReader(open(os.path.join(res, name + ".pertoken.csv"))):
+        if row["nll"] != "-":
+            w = int(row["position"]) // ctx
+            sums[w] = sums.get(w, 0.0) + float(row["nll"])
+    return sums
+
+
+def change(a, b):
+    """Perplexity of a over b in %, and 2 SE of it (paired, the windows as blocks)."""
+    sa, sb = window_sums(a), window_sums(b)
+    assert sa.keys() == sb.keys() and r[a]["tokens_evaluated"] == r[b]["tokens_evaluated"]
+    for name, sums in ((a, sa), (b, sb)):  # the per-token file is the result file's run
+        assert abs(sum(sums.values()) - r[name]["nll_sum"]) <= 1e-7 * r[name]["nll_sum"], name
+    n, diffs = r[a]["tokens_evaluated"], [sa[w] - sb[w] for w in sa]
+    mean = sum(diffs) / len(diffs)
+    var = sum((x - mean) ** 2 for x in diffs) / (len(diffs) - 1)
+    m, se = sum(diffs) / n, math.sqrt(len(diffs) * var) / n
+    return 100 * (math.exp(m) - 1), 200 * se
+
+
+variants = ("after-magnitude", "after-wanda", "before-magnitude", "before-wanda", "before-sparsegpt")
 lines = [f"Held-out perplexity (CPU engine, INT8 ternary weights, {d['tokens_evaluated']} tokens, windows of "
-         f"{d['ctx']}); the model: {log['parameters'] / 1e6:.2f} M parameters, {log['steps']} steps, "
-         f"held-out NLL in torch {log['heldout_nll_torch_fp32']:.4f}.", "",
+         f"{ctx}); the model: {log['parameters'] / 1e6:.2f} M parameters, {log['steps']} steps, "
+         f"held-out NLL in torch {log['heldout_nll_torch_fp32']:.4f}. In brackets: the change against dense, "
+         f"+- 2 standard errors (paired, over the {len(window_sums('dense'))} windows).", "",
          "| sparsity | magnitude, after quantization | Wanda, after quantization | magnitude, before quantization "
          "| Wanda, before quantization | SparseGPT, before quantization |", "|---|---|---|---|---|---|",
          "| dense |" + f" {d['perplexity']:.2f} |" * 5]
 for L in (4, 6, 8, 10):
-    cells = [f"{r[f'{v}-2_{L}']['perplexity']:.2f}" for v in
-             ("after-magnitude", "after-wanda", "before-magnitude", "before-wanda", "before-sparsegpt")]
+    cells = []
+    for v in variants:
+        c, e = change(f"{v}-2_{L}", "dense")
+        cells.append(f"{r[f'{v}-2_{L}']['perplexity']:.2f} ({c:+.2f}% ± {e:.2f})")
     lines.append(f"| 2_{L} | " + " | ".join(cells) + " |")
+lines += ["", "Paired differences (perplexity of the first over the second, ± 2 SE):", "",
+          "| sparsity | magnitude: after over before | Wanda: after over before | after: Wanda over magnitude |",
+          "|---|---|---|---|"]
+for L in (4, 6, 8, 10):
+    cells = [change(f"after-magnitude-2_{L}", f"before-magnitude-2_{L}"),
+             change(f"after-wanda-2_{L}", f"before-wanda-2_{L}"),
+             change(f"after-wanda-2_{L}", f"after-magnitude-2_{L}")]
+    lines.append(f"| 2_{L} | " + " | ".join(f"{c:+.2f}% ± {e:.2f}" for c, e in cells) + " |")
 s, p = r["slid-after-wanda-2_8"], r["after-wanda-2_8"]
 lines += ["", f"Slid twin of Wanda-after 2_8: perplexity {s['perplexity']!r} vs pruned {p['perplexity']!r} "
           f"({'identical' if s['nll_sum'] == p['nll_sum'] else 'DIFFERENT'})."]

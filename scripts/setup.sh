@@ -14,8 +14,21 @@
 #     at every kernel point (0.8.1 fixed 0.8.0's H100 regressions). The GPU
 #     machine itself has 0.8.0 (torch's wheel); every result names the
 #     version that loaded (README: "cuSPARSELt version").
+#   - optional, with --quality (or SS_QUALITY=1): the text that
+#     scripts/train_quality_model.py trains on, the King James Version as
+#     Debian's bible-kjv-text ships it, with the `bible` program that prints
+#     it (package bible-kjv); see docs/QUALITY.md. Neither the build nor the
+#     tests nor CI need it. The script's Python packages (torch, transformers,
+#     tokenizers, safetensors) come from pip, as for the other fixture scripts.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+quality=${SS_QUALITY:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --quality) quality=1 ;;
+    *) echo "error: setup.sh: unknown argument '$arg' (the only one is --quality)" >&2; exit 2 ;;
+  esac
+done
 CUSPARSELT_VERSION=${CUSPARSELT_VERSION:-$(tr -d ' \n' < "$root/cmake/CUSPARSELT_VERSION")}
 case "$CUSPARSELT_VERSION" in
   [0-9]*.[0-9]*.[0-9]*) ;;
@@ -29,6 +42,8 @@ if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
 pkgs=(build-essential cmake pkg-config libjansson-dev libcurl4-openssl-dev libssl-dev libcmocka-dev libpcre2-dev libutf8proc-dev gnuplot-nox python3 python3-pip unzip)
 # the fuzz harnesses (scripts/fuzz.sh): clang with libFuzzer and its sanitizers, LLVM's OpenMP
 pkgs+=(clang libclang-rt-dev libomp-dev)
+# docs/QUALITY.md's model: the KJV text (bible-kjv-text) and its `bible` reader
+if [ "$quality" = 1 ]; then pkgs+=(bible-kjv bible-kjv-text); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,7 +8,9 @@ makes one, on the CPU, in minutes:
 * Text: the King James Version of the Bible as Debian's `bible-kjv-text`
   package ships it (public domain: the 1611 translation's copyright has long
   expired, see /usr/share/doc/bible-kjv-text/copyright), printed verse by
-  verse by the package's `bible` program (`apt-get install bible-kjv`).
+  verse by the package's `bible` program (package bible-kjv). The
+  project's setup script installs both: `bash scripts/setup.sh --quality`
+  (or SS_QUALITY=1); CI does not need them.
   The books from Genesis to Jude are training text; Revelation (the last
   book, never seen in training) is the held-out text.
 * Tokenizer: byte-level BPE trained on the training text with the
@@ -34,7 +36,9 @@ Python tokenizer encodes them), train_log.json. Nothing of it is committed;
 run this script again to regenerate it (deterministic from --seed, up to
 thread scheduling in torch).
 
-    /work/venv/bin/python scripts/train_quality_model.py --out /tmp/ss-quality
+    bash scripts/setup.sh --quality      # the KJV text (Debian bible-kjv, bible-kjv-text)
+    python3 scripts/train_quality_model.py --out /tmp/ss-quality   # with torch, transformers, tokenizers
+    bash scripts/quality_eval.sh /tmp/ss-quality                    # docs/QUALITY.md's table
 """
 import argparse
 import json
@@ -56,7 +60,11 @@ BOS, EOS = "<|begin_of_text|>", "<|end_of_text|>"
 
 def kjv_text():
     """The whole KJV as [(book, [verse, ...])], without chapter and verse numbers."""
-    out = subprocess.run(["bible", "-l0", "Gen1:1-Rev22:21"], check=True, capture_output=True, text=True).stdout
+    try:
+        out = subprocess.run(["bible", "-l0", "Gen1:1-Rev22:21"], check=True, capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        raise SystemExit("error: no `bible` program: the KJV text is Debian's bible-kjv-text, read with bible-kjv; "
+                         "install both with `bash scripts/setup.sh --quality`")
     books = []
     for raw in out.splitlines():
         verse = re.match(r"^\s+\d+ (.*)$", raw)

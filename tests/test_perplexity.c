@@ -13,7 +13,9 @@
  *    refused with the documented exit codes;
  *  - text in: `tokenize` writes the tokenizers package's ids, `eval --text`
  *    equals `eval --tokens`, `generate --prompt` prints the decoding of what
- *    `--prompt-ids` generates for the encoded prompt. */
+ *    `--prompt-ids` generates for the encoded prompt; `tokenize --bytes`
+ *    gives one id per byte; `prune --method wanda --calib TEXT` (the
+ *    checkpoint's tokenizer) equals `--calib-tokens` of the same ids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +31,7 @@
 #include "core/fsutil.h"
 #include "engine/model.h"
 #include "engine/perplexity.h"
+#include "io/checkpoint.h"
 #include "pipeline/eval_results.h"
 #include "text/token_file.h"
 #include "text/tokenizer.h"
@@ -457,6 +460,44 @@ static void test_text_commands(void **state) {
     ss_tokenizer_free(tk);
     /* a tokenizer that is not there: error naming it */
     assert_int_equal(run("%s -q generate --model %s --prompt hi --tokenizer /nonexistent --max-new 2 2>/dev/null", bin, dir), 1);
+    /* tokenize --bytes: one id per byte, for checkpoints without a tokenizer; not with --tokenizer too */
+    snprintf(out, sizeof out, "%s/bytes.txt", g_tmp);
+    assert_int_equal(run("%s -q tokenize --bytes --text %s --out %s", bin, text, out), 0);
+    char *raw = read_all(text);
+    OK(ss_token_file_read(out, &ids, &n));
+    assert_int_equal(n, (int64_t)strlen(raw));
+    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)raw[i]);
+    free(ids), free(raw);
+    assert_int_equal(run("%s -q tokenize --bytes --tokenizer %s --text %s 2>/dev/null", bin, dir, text), 2);
+    /* Wanda calibrated on a text (the checkpoint's tokenizer) == on the same text's token file */
+    char pa[600], pb[600];
+    snprintf(pa, sizeof pa, "%s/wanda_text", g_tmp);
+    snprintf(pb, sizeof pb, "%s/wanda_tokens", g_tmp);
+    assert_int_equal(run("%s -q prune --in %s --out %s --sparsity 2_8 --method wanda --calib %s --calib-ctx 64", bin,
+                         dir, pa, text), 0);
+    assert_int_equal(run("%s -q prune --in %s --out %s --sparsity 2_8 --method wanda --calib-tokens %s --calib-ctx 64",
+                         bin, dir, pb, tokens), 0);
+    ss_checkpoint ca, cb;
+    OK(ss_ckpt_open(pa, &ca));
+    OK(ss_ckpt_open(pb, &cb));
+    assert_string_equal(ca.meta.prune_method, "wanda");
+    assert_true(ca.meta.calib_tokens > 0);
+    assert_int_equal(ca.meta.calib_tokens, cb.meta.calib_tokens);
+    ss_ckpt_close(&ca), ss_ckpt_close(&cb);
+    snprintf(pa + strlen(pa), sizeof pa - strlen(pa), "/model.safetensors");
+    snprintf(pb + strlen(pb), sizeof pb - strlen(pb), "/model.safetensors");
+    char *wa, *wb;
+    size_t la, lb;
+    OK(ss_read_file(pa, &wa, &la)); /* binary: compare by length and bytes */
+    OK(ss_read_file(pb, &wb, &lb));
+    assert_int_equal(la, lb);
+    assert_memory_equal(wa, wb, la);
+    free(wa), free(wb);
+    /* both, or a --tokenizer without a text, are refused */
+    assert_int_equal(run("%s -q prune --in %s --out %s/x --sparsity 2_8 --method wanda --calib %s --calib-tokens %s "
+                         "2>/dev/null", bin, dir, g_tmp, text, tokens), 2);
+    assert_int_equal(run("%s -q prune --in %s --out %s/x --sparsity 2_8 --method wanda --calib-tokens %s --tokenizer %s "
+                         "2>/dev/null", bin, dir, g_tmp, tokens, dir), 2);
 }
 
 /* ---- token files ---- */

@@ -5,8 +5,8 @@
  * uninterrupted run; a failing job (a bad sparsity planted through the
  * documented SS_PIPELINE_BREAK hook) recorded while every other job
  * completes; --resume rerunning a job whose output was damaged; one task run
- * on its own from an earlier run's outputs; and the pieces (task lists, the
- * child runner, result writers). */
+ * on its own from an earlier run's outputs; --eval-text adding the quality
+ * table (perplexity next to the speedups); and the pieces (task lists, the child runner, result writers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +26,9 @@
 #include "core/fsutil.h"
 #include "core/jsonutil.h"
 #include "io/checkpoint.h"
+#include "pipeline/eval_results.h"
 #include "pipeline/pipeline.h"
+#include "text/token_file.h"
 
 static char g_bin[4096], g_tmp[256];
 static int g_gpu; /* a CUDA device answered: keep this CPU test on the CPU with --cpu-only */
@@ -511,6 +513,141 @@ static void test_resume_reruns_failed_and_damaged(void **state) {
     assert_true(files_equal(victim, full));
 }
 
+/* The line of a report table that starts with `row` in the table under `title`. */
+static const char *table_row(const char *md, const char *title, const char *row, char *line, size_t cap) {
+    const char *t = strstr(md, title);
+    assert_non_null(t);
+    const char *end = strstr(t, "\n\n|");
+    end = end ? strstr(end + 3, "\n\n") : NULL; /* the table ends at the next blank line */
+    const char *at = strstr(t, row);
+    assert_non_null(at);
+    if (end) assert_true(at < end);
+    const char *eol = strchr(at, '\n');
+    snprintf(line, cap, "%.*s", (int)(eol ? eol - at : (long)strlen(at)), at);
+    return line;
+}
+
+/* --eval-text on the run test_resume_reruns_failed_and_damaged completed
+ * (tasks 1, 2, 4): task 2 again with --resume keeps the conversions and adds
+ * the tokenize job, the Wanda twins and the perplexity jobs; the report gets
+ * a quality table whose every number is an eval result file's, next to the
+ * speedups of task 4, saying that synthetic weights make it a smoke test. A
+ * later run without --eval-text that does not run task 2 keeps it all. */
+static void test_eval_text_quality_table(void **state) {
+    (void)state;
+    char out[16384], dir[512], text[512];
+    path_in(dir, sizeof dir, "fail", "");
+    path_in(text, sizeof text, "", "eval.txt");
+    const char *t = "In the beginning was the word, and the word was sparse: two zeros in every eight.\n";
+    assert_int_equal(ss_write_file_atomic(text, t, strlen(t)), SS_OK);
+    int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--tasks", "2", "--resume", "--eval-text", text,
+                     "--eval-ctx", "16", "--out", dir, NULL);
+    if (rc != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    json_t *st = load_state("fail");
+    /* 8 conversions kept; 1 tokenize job, 8 Wanda twins, 2 x (dense + 4 x 2 methods) evaluations */
+    assert_int_equal(task_count(st, 2, "success"), 8 + 1 + 8 + 18);
+    assert_true(json_is_true(json_object_get(job_of(st, "convert-int8-2_8"), "resumed")));
+    assert_false(json_is_true(json_object_get(job_of(st, "wanda-int8-2_8"), "resumed")));
+    json_t *tok = job_of(st, "tokens-eval");
+    assert_non_null(strstr(jstr(tok, "command"), "tokenize --bytes --text")); /* a synthetic base has no tokenizer */
+    assert_non_null(strstr(jstr(job_of(st, "eval-fp8-2_6-wanda"), "command"), "slidesparse eval --model"));
+    const json_t *q = json_object_get(json_object_get(st, "options"), "quality");
+    assert_true(json_is_true(json_object_get(q, "eval_is_text")));
+    assert_true(json_is_null(json_object_get(q, "calib")));
+    json_decref(st);
+    /* the token file: one id per byte of the text */
+    char p[600], *md;
+    int32_t *ids;
+    int64_t n;
+    path_in(p, sizeof p, "fail", "results/quality/eval.tokens");
+    assert_int_equal(ss_token_file_read(p, &ids, &n), SS_OK);
+    assert_int_equal(n, (int64_t)strlen(t));
+    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)t[i]);
+    free(ids);
+    /* Wanda, calibrated on the default slice: every token of so short a text */
+    path_in(p, sizeof p, "fail", "models/Tiny-INT8-SlideSparse-2_8-wanda");
+    ss_checkpoint ck;
+    assert_int_equal(ss_ckpt_open(p, &ck), SS_OK);
+    assert_string_equal(ck.meta.prune_method, "wanda");
+    assert_int_equal(ck.meta.calib_tokens, n);
+    assert_true(ck.meta.slid);
+    ss_ckpt_close(&ck);
+
+    path_in(p, sizeof p, "fail", "report.md");
+    assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
+    assert_non_null(strstr(md, "## 6. Quality: perplexity next to speedup"));
+    assert_non_null(strstr(md, "Synthetic weights: these perplexities mean nothing about quality"));
+    assert_non_null(strstr(md, "calibrated on **the evaluated text itself**"));
+    assert_non_null(strstr(md, "one id per byte"));
+    assert_non_null(strstr(md, "## 7. Error summary")); /* the later sections moved down one */
+    path_in(p, sizeof p, "fail", "report.json");
+    json_t *rj;
+    assert_int_equal(ss_json_load(p, &rj), SS_OK);
+    const json_t *rows = json_object_get(json_object_get(rj, "quality"), "rows");
+    assert_int_equal(json_array_size(rows), 10);
+    assert_true(json_is_true(json_object_get(json_object_get(rj, "quality"), "synthetic")));
+    const char *methods[2] = {"magnitude", "wanda"};
+    for (int d = 0; d < 2; d++) {
+        const char *DT = d ? "FP8" : "INT8";
+        char title[64];
+        snprintf(title, sizeof title, "**Tiny-%s** (", DT);
+        ss_eval_record dense;
+        snprintf(p, sizeof p, "%s/fail/results/quality/Tiny-%s/dense_magnitude.json", g_tmp, DT);
+        assert_int_equal(ss_eval_read_json(p, &dense), SS_OK);
+        assert_true(dense.r.perplexity > 1);
+        assert_int_equal(dense.r.ctx, 16);
+        for (int L = 0; L <= 10; L += 2) {
+            if (L == 2) continue;
+            char sp[16], row[32], line[1024], want[64];
+            snprintf(sp, sizeof sp, L ? "2_%d" : "dense", L);
+            snprintf(row, sizeof row, "| %s | ", sp);
+            table_row(md, title, row, line, sizeof line);
+            if (L) { /* task 4's speedup at M=8 and the ideal speedup stand in the row */
+                assert_non_null(strstr(line, "x (M=8)"));
+                snprintf(want, sizeof want, "| %.2f |", (double)L / (L - 2));
+                assert_non_null(strstr(line, want));
+            }
+            const json_t *jr = json_array_get(rows, (size_t)(d * 5 + (L ? L / 2 - 1 : 0)));
+            assert_string_equal(json_string_value(json_object_get(jr, "sparsity")), L ? sp : "");
+            for (int m = 0; m < 2; m++) {
+                ss_eval_record rec;
+                if (L) {
+                    snprintf(p, sizeof p, "%s/fail/results/quality/Tiny-%s/%s_%s.json", g_tmp, DT, sp, methods[m]);
+                    assert_int_equal(ss_eval_read_json(p, &rec), SS_OK);
+                    assert_string_equal(rec.prune_method, methods[m]);
+                    assert_string_equal(rec.sparsity, sp);
+                    assert_int_equal(rec.r.n_scored, dense.r.n_scored); /* the same tokens for every model */
+                    snprintf(want, sizeof want, " %.3f (%+.1f%%) |", rec.r.perplexity,
+                             100.0 * (rec.r.perplexity / dense.r.perplexity - 1.0));
+                } else {
+                    rec = dense; /* one dense model: its number in both columns */
+                    snprintf(want, sizeof want, " %.3f |", rec.r.perplexity);
+                }
+                assert_true(rec.synthetic);
+                if (!strstr(line, want)) fail_msg("'%s' is not in the row '%s'", want, line);
+                if (m == 1 && !L) assert_non_null(strstr(strstr(line, want) + 1, want)); /* twice */
+                assert_true(json_real_value(json_object_get(jr, methods[m])) == rec.r.perplexity);
+            }
+        }
+    }
+    json_decref(rj);
+    free(md);
+
+    /* task 1 again, without --eval-text: the quality jobs keep their records and the report its table */
+    rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--tasks", "1", "--resume", "--out", dir, NULL);
+    if (rc != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    st = load_state("fail");
+    assert_int_equal(task_count(st, 2, "success"), 35);
+    assert_non_null(json_object_get(json_object_get(json_object_get(st, "options"), "quality"), "eval"));
+    json_decref(st);
+    path_in(p, sizeof p, "fail", "report.md");
+    assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
+    assert_non_null(strstr(md, "## 6. Quality: perplexity next to speedup"));
+    free(md);
+}
+
 /* A download that cannot reach the hub falls back to synthetic weights and says so. */
 static void test_download_fallback(void **state) {
     (void)state;
@@ -585,6 +722,7 @@ int main(void) {
         cmocka_unit_test(test_failing_job_recorded),
         cmocka_unit_test(test_resume_reruns_failed_and_damaged),
         cmocka_unit_test(test_download_fallback),
+        cmocka_unit_test(test_eval_text_quality_table),
         cmocka_unit_test(test_cli_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

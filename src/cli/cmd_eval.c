@@ -135,6 +135,10 @@ ss_status cmd_eval(int argc, char **argv) {
         snprintf(rec.quant, sizeof rec.quant, "%s", ss_quant_name(m.quant));
         snprintf(rec.sparsity, sizeof rec.sparsity, "%s", m.sparsity);
         rec.synthetic = m.ckpt ? m.ckpt->meta.synthetic : 0;
+        if (m.ckpt) {
+            snprintf(rec.prune_method, sizeof rec.prune_method, "%s", m.ckpt->meta.prune_method);
+            rec.calib_tokens = m.ckpt->meta.calib_tokens;
+        }
         snprintf(rec.backend, sizeof rec.backend, "%s", backend);
         snprintf(rec.input, sizeof rec.input, "%s", text_path ? "text" : "tokens");
         snprintf(rec.input_path, sizeof rec.input_path, "%s", text_path ? text_path : tokens_path);

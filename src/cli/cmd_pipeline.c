@@ -44,9 +44,15 @@ static const char k_pipeline_help[] =
     "[--preset bitnet-2b|tiny] [--model DIR|REPO] [--tasks 1-8] [--out DIR] [--models DIR]\n"
     "       [--resume] [--synthetic] [--cpu-only] [--m-prefill LIST] [--m-decode LIST] [--m-kernel LIST]\n"
     "       [--decode-len N] [--repeats N] [--job-timeout SECONDS] [--no-report]\n"
+    "       [--eval-text FILE|--eval-tokens FILE [--calib-text FILE|--calib-tokens FILE] [--eval-ctx N]]\n"
     "  Runs tasks 1-8 (base models, conversion, tuning, prefill, decode, kernel benchmarks) as child jobs,\n"
     "  with a state file for --resume, a log and a final report in --out (default out/<preset>).\n"
-    "  --preset defaults to bitnet-2b with a CUDA device, tiny (CPU reference engine) without.";
+    "  --preset defaults to bitnet-2b with a CUDA device, tiny (CPU reference engine) without.\n"
+    "  --eval-text FILE: task 2 also evaluates perplexity (slidesparse eval) on FILE, tokenized with the\n"
+    "  base model's tokenizer.json (one id per byte for synthetic weights, a smoke test only), of the\n"
+    "  dense, the magnitude-pruned and Wanda-pruned models (Wanda calibrated on --calib-text, default\n"
+    "  the first 16384 tokens of FILE); --eval-tokens / --calib-tokens take token files instead; the\n"
+    "  report shows perplexity next to the speedups (docs/PIPELINE.md, docs/QUALITY.md).";
 
 ss_status cmd_pipeline(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -58,6 +64,9 @@ ss_status cmd_pipeline(int argc, char **argv) {
         {"m-kernel", required_argument, 0, 'K'},  {"decode-len", required_argument, 0, 'L'},
         {"repeats", required_argument, 0, 'R'},   {"job-timeout", required_argument, 0, 'T'},
         {"no-report", no_argument, 0, 'n'},       {"help", no_argument, 0, 'h'},
+        {"eval-text", required_argument, 0, 'E'}, {"calib-text", required_argument, 0, 'C'},
+        {"eval-ctx", required_argument, 0, 'X'},  {"eval-tokens", required_argument, 0, 'e'},
+        {"calib-tokens", required_argument, 0, 'k'},
         {0, 0, 0, 0},
     };
     ss_pipeline_opts o;
@@ -93,6 +102,14 @@ ss_status cmd_pipeline(int argc, char **argv) {
             o.job_timeout_s = (double)v;
             break;
         case 'n': o.no_report = 1; break;
+        case 'E': o.eval_text = optarg; break;
+        case 'C': o.calib_text = optarg; break;
+        case 'e': o.eval_tokens = optarg; break;
+        case 'k': o.calib_tokens = optarg; break;
+        case 'X':
+            st = cli_parse_i64("--eval-ctx", optarg, 2, 1 << 20, &v);
+            o.eval_ctx = (int)v;
+            break;
         case 'h':
             printf("usage: slidesparse pipeline %s\n", k_pipeline_help);
             goto done;
@@ -100,6 +117,13 @@ ss_status cmd_pipeline(int argc, char **argv) {
         }
     }
     if (st == SS_OK && optind < argc) st = cli_bad_usage("pipeline", argc, argv);
+    if (st == SS_OK && o.eval_text && o.eval_tokens)
+        st = ss_fail(SS_ERR_ARG, "pipeline: give one of --eval-text and --eval-tokens");
+    if (st == SS_OK && o.calib_text && o.calib_tokens)
+        st = ss_fail(SS_ERR_ARG, "pipeline: give one of --calib-text and --calib-tokens");
+    if (st == SS_OK && (o.calib_text || o.calib_tokens || o.eval_ctx) && !o.eval_text && !o.eval_tokens)
+        st = ss_fail(SS_ERR_ARG, "pipeline: --calib-text, --calib-tokens and --eval-ctx need --eval-text or "
+                     "--eval-tokens");
     if (st != SS_OK) goto done;
     o.m_prefill = mp;
     o.m_decode = md;

@@ -1,7 +1,9 @@
 /* prune and convert: the sparsity (one for all, or a per-layer recipe) and
- * the pruning method. For Wanda the CLI wires the layers together: it runs
- * the calibration tokens through the CPU engine (engine/calib.h) and hands
- * the statistics to the convert layer as plain arrays. */
+ * the pruning method. For Wanda and SparseGPT the CLI wires the layers
+ * together: it reads the calibration text (encoded with the checkpoint's
+ * tokenizer) or token file, runs the tokens through the CPU engine
+ * (engine/calib.h) and hands the statistics to the convert layer as plain
+ * arrays. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,33 +17,34 @@
 #include "engine/calib.h"
 #include "engine/model.h"
 #include "io/checkpoint.h"
-#include "io/tokens.h"
+#include "text/token_file.h"
 
 #define DEFAULT_CALIB_N 16384
 #define DEFAULT_CALIB_CTX 256
 
 static const char *g_help_prune =
-    "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda|sparsegpt --calib-tokens FILE [--calib-n N]\n"
-    "        [--calib-ctx N] [--calib-model DIR]] [--force]\n";
+    "--in DIR --out DIR --sparsity 2_L [--method magnitude|wanda|sparsegpt (--calib FILE [--tokenizer PATH] |\n"
+    "        --calib-tokens FILE) [--calib-n N] [--calib-ctx N] [--calib-model DIR]] [--force]\n";
 static const char *g_help_convert =
-    "--in DIR --out DIR --sparsity 2_L|2_inf|--recipe FILE [--method magnitude|wanda|sparsegpt --calib-tokens FILE\n"
-    "        [--calib-n N] [--calib-ctx N] [--calib-model DIR]] [--force]\n";
+    "--in DIR --out DIR --sparsity 2_L|2_inf|--recipe FILE [--method magnitude|wanda|sparsegpt (--calib FILE\n"
+    "        [--tokenizer PATH] | --calib-tokens FILE) [--calib-n N] [--calib-ctx N] [--calib-model DIR]] [--force]\n";
 static const char *g_help_common =
     "  --method     magnitude (default): keep the L-2 largest |w| of every group of L along K;\n"
     "               wanda: keep the L-2 largest |w| * ||x||_2, x the layer's input over calibration tokens\n"
     "               sparsegpt: the SparseGPT OBS update, 2:L mask per group chosen as the sweep reaches it\n"
     "               (BF16/F16/F32 weights only: prune before quantizing; keeps K x K per linear input)\n"
-    "  --calib-tokens FILE  calibration token ids (decimal, separated by whitespace or commas)\n"
+    "  --calib FILE         calibration text (UTF-8), encoded with the tokenizer.json of --tokenizer PATH\n"
+    "                       (default: the --calib-model folder, else --in) and its special tokens\n"
+    "  --calib-tokens FILE  calibration token ids instead (decimal, separated by whitespace or commas)\n"
     "  --calib-n N          use the first N of them (default 16384)\n"
     "  --calib-ctx N        window length: the tokens run as independent sequences of N (default 256)\n"
     "  --calib-model DIR    the checkpoint whose forward pass gives the statistics (default --in; e.g. the\n"
     "                       quantized model when pruning BitNet's BF16 master weights)\n"
     "  --recipe FILE        (convert, prune) per-layer sparsities, JSON: see docs/RECIPES.md\n"
-    "  --force              replace an existing --out that is a checkpoint this tool wrote\n"
-    "  --calib FILE (text) needs the tokenizer: until this build has one, use --calib-tokens.";
+    "  --force              replace an existing --out that is a checkpoint this tool wrote";
 
 typedef struct prune_args {
-    const char *in, *out, *sparsity, *recipe, *method, *calib_text, *calib_tokens, *calib_model;
+    const char *in, *out, *sparsity, *recipe, *method, *calib_text, *calib_tokens, *calib_model, *tokenizer;
     int64_t calib_n, calib_ctx;
     int force; /* --force: an existing --out that is one of our checkpoints may be replaced */
 } prune_args;
@@ -53,8 +56,8 @@ static ss_status parse_args(const char *cmd, int argc, char **argv, prune_args *
         {"method", required_argument, 0, 'M'},      {"calib", required_argument, 0, 'c'},
         {"calib-tokens", required_argument, 0, 't'}, {"calib-n", required_argument, 0, 'n'},
         {"calib-ctx", required_argument, 0, 'x'},   {"calib-model", required_argument, 0, 'm'},
-        {"force", no_argument, 0, 'f'},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"tokenizer", required_argument, 0, 'k'},   {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
     a->calib_n = DEFAULT_CALIB_N;
@@ -75,6 +78,7 @@ static ss_status parse_args(const char *cmd, int argc, char **argv, prune_args *
         case 'n': SS_TRY(cli_parse_i64("--calib-n", optarg, 1, (int64_t)1 << 40, &a->calib_n)); break;
         case 'x': SS_TRY(cli_parse_i64("--calib-ctx", optarg, 1, 1 << 20, &a->calib_ctx)); break;
         case 'm': a->calib_model = optarg; break;
+        case 'k': a->tokenizer = optarg; break;
         case 'f': a->force = 1; break;
         case 'h':
             printf("usage: slidesparse %s %s%s\n", cmd, strcmp(cmd, "prune") ? g_help_convert : g_help_prune,
@@ -90,15 +94,16 @@ static ss_status parse_args(const char *cmd, int argc, char **argv, prune_args *
 
 /* Statistics of the calibration tokens through the CPU engine. */
 static ss_status calibrate(const char *cmd, const prune_args *a, int with_gram, ss_calib_stats *stats) {
-    if (a->calib_text)
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: --calib %s is text, and this build has no tokenizer yet; give the "
-                       "token ids with --calib-tokens", cmd, a->calib_text);
-    if (!a->calib_tokens) return ss_fail(SS_ERR_ARG, "%s: --method %s needs --calib-tokens FILE", cmd, a->method);
+    if (!a->calib_text == !a->calib_tokens)
+        return ss_fail(SS_ERR_ARG, "%s: --method %s needs one of --calib FILE (text) and --calib-tokens FILE", cmd,
+                       a->method);
+    const char *dir = a->calib_model ? a->calib_model : a->in;
+    const char *source = a->calib_text ? a->calib_text : a->calib_tokens;
     int32_t *ids;
     int64_t n;
-    SS_TRY(ss_tokens_load(a->calib_tokens, &ids, &n));
+    if (a->calib_text) SS_TRY(cli_encode_file(a->calib_text, a->tokenizer ? a->tokenizer : dir, &ids, &n, NULL));
+    else SS_TRY(ss_token_file_read(a->calib_tokens, &ids, &n));
     if (n > a->calib_n) n = a->calib_n;
-    const char *dir = a->calib_model ? a->calib_model : a->in;
     ss_model m;
     ss_status st = ss_model_load(dir, &m);
     if (st == SS_OK) {
@@ -107,7 +112,7 @@ static ss_status calibrate(const char *cmd, const prune_args *a, int with_gram, 
         st = ss_calib_collect(&m, ids, n, ctx, with_gram, stats);
         if (st == SS_OK)
             ss_info("calibration: %lld tokens of %s through %s in windows of %d, %.1f s", (long long)n,
-                    a->calib_tokens, dir, ctx, ss_now() - t0);
+                    source, dir, ctx, ss_now() - t0);
         else
             st = ss_context(st, "calibrating on %s", dir);
         ss_model_free(&m);
@@ -128,6 +133,7 @@ static ss_status prune_or_convert(const char *cmd, int argc, char **argv, int sl
     ss_prune_opts po = {.recipe_file = a.recipe};
     if (a.sparsity) SS_TRY(ss_sparsity_parse(a.sparsity, slide, &po.L));
     if (a.method) SS_TRY(ss_prune_method_parse(a.method, &po.method));
+    if (a.tokenizer && !a.calib_text) return ss_fail(SS_ERR_ARG, "%s: --tokenizer goes with --calib FILE (text)", cmd);
     if (po.method == SS_PRUNE_MAGNITUDE && (a.calib_text || a.calib_tokens || a.calib_model))
         return ss_fail(SS_ERR_ARG, "%s: calibration options need --method wanda or sparsegpt (magnitude pruning uses "
                        "none)", cmd);

@@ -38,6 +38,8 @@ ss_status ss_eval_write_json(const char *path, const ss_eval_record *rec) {
     bad |= json_object_set_new(j, "perplexity", json_real(r->perplexity));
     bad |= json_object_set_new(j, "seconds", json_real(r->seconds));
     bad |= json_object_set_new(j, "tokens_per_s", json_real(tokens_per_s(r)));
+    bad |= json_object_set_new(j, "prune_method", rec->prune_method[0] ? json_string(rec->prune_method) : json_null());
+    bad |= json_object_set_new(j, "calib_tokens", json_integer(rec->calib_tokens));
     bad |= json_object_set_new(j, "convention", json_string(SS_EVAL_CONVENTION));
     ss_status st = bad ? ss_fail(SS_ERR_INTERNAL, "%s: could not build the JSON result (a non-UTF-8 path?)", path)
                        : ss_json_save(path, j);
@@ -65,7 +67,7 @@ ss_status ss_eval_write_csv(const char *path, const ss_eval_record *rec) {
     SS_TRY(ss_afile_open(&f, path));
     ss_afile_printf(&f, "model,model_name,arch,quant,sparsity,synthetic,backend,input,input_path,bos_added,ctx,stride,"
                         "n_tokens,tokens_evaluated,windows,nll_sum,mean_nll,perplexity,seconds,tokens_per_s,"
-                        "convention\n");
+                        "prune_method,calib_tokens,convention\n");
     const char *text[] = {rec->model, rec->model_name, rec->arch, rec->quant, rec->sparsity};
     for (int i = 0; i < 5; i++) {
         csv_field(&f, text[i]);
@@ -73,9 +75,10 @@ ss_status ss_eval_write_csv(const char *path, const ss_eval_record *rec) {
     }
     ss_afile_printf(&f, "%d,%s,%s,", rec->synthetic, rec->backend, rec->input);
     csv_field(&f, rec->input_path);
-    ss_afile_printf(&f, ",%d,%d,%d,%lld,%lld,%lld,%.17g,%.17g,%.17g,%.6f,%.3f,%s\n", rec->bos_added, r->ctx, r->stride,
-                    (long long)r->n_tokens, (long long)r->n_scored, (long long)r->n_windows, r->nll_sum, r->mean_nll,
-                    r->perplexity, r->seconds, tokens_per_s(r), SS_EVAL_CONVENTION);
+    ss_afile_printf(&f, ",%d,%d,%d,%lld,%lld,%lld,%.17g,%.17g,%.17g,%.6f,%.3f,%s,%lld,%s\n", rec->bos_added, r->ctx,
+                    r->stride, (long long)r->n_tokens, (long long)r->n_scored, (long long)r->n_windows, r->nll_sum,
+                    r->mean_nll, r->perplexity, r->seconds, tokens_per_s(r), rec->prune_method,
+                    (long long)rec->calib_tokens, SS_EVAL_CONVENTION);
     return ss_afile_commit(&f);
 }
 
@@ -120,6 +123,10 @@ static ss_status read_record(const json_t *j, const char *path, ss_eval_record *
     SS_TRY(ss_json_num(j, "mean_nll", path, &rec->r.mean_nll));
     SS_TRY(ss_json_num(j, "perplexity", path, &rec->r.perplexity));
     SS_TRY(ss_json_num(j, "seconds", path, &rec->r.seconds));
+    /* written since the pipeline's quality table; older results have neither */
+    const json_t *pm = json_object_get(j, "prune_method");
+    if (pm && !json_is_null(pm)) SS_TRY(copy_str(j, "prune_method", path, rec->prune_method, sizeof rec->prune_method));
+    if (json_object_get(j, "calib_tokens")) SS_TRY(ss_json_int(j, "calib_tokens", path, &rec->calib_tokens));
     if (rec->r.n_scored <= 0 || !isfinite(rec->r.mean_nll))
         return ss_fail(SS_ERR_FORMAT, "%s: no tokens evaluated or a non-finite mean NLL", path);
     return SS_OK;

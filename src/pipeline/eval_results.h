@@ -6,6 +6,9 @@
  *   "bos_added" (text input: the tokenizer's BOS was prepended),
  *   "ctx", "stride", "n_tokens", "tokens_evaluated", "windows", "nll_sum",
  *   "mean_nll", "perplexity", "seconds", "tokens_per_s",
+ *   "prune_method" (the checkpoint's slidesparse.json: "magnitude", "wanda",
+ *   "sparsegpt"; null when not pruned or not recorded), "calib_tokens"
+ *   (calibration tokens of a Wanda/SparseGPT checkpoint, else 0),
  *   "convention": "huggingface-sliding-window"}
  * CSV: the same keys as columns, in that order, one header line.
  * NLLs are in nats; the convention is engine/perplexity.h's.
@@ -27,6 +30,8 @@ typedef struct ss_eval_record {
     char input[8];         /* "text", "tokens" */
     char input_path[1024];
     int bos_added;         /* text input only */
+    char prune_method[16]; /* "" when not pruned (or not recorded) */
+    int64_t calib_tokens;  /* 0 unless calibrated */
     ss_ppl_result r;
 } ss_eval_record;
 

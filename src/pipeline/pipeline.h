@@ -1,7 +1,9 @@
 /* The eight-task pipeline of SPEC section 2, as one command:
  *
  *   1 base models: download (or synthesise) BF16, quantize INT8 and FP8
- *   2 SlideSparse conversion: INT8/FP8 x 2_4, 2_6, 2_8, 2_10
+ *   2 SlideSparse conversion: INT8/FP8 x 2_4, 2_6, 2_8, 2_10 (pruning the
+ *     quantized checkpoint: for BitNet the order that keeps more quality,
+ *     measured in docs/QUALITY.md)
  *   3 offline tuning (GPU)
  *   4 prefill throughput      5 decode throughput
  *   6 kernels: cuBLASLt       7 cuSPARSELt 2_4..2_10    8 cuSPARSELt 2_12..2_inf
@@ -12,6 +14,24 @@
  * job never stops the others (jobs that need its output are skipped, saying
  * which input is missing). GPU presence is asked once, of a child
  * `slidesparse gpu-info`.
+ *
+ * Quality (--eval-text FILE or --eval-tokens FILE; jobs of task 2): for
+ * INT8 and FP8, the dense model, task 2's magnitude-pruned 2_4..2_10 models
+ * and their Wanda-pruned twins (<model>-wanda: `convert --method wanda`
+ * from the dense model, calibrated on --calib-text/--calib-tokens, else on
+ * the first --calib-n (convert's default) tokens of the evaluated text) are
+ * evaluated by `slidesparse eval` (sliding-window perplexity; the CUDA engine
+ * where tasks 4-5 use it, else the CPU reference) into
+ * results/quality/<Base>-<DTYPE>/<dense|2_L>_<magnitude|wanda>.json, and the
+ * report puts each perplexity next to the speedups of the same model. Text
+ * is tokenized once per input by a `tokenize` job (results/quality/eval.tokens,
+ * calib.tokens) with the base model's tokenizer.json; a synthetic base has
+ * none, so its text becomes one id per byte (`tokenize --bytes`), also when
+ * a failed download turned the base synthetic, and the report says that
+ * perplexity of random weights means nothing (a smoke test of the path).
+ * The inputs are recorded in the state (options.quality); a later run that
+ * does not run task 2 and gives none keeps them, so the quality jobs keep
+ * their records like every unselected task's jobs.
  *
  * Output folder (default out/<preset>):
  *   pipeline_state.json   per task and job: status (success / failed / skipped
@@ -24,8 +44,10 @@
  *
  * --resume keeps a job whose recorded status is success, whose command line
  * is unchanged and whose outputs verify (checkpoints open, result CSVs hold
- * their rows); every other job of the selected tasks runs again, so a run
- * killed mid-job continues where it stopped.
+ * their rows, eval results read back, token files parse); every other job
+ * of the selected tasks runs again, so a run killed mid-job continues where
+ * it stopped. Inputs are named by path in the command lines: a file changed
+ * in place under the same name is not noticed (rerun without --resume).
  *
  * Test hook (documented, off unless set): break_job (the CLI reads it from
  * $SS_PIPELINE_BREAK) names a job key whose command gets a bad argument: its
@@ -73,6 +95,11 @@ typedef struct ss_pipeline_opts {
     int repeats;            /* timed passes per throughput point; 0 = the benchmark's default */
     double job_timeout_s;   /* kill a job after this long; 0 = no limit */
     int no_report;          /* do not write the report at the end */
+    const char *eval_text;    /* --eval-text: perplexity of every model (dense, each 2_L, magnitude and Wanda) */
+    const char *eval_tokens;  /* --eval-tokens: the same from a token file (one of the two) */
+    const char *calib_text;   /* --calib-text / --calib-tokens: Wanda's calibration (default: a slice of */
+    const char *calib_tokens; /*   the evaluated text, said in the report) */
+    int eval_ctx;             /* eval --ctx and convert --calib-ctx; 0 = their defaults */
     const char *break_job;  /* test hook, see above */
     const char *command_line; /* recorded in the state */
 } ss_pipeline_opts;

@@ -850,11 +850,13 @@ static ss_status write_all(rctx *c) {
     if (st == SS_OK) st = rp_section_throughput(c, 1, 4);
     if (st == SS_OK) st = rp_section_kernels(c, 5);
     if (st == SS_OK) {
+        const int q = rp_has_quality(c); /* a numbered section only in runs with --eval-text */
+        if (q) rp_section_quality(c, 6);
         fprintf(c->md, "---\n\n");
-        section_errors(c, 6);
-        section_layout(c, 7);
-        section_completeness(c, 8);
-        section_conclusion(c, 9);
+        section_errors(c, 6 + q);
+        section_layout(c, 7 + q);
+        section_completeness(c, 8 + q);
+        section_conclusion(c, 9 + q);
         fprintf(c->md, "*Report generated: %s*  \n*Log file: %s*\n", now, c->state ? "pipeline.log" : "—");
     }
     fclose(c->md);

@@ -56,5 +56,8 @@ void rp_job_reasons(const rctx *c, const char *kind, const char *dtype, const ch
 /* sections (report_bench.c) */
 ss_status rp_section_throughput(rctx *c, int decode, int number);
 ss_status rp_section_kernels(rctx *c, int number);
+/* report_quality.c: results/quality exists (the run had --eval-text); the section */
+int rp_has_quality(const rctx *c);
+void rp_section_quality(rctx *c, int number);
 
 #endif
