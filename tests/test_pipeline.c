@@ -72,7 +72,8 @@ static int run_bin(char *out, size_t cap, ...) {
     if (g_gpu && n > 1 && !strcmp(argv[1], "pipeline")) argv[n++] = "--cpu-only";
     argv[n] = NULL;
     ss_child_result r;
-    assert_int_equal(ss_run_child(g_bin, argv, NULL, 900, out, cap, &r), SS_OK);
+    /* an hour: the whole tiny run under ASan on a loaded 2-core machine took more than 15 minutes */
+    assert_int_equal(ss_run_child(g_bin, argv, NULL, 3600, out, cap, &r), SS_OK);
     return r.term_signal ? 128 + r.term_signal : r.exit_code;
 }
 
