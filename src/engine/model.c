@@ -76,7 +76,7 @@ static ss_status load_bitnet_linear(loader *ld, const char *prefix, int64_t N, i
     const ss_checkpoint *c = ld->c;
     char name[320];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    void *codes, *scales;
+    void *codes = NULL, *scales = NULL;
     SS_TRY(take_codes(ld, name, (size_t)(N * K), &codes));
     SS_TRY(take_codes(ld, name, (size_t)N * sizeof(float), &scales));
     float *scale = scales;

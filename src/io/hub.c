@@ -21,6 +21,8 @@
 #define SOURCE_HUB "hub"
 #define SOURCE_CACHE_TREE "cache-tree"
 #define SOURCE_CACHE_SNAPSHOT "cache-snapshot"
+/* the one object resolve_and_list points at for a snapshot-only listing (compared by address) */
+static const char k_source_snapshot[] = SOURCE_CACHE_SNAPSHOT;
 
 static json_t *manifest_json(const hub *h, const ss_hub_listing *l, const char *source) {
     json_t *files = json_array();
@@ -56,7 +58,7 @@ static ss_status resolve_and_list(hub *h, ss_hub_listing *l, const char **source
     int complete = 0;
     SS_TRY(hub_cache_resolve_commit(h));
     SS_TRY(hub_cache_list(h, l, &complete));
-    *source = complete ? SOURCE_CACHE_TREE : SOURCE_CACHE_SNAPSHOT;
+    *source = complete ? SOURCE_CACHE_TREE : k_source_snapshot;
     return SS_OK;
 }
 
@@ -155,7 +157,7 @@ ss_status ss_hub_download(const char *repo_id, const char *out_dir, const ss_hub
     if (st == SS_OK && l.n == 0)
         st = ss_fail(SS_ERR_NET, "%s: the hub lists no files at revision '%s' (commit %s)", h.repo, h.revision,
                      h.commit);
-    if (st == SS_OK && strcmp(source, SOURCE_CACHE_SNAPSHOT) == 0 && !h.quiet)
+    if (st == SS_OK && source == k_source_snapshot && !h.quiet)
         ss_warn("%s: the cache has no listing of commit %.12s (trees/%s.json), so the %d file%s of its snapshot are "
                 "copied; the repo may hold more",
                 h.repo, h.commit, h.commit, l.n, l.n == 1 ? "" : "s");

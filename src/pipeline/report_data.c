@@ -297,7 +297,7 @@ static ss_status read_tp_csv(rp_data *d, int decode, const char *hw, const char 
     se->pts = pts;
     ss_status st = SS_OK;
     for (int r = 0; r < c.nrows && st == SS_OK; r++) {
-        int64_t M;
+        int64_t M = 0;
         double tps, out, rps, len;
         int has_tps, has_out, has_rps, has_len;
         st = csv_int(&c, r, cm, 1, MAX_M, &M);
@@ -431,7 +431,7 @@ static ss_status read_kernel_csv(rp_data *d, const char *lib, const char *rel, c
     s->rows = rows;
     ss_status st = SS_OK;
     for (int r = 0; r < c.nrows && st == SS_OK; r++) {
-        int64_t M, N, K;
+        int64_t M = 0, N = 0, K = 0;
         double lat;
         int has_lat;
         st = csv_int(&c, r, cm, 1, MAX_M, &M);

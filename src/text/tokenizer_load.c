@@ -172,7 +172,7 @@ static ss_status load_split(ss_tokenizer *tk, const json_t *j) {
     if (!strcmp(b, "Isolated")) bh = TK_SPLIT_ISOLATED;
     else if (!strcmp(b, "Removed")) bh = TK_SPLIT_REMOVED;
     else return UNSUPPORTED(tk, "Split behavior '%s' is not implemented (Isolated, Removed)", b);
-    int invert;
+    int invert = 0;
     SS_TRY(opt_bool(tk, j, "Split", "invert", 0, &invert));
     if (invert) return UNSUPPORTED(tk, "Split with invert = true is not implemented");
     tk_split *s = &tk->split[tk->n_split];
@@ -259,7 +259,7 @@ static ss_status vocab_id(const ss_tokenizer *tk, const char *s, size_t len, int
 
 /* Adds merge (a, b) of the given rank; a later duplicate replaces the earlier, as in tokenizers. */
 static ss_status add_merge(ss_tokenizer *tk, const char *a, size_t la, const char *b, size_t lb, int32_t rank) {
-    int32_t ia, ib, inew;
+    int32_t ia = -1, ib = -1, inew = -1; /* set by vocab_id on success (gcc -O2 cannot see it) */
     SS_TRY(vocab_id(tk, a, la, &ia));
     SS_TRY(vocab_id(tk, b, lb, &ib));
     char buf[1024], *cat = la + lb < sizeof buf ? buf : malloc(la + lb);
@@ -404,7 +404,7 @@ static ss_status load_added(ss_tokenizer *tk, const json_t *list) {
                     "does, so do we)", tk->path, a->content, (long long)json_integer_value(id), a->id);
         static const char *strip[] = {"single_word", "lstrip", "rstrip"};
         for (int k = 0; k < 3; k++) {
-            int on;
+            int on = 0;
             SS_TRY(opt_bool(tk, v, "added token", strip[k], 0, &on));
             if (on) return UNSUPPORTED(tk, "added token '%s': %s = true is not implemented", a->content, strip[k]);
         }
