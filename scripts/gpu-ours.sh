@@ -42,7 +42,7 @@ gemm_test=$build/tests/test_gemm_gpu
 [ -z "${SS_SKIP_OURS_TESTS:-}" ] && { echo "ours tests rc=$? ($(( $(date +%s) - t0 )) s)";
   grep -E "FAILED|PASSED|ERROR|skipped|^ok|LINE" "$out/ours_tests.log" | head -60; }
 
-# 1b. configurations not shipped, to look at (SS_DIAG_CFGS, e.g. 256:0:1: the n256 instruction)
+# 1b. only some configurations, to look at (SS_DIAG_CFGS, e.g. 256x128)
 if [ -n "${SS_DIAG_CFGS:-}" ]; then
   SS_TEST_OURS_CFGS=$SS_DIAG_CFGS SS_TEST_FILTER='test_ours_tiles*' timeout 60 "$gemm_test" >"$out/ours_diag.log" 2>&1
   echo "diag $SS_DIAG_CFGS rc=$?"; grep -E "FAILED|^ok" "$out/ours_diag.log" | head -8
@@ -66,7 +66,7 @@ if [ -z "${SS_SKIP_SUITE:-}" ] && [ "$(left)" -gt 200 ]; then
 fi
 
 # 4. the kernel benchmark, every backend, BitNet's 4 (N, K); then our kernel
-#    under each launch configuration of SS_KB_OURS_CFGS (bn:split:cluster)
+#    under each launch configuration of SS_KB_OURS_CFGS (ROWSxTOKENS, e.g. "128x128 256x128")
 kb() { # name, env..., -- ss_kbench args
   local name=$1; shift
   [ "$(left)" -lt 50 ] && { echo "kbench $name: skipped (time)"; return; }
@@ -80,9 +80,9 @@ dmon=$!
 kbargs=(--backends cublaslt,cusparselt,ours,ours_dense --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}")
 kb all
 for cfg in ${SS_KB_OURS_CFGS:-}; do
-  IFS=: read -r bn sp cl <<<"$cfg"
+  IFS=x read -r rows bn <<<"$cfg"
   kbargs=(--backends ours,ours_dense --sparsity "${SS_KB_OURS_SPARSITY:-dense,2_4,2_8}")
-  kb "ours_${bn}_${sp}_${cl}" SS_OURS_BN="$bn" SS_OURS_SPLIT="$sp" SS_OURS_CLUSTER="$cl"
+  kb "ours_${rows}x${bn}" SS_OURS_ROWS="$rows" SS_OURS_BN="$bn"
 done
 kill $dmon 2>/dev/null
 

@@ -579,15 +579,19 @@ static void test_ours_tiles_and_sizes(void **s) {
         print_message("skipped: %s\n", ss_errmsg());
         return;
     }
-    /* every launch configuration (tokens per tile) and the default */
-    char cfgs[256] = "64,128,default";
+    /* every launch configuration (weight rows x tokens per tile) and the default */
+    char cfgs[256] = "128x64,128x128,256x64,256x128,default";
     if (getenv("SS_TEST_OURS_CFGS")) snprintf(cfgs, sizeof cfgs, "%s", getenv("SS_TEST_OURS_CFGS"));
     static const int64_t Ms[] = {1, 17, 64, 100, 255, 257, 1000, 2048, 4099};
     uint64_t seed = 5000;
     char *save = NULL;
     for (char *tok = strtok_r(cfgs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         /* read when a plan is made: one context per configuration */
-        setenv("SS_OURS_BN", strcmp(tok, "default") ? tok : "", 1);
+        char rows[16] = "", bn[16] = "";
+        if (strcmp(tok, "default") && sscanf(tok, "%15[0-9]x%15[0-9]", rows, bn) != 2)
+            fail_msg("SS_TEST_OURS_CFGS: '%s' is not ROWSxTOKENS or default", tok);
+        setenv("SS_OURS_ROWS", rows, 1);
+        setenv("SS_OURS_BN", bn, 1);
         print_message("configuration %s\n", tok);
         ss_gemm_ctx *ctx = NULL;
         OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));
@@ -603,6 +607,7 @@ static void test_ours_tiles_and_sizes(void **s) {
         ss_gemm_ctx_destroy(ctx);
     }
     unsetenv("SS_OURS_BN");
+    unsetenv("SS_OURS_ROWS");
     /* the largest prefill point, INT8 only (its FP8 check costs minutes of CPU) */
     ss_gemm_ctx *ctx = NULL;
     OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));

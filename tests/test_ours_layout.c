@@ -77,30 +77,61 @@ static void test_tile_schedule_is_a_bijection(void **s) {
     }
 }
 
-static void test_pick_bn(void **s) {
+static void test_default_cfg(void **s) {
     (void)s;
-    assert_int_equal(ss_ours_pick_bn(20, 16384, 132), 128); /* o_proj, large M: long tiles */
-    assert_int_equal(ss_ours_pick_bn(20, 64, 132), 64);     /* decode: one short token block */
-    for (int64_t M = 1; M <= 4096; M = M * 3 + 1) {
-        const int bn = ss_ours_pick_bn(30, M, 132);
-        assert_true(bn == 64 || bn == 128);
+    ss_ours_cfg c;
+    ss_ours_cfg_default(2560, 16384, 132, &c); /* o_proj, large M: the tallest, longest tiles */
+    assert_int_equal(c.rows, 256);
+    assert_int_equal(c.bn, 128);
+    ss_ours_cfg_default(2560, 64, 132, &c); /* decode: one short token block, 128-row blocks fill more SMs */
+    assert_int_equal(c.rows, 128);
+    assert_int_equal(c.bn, 64);
+    for (int64_t M = 1; M <= 40000; M = M * 3 + 1) {
+        ss_ours_cfg_default(3840, M, 132, &c);
+        assert_int_equal(ss_ours_cfg_check(&c), SS_OK);
+        /* no other configuration has fewer weighted waves */
+        const int64_t tiles = ss_ours_row_blocks(&c, 3840) * ((M + c.bn - 1) / c.bn);
+        const int64_t cost = (tiles + 131) / 132 * ss_ours_tile_cost(&c);
+        for (int r = 128; r <= 256; r *= 2)
+            for (int bn = 64; bn <= 128; bn *= 2) {
+                const ss_ours_cfg o = {r, bn};
+                const int64_t t = ss_ours_row_blocks(&o, 3840) * ((M + bn - 1) / bn);
+                assert_true((t + 131) / 132 * ss_ours_tile_cost(&o) >= cost);
+            }
     }
-    assert_int_equal(ss_ours_pick_bn(1, 1, 0), 64); /* no SM count: still a valid tile */
+    ss_ours_cfg_default(1, 1, 0, &c); /* no SM count: still a valid tile */
+    assert_int_equal(ss_ours_cfg_check(&c), SS_OK);
+    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){256, 64}, 2560), 10);
+    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){128, 64}, 2600), 21);
 }
 
 static void test_configs(void **s) {
     (void)s;
     ss_ours_cfg c, d;
-    ss_ours_cfg_default(108, 16384, 132, &c);
+    ss_ours_cfg_default(13824, 16384, 132, &c);
     assert_int_equal(ss_ours_cfg_check(&c), SS_OK);
     assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&c), &d), SS_OK);
     assert_int_equal(c.bn, d.bn);
-    for (int bn = 1; bn <= 512; bn++) {
-        ss_ours_cfg e = {bn};
-        assert_int_equal(ss_ours_cfg_check(&e), bn == 64 || bn == 128 ? SS_OK : SS_ERR_ARG);
-    }
+    assert_int_equal(c.rows, d.rows);
+    for (int rows = 0; rows <= 512; rows += 64)
+        for (int bn = 1; bn <= 512; bn++) {
+            ss_ours_cfg e = {rows, bn};
+            const int built = (rows == 128 || rows == 256) && (bn == 64 || bn == 128);
+            assert_int_equal(ss_ours_cfg_check(&e), built ? SS_OK : SS_ERR_ARG);
+            if (built) {
+                assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&e), &d), SS_OK);
+                assert_int_equal(d.rows, rows);
+                assert_int_equal(d.bn, bn);
+            }
+        }
+    /* tables written before 256-row tiles: alg_id = bn, 128 rows */
+    assert_int_equal(ss_ours_cfg_decode(64, &d), SS_OK);
+    assert_int_equal(d.rows, 128);
+    assert_int_equal(ss_ours_cfg_decode(1128, &d), SS_OK);
+    assert_int_equal(d.rows, 256);
+    assert_int_equal(d.bn, 128);
     assert_int_equal(ss_ours_cfg_decode(256, &d), SS_ERR_ARG); /* 256-token tiles are not built (ours_gemm.cu) */
-    assert_non_null(strstr(ss_errmsg(), "256"));
+    assert_non_null(strstr(ss_errmsg(), "256-token"));
 }
 
 static void test_geometry(void **s) {
@@ -112,9 +143,11 @@ static void test_geometry(void **s) {
     assert_int_equal(g.k_steps, 30);
     assert_int_equal((int64_t)g.bytes, 40 * 30 * SS_OURS_CHUNK_SPARSE);
     assert_int_equal(ss_ours_geometry(100, 33, 0, &g), SS_OK);
-    assert_int_equal(g.rows_img, 128);
+    assert_int_equal(g.rows_img, 256); /* a multiple of the tallest tile */
     assert_int_equal(g.k_steps, 1);
-    assert_int_equal((int64_t)g.bytes, 2 * SS_OURS_CHUNK_DENSE);
+    assert_int_equal((int64_t)g.bytes, 4 * SS_OURS_CHUNK_DENSE);
+    assert_int_equal(ss_ours_geometry(3900, 64, 1, &g), SS_OK);
+    assert_int_equal(g.rows_img, 4096);
     assert_int_equal(ss_ours_geometry(0, 64, 1, &g), SS_ERR_ARG);
     assert_int_equal(ss_ours_geometry(64, (int64_t)1 << 30, 1, &g), SS_ERR_ARG);
 }
@@ -247,7 +280,7 @@ static void test_pack_refuses_non_2_4(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permutations_are_bijections), cmocka_unit_test(test_tile_schedule_is_a_bijection),
-        cmocka_unit_test(test_pick_bn),                     cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_default_cfg),                     cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_model_matches_plain_product), cmocka_unit_test(test_slid_weights_every_L),
         cmocka_unit_test(test_pack_refuses_non_2_4),

@@ -375,12 +375,13 @@ static int is_quantized(const ss_gemm_weight *w) {
 }
 
 /* Our kernel's launch configuration for this plan: the tuning table's
- * (alg_id), else the default for the shape; SS_OURS_BN overrides either
- * (experiments). Stored as the plan's alg_id. */
+ * (alg_id), else the default for the shape; SS_OURS_ROWS and SS_OURS_BN
+ * override either (experiments; a value the kernel lacks is refused by
+ * name). Stored as the plan's alg_id. */
 static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom *g, int *chosen, const char *what) {
     *chosen = 0;
     ss_ours_cfg c;
-    ss_ours_cfg_default(g->rows_img / SS_OURS_BLOCK_ROWS, p->M_pad, ctx->gpu.sm_count, &c);
+    ss_ours_cfg_default(g->N, p->M_pad, ctx->gpu.sm_count, &c);
     ss_gemm_alg alg;
     if (ss_gemm_lookup(ctx, p, &alg)) {
         ss_ours_cfg t;
@@ -389,7 +390,8 @@ static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom 
     }
     const char *e;
     if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e), *chosen = 1;
-    SS_TRY_CTX(ss_ours_cfg_check(&c), "%s", what);
+    if ((e = getenv("SS_OURS_ROWS")) && *e) c.rows = atoi(e), *chosen = 1;
+    SS_TRY_CTX(ss_ours_cfg_check(&c), "%s (SS_OURS_ROWS / SS_OURS_BN)", what);
     p->alg_id = ss_ours_cfg_encode(&c);
     return SS_OK;
 }
@@ -411,10 +413,10 @@ static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, c
         int chosen;
         SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, ss_backend_sparse(i->backend), &g), "%s", what);
         SS_TRY(ours_cfg(ctx, p, &g, &chosen, what));
-        if (!chosen && ctx->opt.cusparselt_search) { /* time each tile size once (1 warm-up, 3 runs), keep the fastest */
+        if (!chosen && ctx->opt.cusparselt_search) { /* time each tile shape once (1 warm-up, 3 runs), keep the fastest */
             float best = -1;
-            for (int bn = 64; bn <= 128; bn *= 2) {
-                ss_ours_cfg c = {bn};
+            for (int ci = 0; ci < 4; ci++) {
+                const ss_ours_cfg c = {ci < 2 ? 128 : 256, ci % 2 ? 128 : 64};
                 cudaEvent_t e0, e1;
                 float ms = 0;
                 CUDA_TRY(cudaEventCreate(&e0), what);

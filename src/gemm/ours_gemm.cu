@@ -9,21 +9,25 @@
  *                and the two weight chunks by bulk copies (the weight image
  *                is stored as shared memory wants it: ours_layout.h);
  *                registers given back (setmaxnreg 40)
- *   warpgroups 1, 2  consumers, ping-pong: each takes every other tile
- *                whole (128 weight rows as two m64 blocks x BN tokens:
- *                m64nBNk64 sparse, k32 dense wgmmas, one group in flight),
- *                then its epilogue straight from registers while the other
- *                warpgroup's wgmmas run. The first version split each tile
- *                between the two (64 rows each): the epilogue then left the
- *                tensor cores idle, ~35% of the time at M = 16384 (H200,
- *                2026-12-01: the 2_8 - 2_4 difference bounds the per-tile
- *                cost, docs/BENCHMARKS.md)
- * Stage s: [X' tile: BN rows x 128 bytes][weight chunk of rows 0-63][of
- * rows 64-127], full[s] / empty[s] mbarriers.
+ *   warpgroups 1, 2  consumers (m64nBNk64 sparse, k32 dense wgmmas, one
+ *                group in flight, the epilogue straight from registers):
+ *                128-row tiles ping-pong: each takes every other tile whole
+ *                (two m64 blocks), its epilogue running while the other
+ *                warpgroup's wgmmas keep the tensor cores busy. The first
+ *                version split each 128-row tile between the two (64 rows
+ *                each): the epilogue then left the tensor cores idle, ~35% of
+ *                the time at M = 16384 (H200, 2026-12-01, docs/BENCHMARKS.md).
+ *                256-row tiles cooperative: both on one tile, two blocks each,
+ *                so each stage's X' tile feeds 256 rows: 2/3 (dense 3/4) of
+ *                the L2 traffic per MAC of a 128-row tile, which ncu showed
+ *                to be the limit (L2 69% busy, tensor pipe 35%)
+ * Stage s: [X' tile: BN rows x 128 bytes][weight chunk of block 0]..[of
+ * block RM/64 - 1], full[s] / empty[s] mbarriers.
  *
- * Variants (ours_kernel.cuh): 64 or 128 tokens a tile; the plan picks one
- * (ours_run in gemm_ctx.cu, from the tuning table or ss_ours_pick_bn),
- * SS_OURS_BN overrides it for experiments.
+ * Variants (ours_kernel.cuh): 128 or 256 rows x 64 or 128 tokens a tile;
+ * the plan picks one (ours_run in gemm_ctx.cu: the tuning table's, else
+ * ss_ours_cfg_default), SS_OURS_ROWS / SS_OURS_BN override it for
+ * experiments.
  *
  * Why this shape: at the sparse rate one m64nNk64 8-bit wgmma reads N*64
  * bytes of B per N/2 cycles, 128 B/clk, the shared-memory port's width;
@@ -96,6 +100,7 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     ss_ours_geom g;
     SS_TRY_CTX(ss_ours_geometry(i->N_pad, i->K_act, i->backend == SS_BACKEND_OURS, &g), "%s", what);
     const int bn = cfg->bn;
+    SS_TRY_CTX(ss_ours_cfg_check(cfg), "%s", what);
 
     CUtensorMap map;
     const cuuint64_t dims[2] = {(cuuint64_t)i->K_act, (cuuint64_t)M_rows};
@@ -111,7 +116,7 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     ss_ours::Params p;
     p.a_img = (const uint8_t *)w->d_w;
     p.k_steps = g.k_steps;
-    p.nb_count = g.rows_img / SS_OURS_BLOCK_ROWS;
+    p.nb_count = ss_ours_row_blocks(cfg, g.N); /* never past the image: rows_img is a multiple of 256 */
     p.tb_count = (M_rows + bn - 1) / bn;
     p.group = SS_OURS_GROUP;
     p.n_tiles = p.nb_count * p.tb_count;
@@ -125,8 +130,9 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     p.raw = raw;
     const int fp8 = i->dtype == SS_GEMM_FP8E4M3, sparse = i->backend == SS_BACKEND_OURS;
     const int sm = ctx->gpu.sm_count;
-    if (sparse && fp8) return ss_ours_launch_sparse_fp8(bn, map, p, sm, ctx->stream, what);
-    if (sparse) return ss_ours_launch_sparse_int8(bn, map, p, sm, ctx->stream, what);
-    if (fp8) return ss_ours_launch_dense_fp8(bn, map, p, sm, ctx->stream, what);
-    return ss_ours_launch_dense_int8(bn, map, p, sm, ctx->stream, what);
+    const int rows = cfg->rows;
+    if (sparse && fp8) return ss_ours_launch_sparse_fp8(rows, bn, map, p, sm, ctx->stream, what);
+    if (sparse) return ss_ours_launch_sparse_int8(rows, bn, map, p, sm, ctx->stream, what);
+    if (fp8) return ss_ours_launch_dense_fp8(rows, bn, map, p, sm, ctx->stream, what);
+    return ss_ours_launch_dense_int8(rows, bn, map, p, sm, ctx->stream, what);
 }

@@ -4,6 +4,7 @@
  * the host side. Design and layout: ours_gemm.cu, ours_layout.h.
  *
  * Template parameters:
+ *   RM     weight rows per tile: 128 ping-pong, 256 cooperative (ours_layout.h)
  *   BN     tokens per tile (64 or 128)
  *   SPARSE 2:4 weight (wgmma.sp, k64 per instruction) or dense (k32)
  *   FP8    e4m3 operands, f32 accumulators; else int8, s32
@@ -27,15 +28,18 @@ namespace ss_ours {
 constexpr int kThreads = 384;
 constexpr int kMaxSmem = 232448; /* sm_90 opt-in limit per block */
 
-template <int BN, bool SPARSE> struct Geometry {
+template <int RM, int BN, bool SPARSE> struct Geometry {
     static constexpr int kChunk = SPARSE ? SS_OURS_CHUNK_SPARSE : SS_OURS_CHUNK_DENSE;
+    static constexpr int kBlocks = RM / SS_OURS_ROWS; /* m64 blocks of weight a stage holds */
+    static constexpr bool kCoop = RM == 256;          /* both consumers on one tile, two blocks each */
     static constexpr int kBBytes = BN * SS_OURS_BK;
-    static constexpr int kStage = kBBytes + 2 * kChunk; /* a multiple of 1024: the B tile stays swizzle-aligned */
+    static constexpr int kStage = kBBytes + kBlocks * kChunk; /* a multiple of 1024: the B tile stays swizzle-aligned */
     static constexpr int kStagesFit = (kMaxSmem - 1024 - 256) / kStage;
     static constexpr int kStages = kStagesFit > 8 ? 8 : kStagesFit;
     static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages + 16 /* turns */;
     static_assert(kStage % 1024 == 0, "stage must keep 1024-byte alignment");
     static_assert(kStages >= 2, "at least two stages");
+    static_assert(RM == 128 || RM == 256, "128 or 256 weight rows a tile");
 };
 
 struct Params {
@@ -169,10 +173,10 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int6
 
 #endif /* SS_SM90A_DEVICE */
 
-template <int BN, bool SPARSE, bool FP8>
+template <int RM, int BN, bool SPARSE, bool FP8>
 __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_constant__ CUtensorMap tmap_b, const Params p) {
 #if SS_SM90A_DEVICE
-    using G = Geometry<BN, SPARSE>;
+    using G = Geometry<RM, BN, SPARSE>;
     using Acc = typename std::conditional<FP8, float, uint32_t>::type;
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -183,7 +187,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     if (threadIdx.x == 0) {
         for (int s = 0; s < G::kStages; s++) {
             mbar_init(bars + 8 * s, 1);                   /* the producer's expect_tx arrival */
-            mbar_init(bars + 8 * (G::kStages + s), 4);    /* one per warp of the consumer that read it */
+            mbar_init(bars + 8 * (G::kStages + s), G::kCoop ? 8 : 4); /* one per warp of the consumer(s) that read it */
         }
         mbar_init(turns, 4);     /* the other consumer's warps: "my main loop is done" */
         mbar_init(turns + 8, 4);
@@ -200,44 +204,50 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         for (int64_t tile = blockIdx.x; tile < p.n_tiles; tile += gridDim.x) {
             int64_t nb, tb;
             ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
-            const uint8_t *a0 = p.a_img + (size_t)(2 * nb) * p.k_steps * G::kChunk;
-            const uint8_t *a1 = a0 + (size_t)p.k_steps * G::kChunk;
+            const uint8_t *a0 = p.a_img + (size_t)(G::kBlocks * nb) * p.k_steps * G::kChunk;
             for (int64_t ks = 0; ks < p.k_steps; ks++) {
                 const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
                 mbar_wait(empty, phase ^ 1);
                 mbar_expect_tx(full, G::kStage);
                 uint8_t *st = smem + stage * G::kStage;
                 tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(tb * BN), full);
-                bulk_load(smem_u32(st + G::kBBytes), a0 + ks * G::kChunk, G::kChunk, full);
-                bulk_load(smem_u32(st + G::kBBytes + G::kChunk), a1 + ks * G::kChunk, G::kChunk, full);
+#pragma unroll
+                for (int j = 0; j < G::kBlocks; j++) /* block j's chunks are k_steps apart in the image */
+                    bulk_load(smem_u32(st + G::kBBytes + j * G::kChunk),
+                              a0 + ((size_t)j * p.k_steps + ks) * G::kChunk, G::kChunk, full);
                 if (++stage == G::kStages) stage = 0, phase ^= 1;
             }
         }
         return;
     }
 
-    /* consumers, ping-pong: warpgroup c takes every other tile of the CTA
-     * (all 128 rows, as two m64 blocks), so one warpgroup's epilogue runs
-     * while the other's wgmmas keep the tensor cores busy. A tile's stages
-     * sit at ring positions ordinal * k_steps + ks; a warpgroup starts its
-     * main loop only once the other finished the previous tile's, so that
-     * its parity waits are never two phases ahead of a stage barrier (a
-     * parity wait cannot tell phase n from phase n - 2) */
+    /* consumers. Ping-pong (RM 128): warpgroup c takes every other tile of
+     * the CTA (all 128 rows, as two m64 blocks), so one warpgroup's epilogue
+     * runs while the other's wgmmas keep the tensor cores busy; a tile's
+     * stages sit at ring positions ordinal * k_steps + ks, and a warpgroup
+     * starts its main loop only once the other finished the previous
+     * tile's, so that its parity waits are never two phases ahead of a
+     * stage barrier (a parity wait cannot tell phase n from phase n - 2).
+     * Cooperative (RM 256): both warpgroups on every tile of the CTA,
+     * warpgroup c on blocks 2c and 2c + 1; a stage is free once both read
+     * it (8 warps), which also keeps them within a ring of each other. */
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
     const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
+    const int mb0 = G::kCoop ? 2 * c : 0; /* this warpgroup's first m64 block of the tile */
+    const int64_t tile_step = G::kCoop ? gridDim.x : 2 * (int64_t)gridDim.x;
     Acc d[2][BN / 2]; /* [m-block][fragment] */
 #pragma unroll
     for (int m = 0; m < 2; m++)
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) d[m][i] = 0; /* never read: each tile's first wgmma overwrites (scale-d 0) */
-    int64_t ordinal = c;
+    int64_t ordinal = G::kCoop ? 0 : c;
     uint32_t turn_phase = 0;
-    for (int64_t tile = blockIdx.x + (int64_t)c * gridDim.x; tile < p.n_tiles; tile += 2 * (int64_t)gridDim.x,
-                 ordinal += 2) {
+    for (int64_t tile = blockIdx.x + (G::kCoop ? 0 : (int64_t)c * gridDim.x); tile < p.n_tiles;
+         tile += tile_step, ordinal += G::kCoop ? 1 : 2) {
         int64_t nb, tb;
         ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
         const int64_t g0 = ordinal * p.k_steps;
-        if (ordinal > 0) { /* the other warpgroup's previous tile has all its stages */
+        if (!G::kCoop && ordinal > 0) { /* the other warpgroup's previous tile has all its stages */
             mbar_wait(turns + 8 * c, turn_phase);
             turn_phase ^= 1;
         }
@@ -246,7 +256,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             const int stage = (int)((g0 + ks) % G::kStages);
             mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
             uint8_t *st = smem + stage * G::kStage;
-            const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes);
+            const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + mb0 * G::kChunk);
             if (SPARSE) {
                 uint32_t e[2][2]; /* [m-block][k64] */
 #pragma unroll
@@ -276,7 +286,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             if (prev >= 0 && lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev)); /* the stage before is read */
             prev = stage;
         }
-        if (lane == 0) mbar_arrive(turns + 8 * (1 - c)); /* the other warpgroup may start its next tile */
+        if (!G::kCoop && lane == 0) mbar_arrive(turns + 8 * (1 - c)); /* the other warpgroup may start its next tile */
         wgmma_wait<0>();
 #pragma unroll
         for (int m = 0; m < 2; m++)
@@ -285,7 +295,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         if (lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev));
 #pragma unroll
         for (int m = 0; m < 2; m++)
-            epilogue<BN, FP8>(p, d[m], nb * SS_OURS_BLOCK_ROWS + m * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
+            epilogue<BN, FP8>(p, d[m], nb * RM + (mb0 + m) * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
                               tb * BN + 2 * (lane % 4));
     }
 #else
@@ -294,10 +304,10 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
 }
 
 /* Launches one variant: a persistent grid, at most one CTA per SM. */
-template <int BN, bool SPARSE, bool FP8>
+template <int RM, int BN, bool SPARSE, bool FP8>
 ss_status launch(const CUtensorMap &map, const Params &p, int sm_count, cudaStream_t stream, const char *what) {
-    using G = Geometry<BN, SPARSE>;
-    auto kern = ours_gemm_kernel<BN, SPARSE, FP8>;
+    using G = Geometry<RM, BN, SPARSE>;
+    auto kern = ours_gemm_kernel<RM, BN, SPARSE, FP8>;
     static bool attr_set = false; /* per instantiation; setting it again is harmless */
     if (!attr_set) {
         CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G::kSmem), what);
@@ -311,17 +321,21 @@ ss_status launch(const CUtensorMap &map, const Params &p, int sm_count, cudaStre
 
 /* The variants of one family (SPARSE, FP8). */
 template <bool SPARSE, bool FP8>
-ss_status launch_family(int bn, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s, const char *what) {
-    if (bn == 64) return launch<64, SPARSE, FP8>(map, p, sm, s, what);
-    if (bn == 128) return launch<128, SPARSE, FP8>(map, p, sm, s, what);
-    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-token tiles", what, bn);
+ss_status launch_family(int rows, int bn, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s,
+                        const char *what) {
+    if (rows == 128 && bn == 64) return launch<128, 64, SPARSE, FP8>(map, p, sm, s, what);
+    if (rows == 128 && bn == 128) return launch<128, 128, SPARSE, FP8>(map, p, sm, s, what);
+    if (rows == 256 && bn == 64) return launch<256, 64, SPARSE, FP8>(map, p, sm, s, what);
+    if (rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8>(map, p, sm, s, what);
+    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-row x %d-token tiles", what, rows, bn);
 }
 
 } // namespace ss_ours
 
 /* One entry point per family, in ours_gemm_<family>.cu. */
 #define SS_OURS_FAMILY_DECL(NAME)                                                                                  \
-    ss_status NAME(int bn, const CUtensorMap &map, const ss_ours::Params &p, int sm, cudaStream_t s, const char *what)
+    ss_status NAME(int rows, int bn, const CUtensorMap &map, const ss_ours::Params &p, int sm, cudaStream_t s,      \
+                   const char *what)
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_int8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_fp8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_dense_int8);

@@ -15,7 +15,7 @@ ss_status ss_ours_geometry(int64_t N, int64_t K, int sparse, ss_ours_geom *g) {
     g->sparse = sparse != 0;
     g->N = N;
     g->K = K;
-    g->rows_img = round_up(N, SS_OURS_BLOCK_ROWS);
+    g->rows_img = round_up(N, SS_OURS_IMG_ROWS);
     g->blocks = g->rows_img / SS_OURS_ROWS;
     g->k_steps = round_up(K, SS_OURS_BK) / SS_OURS_BK;
     g->chunk_bytes = g->sparse ? SS_OURS_CHUNK_SPARSE : SS_OURS_CHUNK_DENSE;
@@ -23,32 +23,41 @@ ss_status ss_ours_geometry(int64_t N, int64_t K, int sparse, ss_ours_geom *g) {
     return SS_OK;
 }
 
-int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count) {
-    if (sm_count < 1) sm_count = 1;
-    int best = 128;
-    int64_t best_cost = -1;
-    for (int bn = 128; bn >= 64; bn /= 2) {
-        const int64_t tiles = nb_count * ((M + bn - 1) / bn), waves = (tiles + sm_count - 1) / sm_count;
-        const int64_t cost = waves * (bn + 32); /* + a fixed cost per tile: fill, drain and epilogue set-up */
-        if (best_cost < 0 || cost < best_cost) best = bn, best_cost = cost;
-    }
-    return best;
+int64_t ss_ours_row_blocks(const ss_ours_cfg *c, int64_t N) { return (N + c->rows - 1) / c->rows; }
+
+int64_t ss_ours_tile_cost(const ss_ours_cfg *c) {
+    /* 128 rows: the main loop ~ bn, + 32 for a tile's fill and drain (its
+     * epilogue overlaps the other consumer's loop). 256 rows: twice the
+     * MACs at ~3/4 the cost per MAC (the operands of a stage feed twice the
+     * rows of weight: the kernel is bound by operand delivery from L2), +
+     * 64 for fill, drain and an epilogue nothing overlaps. */
+    return c->rows == 128 ? c->bn + 32 : 3 * c->bn / 2 + 64;
 }
 
-void ss_ours_cfg_default(int64_t nb_count, int64_t M, int sm_count, ss_ours_cfg *c) {
-    c->bn = ss_ours_pick_bn(nb_count, M, sm_count);
+void ss_ours_cfg_default(int64_t N, int64_t M, int sm_count, ss_ours_cfg *c) {
+    static const ss_ours_cfg order[] = {{256, 128}, {128, 128}, {256, 64}, {128, 64}}; /* ties go to the first */
+    if (sm_count < 1) sm_count = 1;
+    int64_t best_cost = -1;
+    *c = order[0];
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const int64_t tiles = ss_ours_row_blocks(&order[i], N) * ((M + order[i].bn - 1) / order[i].bn);
+        const int64_t cost = (tiles + sm_count - 1) / sm_count * ss_ours_tile_cost(&order[i]);
+        if (best_cost < 0 || cost < best_cost) *c = order[i], best_cost = cost;
+    }
 }
 
 ss_status ss_ours_cfg_check(const ss_ours_cfg *c) {
-    if (c->bn != 64 && c->bn != 128)
-        return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-token tiles (64 or 128)", c->bn);
+    if ((c->rows != 128 && c->rows != 256) || (c->bn != 64 && c->bn != 128))
+        return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-row x %d-token tiles (rows 128 or 256, tokens 64 or 128)",
+                       c->rows, c->bn);
     return SS_OK;
 }
 
-int ss_ours_cfg_encode(const ss_ours_cfg *c) { return c->bn; }
+int ss_ours_cfg_encode(const ss_ours_cfg *c) { return (c->rows == 256 ? 1000 : 0) + c->bn; }
 
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c) {
-    c->bn = id;
+    c->rows = id >= 1000 ? 256 : 128;
+    c->bn = id >= 1000 ? id - 1000 : id;
     return ss_ours_cfg_check(c);
 }
 

@@ -9,7 +9,8 @@
  * index arithmetic in the main loop.
  *
  * Image of one weight (8-bit codes: int8 or fp8 e4m3):
- *   blocks of 64 rows (rows_img = N rounded up to 128, zero rows after N)
+ *   blocks of 64 rows (rows_img = N rounded up to 256, zero rows after N,
+ *   so that either tile height, 128 or 256 rows, reads whole blocks)
  *   x k-steps of SS_OURS_BK = 128 logical K (K_img = K rounded up to 128,
  *   zero columns after K), block-major: chunk(b, s) at (b * k_steps + s) *
  *   chunk_bytes. One chunk:
@@ -55,8 +56,8 @@ extern "C" {
 #define SS_OURS_HD
 #endif
 
-#define SS_OURS_ROWS 64        /* weight rows per consumer warpgroup (wgmma M) */
-#define SS_OURS_BLOCK_ROWS 128 /* weight rows per tile (two m64 blocks) */
+#define SS_OURS_ROWS 64        /* weight rows per wgmma (its M) */
+#define SS_OURS_IMG_ROWS 256   /* the image's row count is a multiple of the tallest tile */
 #define SS_OURS_BK 128         /* logical K per pipeline stage (bytes of X' per token row) */
 #define SS_OURS_SUB_BYTES 2048 /* one A sub-tile: 64 rows x 32 bytes */
 #define SS_OURS_META_BYTES 512 /* one metadata tile: 128 words */
@@ -66,7 +67,7 @@ extern "C" {
 typedef struct ss_ours_geom {
     int sparse;          /* 1: 2:4 compressed + metadata, 0: the dense twin */
     int64_t N, K;        /* rows and columns of the weight as given (K = K_act of the GEMM) */
-    int64_t rows_img;    /* N rounded up to SS_OURS_BLOCK_ROWS */
+    int64_t rows_img;    /* N rounded up to SS_OURS_IMG_ROWS */
     int64_t blocks;      /* rows_img / SS_OURS_ROWS */
     int64_t k_steps;     /* K rounded up to SS_OURS_BK, / SS_OURS_BK */
     size_t chunk_bytes;  /* SS_OURS_CHUNK_SPARSE or _DENSE */
@@ -108,21 +109,32 @@ SS_OURS_HD static inline void ss_ours_tile(int64_t tile, int64_t nb_count, int64
 
 #define SS_OURS_GROUP 8 /* token blocks per strip of the tile schedule */
 
-/* Tokens per tile (64 or 128) for M tokens over nb_count channel blocks
- * of 128 on sm_count SMs: the fewest waves of tiles weighted by tile length
- * (a wave of 128-token tiles costs two of 64), ties to the larger tile,
- * whose epilogue and pipeline fill are spread over more work. */
-int ss_ours_pick_bn(int64_t nb_count, int64_t M, int sm_count);
-
-/* One launch configuration of the kernel: tokens per tile (64 or 128). */
+/* One launch configuration of the kernel (ours_kernel.cuh):
+ *   rows  weight rows per tile: 128, ping-pong (each consumer warpgroup
+ *         takes every other tile whole, as two m64 blocks, its epilogue
+ *         overlapping the other's main loop), or 256, cooperative (both
+ *         consumers on one tile, 128 rows each: a stage of X' feeds twice
+ *         the MACs, so the operand traffic from L2 per MAC drops by a
+ *         quarter dense and a third sparse, at the price of an epilogue
+ *         the tensor cores wait for)
+ *   bn    tokens per tile: 64 or 128 */
 typedef struct ss_ours_cfg {
-    int bn;
+    int rows, bn;
 } ss_ours_cfg;
-/* The default for M tokens over nb_count channel blocks on sm_count SMs. */
-void ss_ours_cfg_default(int64_t nb_count, int64_t M, int sm_count, ss_ours_cfg *c);
+/* Channel blocks of c->rows rows over an image of rows_img rows. */
+int64_t ss_ours_row_blocks(const ss_ours_cfg *c, int64_t N);
+/* The default for M tokens and N channels on sm_count SMs: the fewest
+ * waves of tiles, weighted by what a tile costs (ss_ours_tile_cost), ties
+ * to the larger tile. */
+void ss_ours_cfg_default(int64_t N, int64_t M, int sm_count, ss_ours_cfg *c);
+/* Relative cost of one tile of c (units of a 128 x 64 ping-pong tile's
+ * main loop ~ MACs over how well the tile reuses its operands, plus the
+ * fixed cost of fill, drain and epilogue). */
+int64_t ss_ours_tile_cost(const ss_ours_cfg *c);
 /* SS_ERR_ARG unless the kernel is built for it. */
 ss_status ss_ours_cfg_check(const ss_ours_cfg *c);
-/* As one integer (a tuning table's alg_id): bn. */
+/* As one integer (a tuning table's alg_id): bn for 128-row tiles (the
+ * tables written before 256-row tiles existed), 1000 + bn for 256. */
 int ss_ours_cfg_encode(const ss_ours_cfg *c);
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c);
 
