@@ -208,6 +208,45 @@ static ss_status time_run(bench_ctx *b, run_kind k, const ss_kbench_opts *o, dou
     return st;
 }
 
+/* One point's GEMM time: ps is what the point's preparation returned (the
+ * call is skipped after a failure, the monitor still read). The first call
+ * builds (and tunes) the plan; the clock and power readings cover only the
+ * timed repeats. */
+static ss_status time_gemm_point(bench_ctx *b, run_kind k, const ss_kbench_opts *o, ss_gpu_monitor *mon,
+                                 ss_status ps, ss_kbench_point *p) {
+    ss_gpu_reading rd;
+    if (!ps) ps = run_once(b, k);
+    if (!ps) ps = ss_gemm_ctx_sync(b->ctx);
+    ss_gpu_monitor_stop(mon, &rd); /* discard what the tuning drew */
+    if (!ps) ps = time_run(b, k, o, &p->gemm_us, &p->gemm_us_min, &p->gemm_us_max);
+    ss_gpu_monitor_stop(mon, &rd);
+    p->sm_mhz = rd.sm_mhz_mean;
+    p->power_w = rd.power_w_mean;
+    return ps;
+}
+
+/* The plan's choice as the point records it (both GEMM paths). */
+static void point_take_plan(ss_kbench_point *p, const ss_gemm_plan_info *pi) {
+    p->candidate = pi->candidate;
+    p->candidates = pi->candidates;
+    p->from_table = pi->from_table;
+}
+
+/* The point's status from how its measurement ended. Returns SS_ERR_CUDA
+ * when the run must stop there (an asynchronous fault poisons the context),
+ * else SS_OK: a skipped or failed point is only that point. */
+static ss_status point_finish(ss_kbench_point *p, ss_status ps) {
+    if (!ps) {
+        p->ok = 1;
+        snprintf(p->status, sizeof p->status, "ok");
+        return SS_OK;
+    }
+    snprintf(p->status, sizeof p->status, "%s: %s", ps == SS_ERR_UNSUPPORTED ? "skipped" : "error", ss_errmsg());
+    if (ps == SS_ERR_CUDA) return ps;
+    ss_clear_error();
+    return SS_OK;
+}
+
 /* The GEMM's own output mode for the engine (see bench_kernel.h): channel-
  * scaled BF16 where the library gives it, INT32 for cuBLASLt INT8, BF16 for
  * the unquantized types. */
@@ -258,29 +297,11 @@ static ss_status run_fp4(ss_gemm_ctx *ctx, int64_t N, int64_t K, const int64_t *
         ss_kbench_point *p = &out[i];
         p->K_act = K;
         b.M = Ms[i];
-        ss_gpu_reading rd;
-        ss_status ps = run_once(&b, RUN_FP4); /* builds the plan, times the candidates */
-        if (!ps) ps = ss_gemm_ctx_sync(ctx);
-        ss_gpu_monitor_stop(mon, &rd);
-        if (!ps) ps = time_run(&b, RUN_FP4, o, &p->gemm_us, &p->gemm_us_min, &p->gemm_us_max);
-        ss_gpu_monitor_stop(mon, &rd);
-        p->sm_mhz = rd.sm_mhz_mean;
-        p->power_w = rd.power_w_mean;
+        ss_status ps = time_gemm_point(&b, RUN_FP4, o, mon, SS_OK, p);
         if (!ps) ps = ss_gemm_ctx_sync(ctx);
         ss_gemm_plan_info pi;
-        if (!ps && ss_fp4_gemm_info(ctx, &w4, b.M, &pi) == SS_OK) {
-            p->candidate = pi.candidate;
-            p->candidates = pi.candidates;
-            p->from_table = pi.from_table;
-        }
-        if (ps) {
-            snprintf(p->status, sizeof p->status, "%s: %s", ps == SS_ERR_UNSUPPORTED ? "skipped" : "error", ss_errmsg());
-            if (ps == SS_ERR_CUDA) st = ps;
-            else ss_clear_error();
-        } else {
-            p->ok = 1;
-            snprintf(p->status, sizeof p->status, "ok");
-        }
+        if (!ps && ss_fp4_gemm_info(ctx, &w4, b.M, &pi) == SS_OK) point_take_plan(p, &pi);
+        st = point_finish(p, ps);
     }
     ss_gpu_monitor_free(mon);
     ss_gpu_free(b.out);
@@ -350,15 +371,8 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         ss_kbench_point *p = &out[i];
         p->K_act = wi.K_act;
         b.M = Ms[i];
-        ss_gpu_reading rd;
         ss_status ps = ss_gemm_quantize(ctx, w, b.x, b.M, b.xq, b.sx);
-        if (!ps) ps = run_once(&b, RUN_GEMM); /* builds and tunes the plan */
-        if (!ps) ps = ss_gemm_ctx_sync(ctx);
-        ss_gpu_monitor_stop(mon, &rd); /* discard what the tuning drew */
-        if (!ps) ps = time_run(&b, RUN_GEMM, &o, &p->gemm_us, &p->gemm_us_min, &p->gemm_us_max);
-        ss_gpu_monitor_stop(mon, &rd);
-        p->sm_mhz = rd.sm_mhz_mean;
-        p->power_w = rd.power_w_mean;
+        ps = time_gemm_point(&b, RUN_GEMM, &o, mon, ps, p);
         if (!ps) ps = time_run(&b, RUN_FUSED, &o, &p->fused_us, NULL, NULL);
         if (!ps && o.time_linear) ps = time_run(&b, RUN_LINEAR, &o, &p->linear_us, NULL, NULL);
         if (!ps) ps = ss_gemm_ctx_sync(ctx);
@@ -373,19 +387,9 @@ ss_status ss_kbench_run(ss_gemm_ctx *ctx, ss_backend be, ss_gemm_dtype dt, int L
         if (!ps && ss_gemm_plan_get_info(ctx, w, b.M, b.gemm_mode, &pi) == SS_OK) {
             p->alg_id = pi.alg_id;
             p->split_k = pi.split_k;
-            p->candidate = pi.candidate;
-            p->candidates = pi.candidates;
-            p->from_table = pi.from_table;
+            point_take_plan(p, &pi);
         }
-        if (ps) {
-            snprintf(p->status, sizeof p->status, "%s: %s", ps == SS_ERR_UNSUPPORTED ? "skipped" : "error", ss_errmsg());
-            /* an asynchronous fault poisons the context: stop here */
-            if (ps == SS_ERR_CUDA) st = ps;
-            else ss_clear_error();
-        } else {
-            p->ok = 1;
-            snprintf(p->status, sizeof p->status, "ok");
-        }
+        st = point_finish(p, ps); /* the loop's condition: st is SS_OK up to here */
     }
     ss_gpu_monitor_free(mon);
     ss_gpu_free(b.x);
