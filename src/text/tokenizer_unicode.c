@@ -59,25 +59,35 @@ int tk_utf8_get(const char *s, size_t len, uint32_t *cp) {
     return n;
 }
 
+/* What a lead byte of a multi-byte sequence allows (RFC 3629): the
+ * sequence's length (2..4) and the range of its second byte, narrowed after
+ * E0 and F0 (no overlongs), ED (no surrogates) and F4 (nothing above
+ * U+10FFFF); 0 for a byte that cannot lead one. Both the validator and the
+ * lossy decoder's maximal subpart follow the same table. */
+static int utf8_lead(unsigned c, unsigned *lo, unsigned *hi) {
+    *lo = 0x80;
+    *hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) return 2;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (c == 0xE0) *lo = 0xA0;
+        if (c == 0xED) *hi = 0x9F;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (c == 0xF0) *lo = 0x90;
+        if (c == 0xF4) *hi = 0x8F;
+        return 4;
+    }
+    return 0;
+}
+
 /* Length of the valid UTF-8 sequence at s, 0 if it is not one (RFC 3629:
  * no overlongs, no surrogates, nothing above U+10FFFF). */
 static int utf8_valid_len(const unsigned char *s, size_t len) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    int n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else
-        return 0;
-    if ((size_t)n > len) return 0;
+    if (s[0] < 0x80) return 1;
+    unsigned lo, hi;
+    const int n = utf8_lead(s[0], &lo, &hi);
+    if (!n || (size_t)n > len) return 0;
     if (s[1] < lo || s[1] > hi) return 0;
     for (int i = 2; i < n; i++)
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -98,20 +108,9 @@ size_t tk_utf8_check(const char *s, size_t len) {
 /* Length of the longest prefix of s that could begin a valid sequence (the
  * "maximal subpart" that Rust's from_utf8_lossy replaces by one U+FFFD), at least 1. */
 static size_t maximal_subpart(const unsigned char *s, size_t len) {
-    unsigned c = s[0];
-    int n;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;
-        if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;
-        if (c == 0xF4) hi = 0x8F;
-    } else
-        return 1;
+    unsigned lo, hi;
+    const int n = utf8_lead(s[0], &lo, &hi);
+    if (!n) return 1;
     size_t k = 1;
     if (k < len && s[k] >= lo && s[k] <= hi) {
         k++;
