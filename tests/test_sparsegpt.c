@@ -22,12 +22,7 @@
 #include "engine/calib.h"
 #include "engine/model.h"
 #include "io/checkpoint.h"
-
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        ss_status st_ = (expr);                                                              \
-        if (st_ != SS_OK) fail_msg("%s -> %s: %s", #expr, ss_status_name(st_), ss_errmsg()); \
-    } while (0)
+#include "prune_fixture.h"
 
 static double num(const json_t *a, size_t i) { return json_number_value(json_array_get(a, i)); }
 
@@ -81,13 +76,7 @@ static void check_case(const json_t *c) {
 
 static void test_against_numpy(void **state) {
     (void)state;
-    const char *d = getenv("SS_TEST_DATA");
-    assert_non_null(d);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/sparsegpt/fixture.json", d);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j) fail_msg("%s: %s", path, err.text);
+    json_t *j = prune_reference_load("sparsegpt");
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(j, "cases"), i, c) check_case(c);
@@ -114,42 +103,32 @@ static void test_refusals(void **state) {
     assert_non_null(strstr(ss_errmsg(), "positive definite"));
 }
 
-static char g_tmp[256];
-
 static void test_capture_and_checkpoint(void **state) {
     (void)state;
-    char bf16[400], q8[400], out[400];
-    snprintf(bf16, sizeof bf16, "%s/bf16", g_tmp);
-    snprintf(q8, sizeof q8, "%s/int8", g_tmp);
-    OK(ss_synth("tiny", bf16, 9));
-    OK(ss_quantize_checkpoint(bf16, q8, SS_QUANT_INT8, -1));
-    ss_model m;
-    OK(ss_model_load(q8, &m));
-    enum { T = 12, CTX = 6 };
-    int32_t tok[T];
-    for (int i = 0; i < T; i++) tok[i] = (i * 613 + 5) % m.cfg.vocab;
-    ss_calib_stats cs;
-    OK(ss_calib_collect(&m, tok, T, CTX, 1, &cs));
+    char out[400];
+    prune_fixture f;
+    prune_fixture_make(&f, &(prune_fixture_opts){.seed = 9, .tokens = 12, .ctx = 6, .tok_step = 613, .tok_offset = 5,
+                                                  .with_gram = 1});
     for (int i = 0; i < SS_CALIB_INPUTS; i++) { /* diag(X^T X) is the sum of squares; X^T X is symmetric */
-        const int64_t K = cs.dim[i];
-        for (int l = 0; l < cs.n_layers; l++) {
-            const double *g = cs.gram[i] + (int64_t)l * K * K, *s = cs.sumsq[i] + (int64_t)l * K;
+        const int64_t K = f.cs.dim[i];
+        for (int l = 0; l < f.cs.n_layers; l++) {
+            const double *g = f.cs.gram[i] + (int64_t)l * K * K, *s = f.cs.sumsq[i] + (int64_t)l * K;
             for (int64_t a = 0; a < K; a++) {
                 assert_true(fabs(g[a * K + a] - s[a]) <= 1e-9 * (s[a] + 1e-30));
                 if (a > 0) assert_true(g[a * K + a - 1] == g[(a - 1) * K + a]);
             }
         }
     }
-    ss_model_free(&m);
+    ss_model_free(&f.m);
     /* the BF16 master weights pruned with the quantized model's statistics (the attention of one layer,
      * through a recipe: SparseGPT factorises K x K per linear, slow in a sanitized build) */
     char recipe[400];
     snprintf(recipe, sizeof recipe, "%s/recipe.json", g_tmp);
     const char *rtext = "{\"rules\": [{\"layers\": 2, \"linears\": [\"qkv\", \"o\"], \"sparsity\": \"2_8\"}]}";
     OK(ss_write_file_atomic(recipe, rtext, strlen(rtext)));
-    ss_prune_opts po = {.recipe_file = recipe, .method = SS_PRUNE_SPARSEGPT, .calib = &cs};
+    ss_prune_opts po = {.recipe_file = recipe, .method = SS_PRUNE_SPARSEGPT, .calib = &f.cs};
     snprintf(out, sizeof out, "%s/sparsegpt-2_8", g_tmp);
-    OK(ss_prune_checkpoint_opts(bf16, out, &po));
+    OK(ss_prune_checkpoint_opts(f.bf16, out, &po));
     ss_checkpoint a;
     OK(ss_ckpt_open(out, &a));
     assert_string_equal(a.meta.prune_method, "sparsegpt");
@@ -167,21 +146,15 @@ static void test_capture_and_checkpoint(void **state) {
     snprintf(out, sizeof out, "%s/sparsegpt-int8", g_tmp);
     po.recipe_file = NULL;
     po.L = 8;
-    assert_int_equal(ss_prune_checkpoint_opts(q8, out, &po), SS_ERR_UNSUPPORTED);
+    assert_int_equal(ss_prune_checkpoint_opts(f.q8, out, &po), SS_ERR_UNSUPPORTED);
     assert_non_null(strstr(ss_errmsg(), "prune before quantizing"));
     assert_false(ss_path_exists(out));
-    ss_calib_stats_free(&cs);
+    ss_calib_stats_free(&f.cs);
 }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/ss_test_sparsegpt_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return ss_rm_rf(g_tmp) == SS_OK ? 0 : -1;
+    return prune_tmp_create("sparsegpt");
 }
 
 int main(void) {
@@ -190,5 +163,5 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_capture_and_checkpoint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, prune_tmp_remove);
 }

@@ -25,12 +25,7 @@
 #include "engine/calib.h"
 #include "engine/model.h"
 #include "io/checkpoint.h"
-
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        ss_status st_ = (expr);                                                              \
-        if (st_ != SS_OK) fail_msg("%s -> %s: %s", #expr, ss_status_name(st_), ss_errmsg()); \
-    } while (0)
+#include "prune_fixture.h"
 
 static double *doubles(const json_t *a, size_t n) {
     assert_true(json_is_array(a));
@@ -102,13 +97,7 @@ static void check_case(const json_t *c) {
 
 static void test_against_numpy(void **state) {
     (void)state;
-    const char *d = getenv("SS_TEST_DATA");
-    assert_non_null(d);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/wanda/fixture.json", d);
-    json_error_t err;
-    json_t *j = json_load_file(path, 0, &err);
-    if (!j) fail_msg("%s: %s", path, err.text);
+    json_t *j = prune_reference_load("wanda");
     const json_t *cases = json_object_get(j, "cases");
     assert_true(json_array_size(cases) >= 3);
     size_t i;
@@ -142,52 +131,43 @@ static void test_bad_statistics(void **state) {
 
 /* ---- capture in the engine, and a checkpoint pruned with it ---- */
 
-static char g_tmp[256];
-
 static void test_capture_and_checkpoint(void **state) {
     (void)state;
-    char bf16[400], q8[400], out[400];
-    snprintf(bf16, sizeof bf16, "%s/bf16", g_tmp);
-    snprintf(q8, sizeof q8, "%s/int8", g_tmp);
-    OK(ss_synth("tiny", bf16, 5));
-    OK(ss_quantize_checkpoint(bf16, q8, SS_QUANT_INT8, -1));
-    ss_model m;
-    OK(ss_model_load(q8, &m));
     enum { T = 20, CTX = 8 };
-    int32_t tok[T];
-    for (int i = 0; i < T; i++) tok[i] = (i * 977 + 13) % m.cfg.vocab;
-    ss_calib_stats cs;
-    OK(ss_calib_collect(&m, tok, T, CTX, 0, &cs));
-    assert_int_equal(cs.tokens, T);
-    assert_int_equal(cs.n_layers, m.cfg.n_layers);
-    assert_int_equal(cs.dim[SS_CALIB_DOWN_IN], m.cfg.intermediate);
+    char out[400];
+    prune_fixture f;
+    prune_fixture_make(&f, &(prune_fixture_opts){.seed = 5, .tokens = T, .ctx = CTX, .tok_step = 977, .tok_offset = 13});
+    assert_int_equal(f.cs.tokens, T);
+    assert_int_equal(f.cs.n_layers, f.m.cfg.n_layers);
+    assert_int_equal(f.cs.dim[SS_CALIB_DOWN_IN], f.m.cfg.intermediate);
     /* layer 0, q/k/v input: rmsnorm(embedding) * input_layernorm, as forward_cpu.c computes it */
-    const int H = m.cfg.hidden;
+    const int H = f.m.cfg.hidden;
     for (int j = 0; j < H; j++) {
         double want = 0;
         for (int t = 0; t < T; t++) {
             double ss = 0;
             for (int k = 0; k < H; k++) {
-                const double e = ss_load_f32(m.embed, m.embed_dtype, (size_t)tok[t] * H + k);
+                const double e = ss_load_f32(f.m.embed, f.m.embed_dtype, (size_t)f.tok[t] * H + k);
                 ss += e * e;
             }
-            const double inv = 1.0 / sqrt(ss / H + m.cfg.rms_eps);
-            const float y = (float)(ss_load_f32(m.embed, m.embed_dtype, (size_t)tok[t] * H + j) * inv) *
-                            m.layers[0].attn_norm[j];
+            const double inv = 1.0 / sqrt(ss / H + f.m.cfg.rms_eps);
+            const float y = (float)(ss_load_f32(f.m.embed, f.m.embed_dtype, (size_t)f.tok[t] * H + j) * inv) *
+                            f.m.layers[0].attn_norm[j];
             want += (double)y * y;
         }
-        assert_true(fabs(cs.sumsq[SS_CALIB_ATTN_IN][j] - want) <= 1e-9 * want);
+        assert_true(fabs(f.cs.sumsq[SS_CALIB_ATTN_IN][j] - want) <= 1e-9 * want);
     }
     for (int i = 0; i < SS_CALIB_INPUTS; i++)
-        for (int64_t j = 0; j < cs.dim[i] * cs.n_layers; j++) assert_true(isfinite(cs.sumsq[i][j]) && cs.sumsq[i][j] >= 0);
+        for (int64_t j = 0; j < f.cs.dim[i] * f.cs.n_layers; j++)
+            assert_true(isfinite(f.cs.sumsq[i][j]) && f.cs.sumsq[i][j] >= 0);
 
     /* wanda-pruned checkpoint: pruned to 2:8, recorded, and different from magnitude pruning */
-    ss_prune_opts po = {.L = 8, .method = SS_PRUNE_WANDA, .calib = &cs};
+    ss_prune_opts po = {.L = 8, .method = SS_PRUNE_WANDA, .calib = &f.cs};
     snprintf(out, sizeof out, "%s/wanda-2_8", g_tmp);
-    OK(ss_prune_checkpoint_opts(q8, out, &po));
+    OK(ss_prune_checkpoint_opts(f.q8, out, &po));
     char mag[400];
     snprintf(mag, sizeof mag, "%s/magnitude-2_8", g_tmp);
-    OK(ss_prune_checkpoint(q8, mag, 8));
+    OK(ss_prune_checkpoint(f.q8, mag, 8));
     ss_checkpoint a, b;
     OK(ss_ckpt_open(out, &a));
     OK(ss_ckpt_open(mag, &b));
@@ -201,31 +181,25 @@ static void test_capture_and_checkpoint(void **state) {
     ss_ckpt_close(&a);
     ss_ckpt_close(&b);
     /* statistics of another shape are refused by name, nothing written */
-    cs.dim[SS_CALIB_MLP_IN]++;
+    f.cs.dim[SS_CALIB_MLP_IN]++;
     snprintf(out, sizeof out, "%s/wanda-bad", g_tmp);
-    assert_int_equal(ss_prune_checkpoint_opts(q8, out, &po), SS_ERR_ARG);
+    assert_int_equal(ss_prune_checkpoint_opts(f.q8, out, &po), SS_ERR_ARG);
     assert_non_null(strstr(ss_errmsg(), "calibration statistics"));
     assert_false(ss_path_exists(out));
-    cs.dim[SS_CALIB_MLP_IN]--;
+    f.cs.dim[SS_CALIB_MLP_IN]--;
     po.calib = NULL;
-    assert_int_equal(ss_prune_checkpoint_opts(q8, out, &po), SS_ERR_ARG);
-    ss_calib_stats_free(&cs);
+    assert_int_equal(ss_prune_checkpoint_opts(f.q8, out, &po), SS_ERR_ARG);
+    ss_calib_stats_free(&f.cs);
     /* bad calibration input */
-    tok[3] = m.cfg.vocab;
-    assert_int_equal(ss_calib_collect(&m, tok, T, CTX, 0, &cs), SS_ERR_ARG);
-    assert_int_equal(ss_calib_collect(&m, tok, 0, CTX, 0, &cs), SS_ERR_ARG);
-    ss_model_free(&m);
+    f.tok[3] = f.m.cfg.vocab;
+    assert_int_equal(ss_calib_collect(&f.m, f.tok, T, CTX, 0, &f.cs), SS_ERR_ARG);
+    assert_int_equal(ss_calib_collect(&f.m, f.tok, 0, CTX, 0, &f.cs), SS_ERR_ARG);
+    ss_model_free(&f.m);
 }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/ss_test_wanda_XXXXXX");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    return ss_rm_rf(g_tmp) == SS_OK ? 0 : -1;
+    return prune_tmp_create("wanda");
 }
 
 int main(void) {
@@ -234,5 +208,5 @@ int main(void) {
         cmocka_unit_test(test_bad_statistics),
         cmocka_unit_test(test_capture_and_checkpoint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, prune_tmp_remove);
 }
