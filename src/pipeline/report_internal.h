@@ -1,5 +1,8 @@
-/* Shared by the report's files (report.c: run, models, errors, layout,
- * conclusion; report_bench.c: throughput and kernel sections). */
+/* Shared by the report's files (report.c: helpers, title block, driver;
+ * report_jobs.c: summary, models, tuning, errors; report_bench.c:
+ * throughput and kernel sections; report_quality.c: perplexity;
+ * report_layout.c: result layout; report_conclusion.c: completeness and
+ * conclusion). */
 #ifndef SS_PIPELINE_REPORT_INTERNAL_H
 #define SS_PIPELINE_REPORT_INTERNAL_H
 
@@ -52,6 +55,14 @@ void rp_m_range(const int64_t *m, int n, char *out, size_t cap);
 rp_category *rp_add_category(rctx *c);
 /* Collects the distinct skip reasons / errors of jobs matching kind (and dtype, lib when non-NULL). */
 void rp_job_reasons(const rctx *c, const char *kind, const char *dtype, const char *lib, char *out, size_t cap);
+void rp_add_reason(char *out, size_t cap, const char *s);     /* appends to a "; " list unless already there */
+const json_t *rp_state_task(const rctx *c, int id);           /* task id (1-based) of the state; NULL without one */
+
+/* sections from the state's tasks and jobs (report_jobs.c) */
+void rp_section_summary(rctx *c);
+void rp_section_models(rctx *c);
+void rp_section_tuning(rctx *c);
+void rp_section_errors(rctx *c, int number);
 
 /* sections (report_bench.c) */
 ss_status rp_section_throughput(rctx *c, int decode, int number);
@@ -59,5 +70,13 @@ ss_status rp_section_kernels(rctx *c, int number);
 /* report_quality.c: results/quality exists (the run had --eval-text); the section */
 int rp_has_quality(const rctx *c);
 void rp_section_quality(rctx *c, int number);
+/* report_layout.c: the result tree; the sorted entries of dir (no dot files, no
+ * temporaries), is_dir per entry, both malloc'd (free with rp_free_names); returns the count */
+void rp_section_layout(rctx *c, int number);
+int rp_list_names(const char *dir, char ***names, int **is_dir);
+void rp_free_names(char **names, int *is_dir, int n);
+/* report_conclusion.c */
+void rp_section_completeness(rctx *c, int number);
+void rp_section_conclusion(rctx *c, int number);
 
 #endif
