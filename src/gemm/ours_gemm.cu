@@ -34,10 +34,11 @@
  * larger N cannot lower that (bytes and cycles both scale with N), so the
  * weight, the operand the instruction reads per 64 rows only, is the one to
  * keep small (compressed, 2 KB a sub-tile). Tried and dropped (H200,
- * 2026-12-01): 256-token tiles (wrong sums for some channels at M = 1 with
- * the n256 instruction and with two n128, not understood: the 256-row TMA
- * box is the common factor) and clusters of two CTAs sharing the token tile
- * by TMA multicast (correct, but half the speed of single CTAs).
+ * 2026-12-01): 256-token tiles (wrong sums in whole warps' rows; most likely
+ * the metadata hazard ours_kernel.cuh's k-step describes, found on 256-row
+ * tiles the next day, when a group in flight had its metadata registers
+ * overwritten) and clusters of two CTAs sharing the token tile by TMA
+ * multicast (correct, but half the speed of single CTAs).
  */
 #include <cuda.h>
 #include <cudaTypedefs.h>

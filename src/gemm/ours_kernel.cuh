@@ -25,6 +25,19 @@
 
 namespace ss_ours {
 
+/* Build options for experiments (-D...): at most this many stages; no
+ * wgmma group left in flight across k-steps; setmaxnreg off (every warp
+ * keeps the launch's 168 registers). */
+#ifndef SS_OURS_MAX_STAGES
+#define SS_OURS_MAX_STAGES 8
+#endif
+#ifndef SS_OURS_WAIT0
+#define SS_OURS_WAIT0 0
+#endif
+#ifndef SS_OURS_SETMAXNREG
+#define SS_OURS_SETMAXNREG 1
+#endif
+
 constexpr int kThreads = 384;
 constexpr int kMaxSmem = 232448; /* sm_90 opt-in limit per block */
 
@@ -35,7 +48,7 @@ template <int RM, int BN, bool SPARSE> struct Geometry {
     static constexpr int kBBytes = BN * SS_OURS_BK;
     static constexpr int kStage = kBBytes + kBlocks * kChunk; /* a multiple of 1024: the B tile stays swizzle-aligned */
     static constexpr int kStagesFit = (kMaxSmem - 1024 - 256) / kStage;
-    static constexpr int kStages = kStagesFit > 8 ? 8 : kStagesFit;
+    static constexpr int kStages = kStagesFit > SS_OURS_MAX_STAGES ? SS_OURS_MAX_STAGES : kStagesFit;
     static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages + 16 /* turns */;
     static_assert(kStage % 1024 == 0, "stage must keep 1024-byte alignment");
     static_assert(kStages >= 2, "at least two stages");
@@ -197,7 +210,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     __syncthreads();
 
     if (wg == 0) { /* producer: the stages of this CTA's tiles, in tile order */
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
         if (threadIdx.x != 0) return;
         int stage = 0;
         uint32_t phase = 0;
@@ -231,7 +244,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
      * Cooperative (RM 256): both warpgroups on every tile of the CTA,
      * warpgroup c on blocks 2c and 2c + 1; a stage is free once both read
      * it (8 warps), which also keeps them within a ring of each other. */
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
     const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
     const int mb0 = G::kCoop ? 2 * c : 0; /* this warpgroup's first m64 block of the tile */
     const int64_t tile_step = G::kCoop ? gridDim.x : 2 * (int64_t)gridDim.x;
@@ -241,6 +254,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
 #pragma unroll
         for (int i = 0; i < BN / 2; i++) d[m][i] = 0; /* never read: each tile's first wgmma overwrites (scale-d 0) */
     int64_t ordinal = G::kCoop ? 0 : c;
+    uint32_t keep = 0; /* the metadata words, folded in after their groups completed (below) */
     uint32_t turn_phase = 0;
     for (int64_t tile = blockIdx.x + (G::kCoop ? 0 : (int64_t)c * gridDim.x); tile < p.n_tiles;
          tile += tile_step, ordinal += G::kCoop ? 1 : 2) {
@@ -252,13 +266,24 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             turn_phase ^= 1;
         }
         int prev = -1;
-        for (int64_t ks = 0; ks < p.k_steps; ks++) {
+        /* One k-step: wait for its stage, issue its wgmmas (sparse: with the
+         * metadata words e loaded from the stage), wait until the step
+         * before has completed, release that step's stage. The metadata
+         * registers of a group in flight must not be written: the tensor
+         * cores read them after issue (256 x 128 tiles, where the two
+         * consumers' n128 groups queue behind each other, gave wrong sums
+         * in whole warps' rows while the next step's loads overwrote the
+         * words; correct with no group left in flight; H200, 2026-12-02).
+         * ptxas treats them as read at issue, so the steps alternate between
+         * two register sets and the set of the step before is used (folded
+         * into `keep`) only after the wait that completes its group. */
+        uint32_t e0[2][2] = {{0, 0}, {0, 0}}, e1[2][2] = {{0, 0}, {0, 0}}; /* [m-block][k64] */
+        auto step = [&](int64_t ks, uint32_t(&e)[2][2], const uint32_t(&e_before)[2][2]) {
             const int stage = (int)((g0 + ks) % G::kStages);
             mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
             uint8_t *st = smem + stage * G::kStage;
             const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + mb0 * G::kChunk);
             if (SPARSE) {
-                uint32_t e[2][2]; /* [m-block][k64] */
 #pragma unroll
                 for (int m = 0; m < 2; m++)
 #pragma unroll
@@ -282,12 +307,21 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
                                                       make_desc(b_addr + 32 * k, 16, 1024, 1), 0, ks > 0 || k > 0);
             }
             wgmma_commit();
-            wgmma_wait<1>();
+            if (SS_OURS_WAIT0) wgmma_wait<0>();
+            else wgmma_wait<1>();
+            if (SPARSE) keep ^= e_before[0][0] ^ e_before[0][1] ^ e_before[1][0] ^ e_before[1][1];
             if (prev >= 0 && lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev)); /* the stage before is read */
             prev = stage;
+        };
+        int64_t ks = 0;
+        for (; ks + 1 < p.k_steps; ks += 2) {
+            step(ks, e0, e1);
+            step(ks + 1, e1, e0);
         }
+        if (ks < p.k_steps) step(ks, e0, e1);
         if (!G::kCoop && lane == 0) mbar_arrive(turns + 8 * (1 - c)); /* the other warpgroup may start its next tile */
         wgmma_wait<0>();
+        if (SPARSE) keep ^= e0[0][0] ^ e0[0][1] ^ e0[1][0] ^ e0[1][1] ^ e1[0][0] ^ e1[0][1] ^ e1[1][0] ^ e1[1][1];
 #pragma unroll
         for (int m = 0; m < 2; m++)
 #pragma unroll
@@ -298,6 +332,9 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             epilogue<BN, FP8>(p, d[m], nb * RM + (mb0 + m) * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
                               tb * BN + 2 * (lane % 4));
     }
+    /* `keep` has to reach a side effect, or the folds above (and with them
+     * the registers' lifetimes) are dropped; raw is 0 or 1, so this never stores */
+    if (SPARSE && p.raw == 2 && ct == 0) *(volatile uint32_t *)p.out = keep;
 #else
     SS_GPUARCH_TRAP(); /* not the sm_90a image: never silently return nothing (the host refuses other GPUs first) */
 #endif
