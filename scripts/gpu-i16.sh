@@ -6,7 +6,7 @@
 #      kernel as the engine default (SS_ATTN_DECODE=old);
 #   2. ss_attnbench: the attention kernels alone, old against new, against
 #      the measured copy bandwidth (decode) and in TFLOP/s (prefill);
-#   3. ss_tpbench --kernels old,new,new-bf16,new-wgmma,new-fp8kv: prefill
+#   3. ss_tpbench --kernels old,new,new-mma,new-bf16,new-wgmma,new-fp8kv: prefill
 #      M=32768 and decode M=512 on synthetic BitNet-2B (FP8 dense by
 #      default), tokens/s and the GEMM / attention / other split of each.
 # Logs under $OUT (or ./out); the last lines printed are the summary. Each
@@ -55,7 +55,7 @@ if [[ " $steps " == *" 3 "* ]]; then
   # stops short of a 10-minute device call, so the results so far come back
   timeout "${SS_BENCH_TIMEOUT:-480}" "$build/src/bench/ss_tpbench" --results "$res" --synth bitnet-2b \
     --dtype "${SS_I16_DTYPES:-fp8}" --sparsity "${SS_I16_SPARSITY:-dense}" --prefill-m 32768 --decode-m 512 \
-    --kernels "${SS_I16_KERNELS:-old,new,new-bf16,new-wgmma,new-fp8kv}" >"$out/tpbench.txt" 2>"$out/tpbench.log" || rc=1
+    --kernels "${SS_I16_KERNELS:-old,new,new-mma,new-bf16,new-wgmma,new-fp8kv}" >"$out/tpbench.txt" 2>"$out/tpbench.log" || rc=1
   tar -czf "$out/tpbench_results.tar.gz" -C "$res" . 2>/dev/null
   echo "tpbench done ($(( $(date +%s) - t0 )) s)"
   grep -E "error|warning" "$out/tpbench.log" | head -10

@@ -9,11 +9,12 @@
  *   ss_tpbench --model models/BitNet-2B-FP8 --prefill-m 4096 --decode-m 0 --results out/
  *   ss_tpbench --synth bitnet-2b --dtype fp8 --prefill-m 32768 --decode-m 512 --kernels old,new --results out/
  *
- * --kernels old,new,new-bf16,new-wgmma,new-fp8kv runs every point with the engine's
- * earlier kernels (bench_cuda.h's old_kernels, float32 residual), with its
- * defaults, with its defaults plus the BF16 residual stream, and with those
- * plus the experimental wgmma prefill attention, and with the BF16 residual
- * plus the FP8 KV cache, in this process, and
+ * --kernels old,new,new-mma,new-bf16,new-wgmma,new-fp8kv runs every point with
+ * the engine's earlier kernels (bench_cuda.h's old_kernels, float32
+ * residual), with its defaults (the wgmma prefill attention where it runs),
+ * with its defaults but the mma.sync prefill attention, with its defaults
+ * plus the BF16 residual stream, with those and wgmma asked for, and with the
+ * BF16 residual plus the FP8 KV cache, in this process, and
  * prints each per-kernel split (GEMM / attention / other); the first
  * variant's results go to --results, the others' to <results>/kernels_<name>.
  */
@@ -40,7 +41,7 @@ static int parse_list(const char *s, int64_t *out, int cap) {
 }
 
 /* Engine variants of --kernels. */
-enum { N_VARIANTS = 5 };
+enum { N_VARIANTS = 6 };
 static const struct variant {
     const char *name;
     int old_kernels;
@@ -49,6 +50,7 @@ static const struct variant {
     ss_kv_cache_kind kv;
 } VARIANTS[N_VARIANTS] = {{"old", 1, SS_RESIDUAL_F32, SS_ATTN_PREFILL_MMA, SS_KV_CACHE_BF16},
                           {"new", 0, SS_RESIDUAL_AUTO, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_AUTO},
+                          {"new-mma", 0, SS_RESIDUAL_AUTO, SS_ATTN_PREFILL_MMA, SS_KV_CACHE_AUTO},
                           {"new-bf16", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_AUTO},
                           {"new-wgmma", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_WGMMA, SS_KV_CACHE_AUTO},
                           {"new-fp8kv", 0, SS_RESIDUAL_BF16, SS_ATTN_PREFILL_AUTO, SS_KV_CACHE_FP8}};
@@ -66,7 +68,7 @@ static int usage(void) {
     fprintf(stderr, "usage: ss_tpbench (--synth PRESET | --model DIR) [--dtype int8,fp8] [--sparsity dense,2_4,...]\n"
                     "  [--prefill-m LIST] [--decode-m LIST] [--warmup N] [--repeats N] [--decode-warmup N]\n"
                     "  [--decode-repeats N] [--cusparselt-search 0|1] [--cublaslt-candidates N] [--exact]\n"
-                    "  [--no-graph] [--seed S] [--kernels old,new,new-bf16,new-wgmma,new-fp8kv]\n"
+                    "  [--no-graph] [--seed S] [--kernels old,new,new-mma,new-bf16,new-wgmma,new-fp8kv]\n"
                     "  [--sparse-backends cusparselt,ours] [--dense-backends cublaslt,ours_dense] --results DIR\n");
     return 2;
 }
@@ -111,7 +113,7 @@ static int parse(int argc, char **argv, args *a) {
                 int vi = 0;
                 while (vi < N_VARIANTS && strcmp(t, VARIANTS[vi].name)) vi++;
                 if (a->n_kernels == N_VARIANTS || vi == N_VARIANTS) {
-                    fprintf(stderr, "error: --kernels takes old, new, new-bf16, new-wgmma, new-fp8kv, not '%s'\n", v);
+                    fprintf(stderr, "error: --kernels takes old, new, new-mma, new-bf16, new-wgmma, new-fp8kv, not '%s'\n", v);
                     return 2;
                 }
                 a->kernels[a->n_kernels++] = vi;
