@@ -679,6 +679,49 @@ static void test_download_fallback(void **state) {
     free(md);
 }
 
+/* A real model asked for with an evaluation text, and its download fails:
+ * the base becomes synthetic after the plan was made for a real one, so the
+ * tokenize job must switch to its byte form (a synthetic base has no
+ * tokenizer) and say so, and the evaluations read one id per byte. */
+static void test_download_fallback_eval_text(void **state) {
+    (void)state;
+    char out[16384], dir[512], text[512];
+    path_in(dir, sizeof dir, "fallback-text", "");
+    path_in(text, sizeof text, "", "fallback-eval.txt");
+    const char *t = "Two zeros in every eight, and the rest slid into windows of four.\n";
+    assert_int_equal(ss_write_file_atomic(text, t, strlen(t)), SS_OK);
+    setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1); /* nothing listens on the discard port */
+    setenv("SS_HUB_BACKOFF_MS", "1", 1);
+    int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--model", "nobody/no-model", "--tasks", "1,2",
+                     "--eval-text", text, "--eval-ctx", "16", "--out", dir, NULL);
+    unsetenv("HF_ENDPOINT");
+    unsetenv("SS_HUB_BACKOFF_MS");
+    if (rc != 0) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    json_t *st = load_state("fallback-text");
+    assert_true(json_is_true(json_object_get(st, "synthetic")));
+    json_t *tok = job_of(st, "tokens-eval");
+    assert_string_equal(jstr(tok, "status"), "success");
+    assert_non_null(strstr(jstr(tok, "command"), "tokenize --bytes --text"));
+    assert_null(strstr(jstr(tok, "command"), "--tokenizer"));
+    assert_non_null(strstr(jstr(tok, "title"), "one id per byte: the base is synthetic"));
+    assert_string_equal(jstr(job_of(st, "eval-int8-2_8-magnitude"), "status"), "success");
+    json_decref(st);
+    char p[600], *md;
+    int32_t *ids;
+    int64_t n;
+    path_in(p, sizeof p, "fallback-text", "results/quality/eval.tokens");
+    assert_int_equal(ss_token_file_read(p, &ids, &n), SS_OK);
+    assert_int_equal(n, (int64_t)strlen(t));
+    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)t[i]);
+    free(ids);
+    path_in(p, sizeof p, "fallback-text", "report.md");
+    assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
+    assert_non_null(strstr(md, "**Weights**: ⚠️ synthetic: download failed"));
+    assert_non_null(strstr(md, "one id per byte"));
+    free(md);
+}
+
 static void test_cli_errors(void **state) {
     (void)state;
     char out[4096], dir[512];
@@ -723,6 +766,7 @@ int main(void) {
         cmocka_unit_test(test_failing_job_recorded),
         cmocka_unit_test(test_resume_reruns_failed_and_damaged),
         cmocka_unit_test(test_download_fallback),
+        cmocka_unit_test(test_download_fallback_eval_text),
         cmocka_unit_test(test_eval_text_quality_table),
         cmocka_unit_test(test_cli_errors),
     };
