@@ -528,6 +528,38 @@ static const char *table_row(const char *md, const char *title, const char *row,
     return line;
 }
 
+/* Writes text t to the test folder's file `name`; its path into path. */
+static void write_text(char *path, size_t cap, const char *name, const char *t) {
+    path_in(path, cap, "", name);
+    assert_int_equal(ss_write_file_atomic(path, t, strlen(t)), SS_OK);
+}
+
+/* on: downloads go to a hub nobody answers (the discard port), retried at
+ * once; off: the environment as it was. */
+static void hub_unreachable(int on) {
+    if (on) {
+        setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1);
+        setenv("SS_HUB_BACKOFF_MS", "1", 1);
+    } else {
+        unsetenv("HF_ENDPOINT");
+        unsetenv("SS_HUB_BACKOFF_MS");
+    }
+}
+
+/* The evaluation text's token file of the run in folder `run`: one id per
+ * byte of `text` (the form for a synthetic base); returns the count. */
+static int64_t check_byte_tokens(const char *run, const char *text) {
+    char p[600];
+    int32_t *ids;
+    int64_t n;
+    path_in(p, sizeof p, run, "results/quality/eval.tokens");
+    assert_int_equal(ss_token_file_read(p, &ids, &n), SS_OK);
+    assert_int_equal(n, (int64_t)strlen(text));
+    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)text[i]);
+    free(ids);
+    return n;
+}
+
 /* --eval-text on the run test_resume_reruns_failed_and_damaged completed
  * (tasks 1, 2, 4): task 2 again with --resume keeps the conversions and adds
  * the tokenize job, the Wanda twins and the perplexity jobs; the report gets
@@ -538,9 +570,8 @@ static void test_eval_text_quality_table(void **state) {
     (void)state;
     char out[16384], dir[512], text[512];
     path_in(dir, sizeof dir, "fail", "");
-    path_in(text, sizeof text, "", "eval.txt");
     const char *t = "In the beginning was the word, and the word was sparse: two zeros in every eight.\n";
-    assert_int_equal(ss_write_file_atomic(text, t, strlen(t)), SS_OK);
+    write_text(text, sizeof text, "eval.txt", t);
     int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--tasks", "2", "--resume", "--eval-text", text,
                      "--eval-ctx", "16", "--out", dir, NULL);
     if (rc != 0) fprintf(stderr, "%s\n", out);
@@ -557,15 +588,8 @@ static void test_eval_text_quality_table(void **state) {
     assert_true(json_is_true(json_object_get(q, "eval_is_text")));
     assert_true(json_is_null(json_object_get(q, "calib")));
     json_decref(st);
-    /* the token file: one id per byte of the text */
+    const int64_t n = check_byte_tokens("fail", t);
     char p[600], *md;
-    int32_t *ids;
-    int64_t n;
-    path_in(p, sizeof p, "fail", "results/quality/eval.tokens");
-    assert_int_equal(ss_token_file_read(p, &ids, &n), SS_OK);
-    assert_int_equal(n, (int64_t)strlen(t));
-    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)t[i]);
-    free(ids);
     /* Wanda, calibrated on the default slice: every token of so short a text */
     path_in(p, sizeof p, "fail", "models/Tiny-INT8-SlideSparse-2_8-wanda");
     ss_checkpoint ck;
@@ -654,12 +678,10 @@ static void test_download_fallback(void **state) {
     (void)state;
     char out[8192], dir[512];
     path_in(dir, sizeof dir, "fallback", "");
-    setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1); /* nothing listens on the discard port */
-    setenv("SS_HUB_BACKOFF_MS", "1", 1);
+    hub_unreachable(1);
     int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--model", "nobody/no-model", "--tasks", "1",
                      "--out", dir, NULL);
-    unsetenv("HF_ENDPOINT");
-    unsetenv("SS_HUB_BACKOFF_MS");
+    hub_unreachable(0);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     json_t *st = load_state("fallback");
@@ -687,15 +709,12 @@ static void test_download_fallback_eval_text(void **state) {
     (void)state;
     char out[16384], dir[512], text[512];
     path_in(dir, sizeof dir, "fallback-text", "");
-    path_in(text, sizeof text, "", "fallback-eval.txt");
     const char *t = "Two zeros in every eight, and the rest slid into windows of four.\n";
-    assert_int_equal(ss_write_file_atomic(text, t, strlen(t)), SS_OK);
-    setenv("HF_ENDPOINT", "http://127.0.0.1:9", 1); /* nothing listens on the discard port */
-    setenv("SS_HUB_BACKOFF_MS", "1", 1);
+    write_text(text, sizeof text, "fallback-eval.txt", t);
+    hub_unreachable(1);
     int rc = run_bin(out, sizeof out, "pipeline", "--preset", "tiny", "--model", "nobody/no-model", "--tasks", "1,2",
                      "--eval-text", text, "--eval-ctx", "16", "--out", dir, NULL);
-    unsetenv("HF_ENDPOINT");
-    unsetenv("SS_HUB_BACKOFF_MS");
+    hub_unreachable(0);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
     json_t *st = load_state("fallback-text");
@@ -707,14 +726,8 @@ static void test_download_fallback_eval_text(void **state) {
     assert_non_null(strstr(jstr(tok, "title"), "one id per byte: the base is synthetic"));
     assert_string_equal(jstr(job_of(st, "eval-int8-2_8-magnitude"), "status"), "success");
     json_decref(st);
+    check_byte_tokens("fallback-text", t);
     char p[600], *md;
-    int32_t *ids;
-    int64_t n;
-    path_in(p, sizeof p, "fallback-text", "results/quality/eval.tokens");
-    assert_int_equal(ss_token_file_read(p, &ids, &n), SS_OK);
-    assert_int_equal(n, (int64_t)strlen(t));
-    for (int64_t i = 0; i < n; i++) assert_int_equal(ids[i], (unsigned char)t[i]);
-    free(ids);
     path_in(p, sizeof p, "fallback-text", "report.md");
     assert_int_equal(ss_read_file(p, &md, NULL), SS_OK);
     assert_non_null(strstr(md, "**Weights**: ⚠️ synthetic: download failed"));

@@ -234,7 +234,10 @@ ss_status ss_cuda_engine_new(ss_cuda_model *cm, const ss_cuda_engine_opts *o, ss
     ss_attn_decode_kind dk = o->attn_decode;
     if (dk == SS_ATTN_DECODE_AUTO) {
         const char *env = getenv("SS_ATTN_DECODE");
-        dk = SS_ATTN_DECODE_FUSED;
+        /* tc by default: the same bits as fused (test_graph_equals_eager), 6 % more decode throughput at
+         * batch 512 on the H200 (80,972 vs 76,460 output tok/s, docs/BENCHMARKS.md, 2026-12-02): the
+         * fused kernel's cache write costs more than the launch of rope_kv it saves */
+        dk = SS_ATTN_DECODE_TC;
         if (env && *env) SS_TRY_CTX(ss_attn_decode_parse(env, &dk), "environment variable SS_ATTN_DECODE");
     } else if (!ss_attn_decode_name(dk)) {
         return ss_fail(SS_ERR_ARG, "GPU engine: decode attention kind %d is unknown", (int)dk);
