@@ -66,7 +66,7 @@ if [ -z "${SS_SKIP_SUITE:-}" ] && [ "$(left)" -gt 200 ]; then
 fi
 
 # 4. the kernel benchmark, every backend, BitNet's 4 (N, K); then our kernel
-#    under each launch configuration of SS_KB_OURS_CFGS (ROWSxTOKENS, e.g. "128x128 256x128")
+#    under each launch configuration of SS_KB_OURS_CFGS (ROWSxTOKENS[cCLUSTER], e.g. "128x128 256x128 256x128c2")
 kb() { # name, env..., -- ss_kbench args
   local name=$1; shift
   [ "$(left)" -lt 50 ] && { echo "kbench $name: skipped (time)"; return; }
@@ -79,10 +79,11 @@ nvidia-smi dmon -s pc -d 1 >"$out/dmon.log" 2>&1 &
 dmon=$!
 kbargs=(--backends cublaslt,cusparselt,ours,ours_dense --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}")
 kb all
-for cfg in ${SS_KB_OURS_CFGS:-}; do
-  IFS=x read -r rows bn <<<"$cfg"
+for cfg in ${SS_KB_OURS_CFGS:-}; do # ROWSxTOKENS[cCLUSTER]
+  IFS=x read -r rows rest <<<"$cfg"
+  bn=${rest%%c*}; cl=1; [[ "$rest" == *c* ]] && cl=${rest#*c}
   kbargs=(--backends ours,ours_dense --sparsity "${SS_KB_OURS_SPARSITY:-dense,2_4,2_8}")
-  kb "ours_${rows}x${bn}" SS_OURS_ROWS="$rows" SS_OURS_BN="$bn"
+  kb "ours_$cfg" SS_OURS_ROWS="$rows" SS_OURS_BN="$bn" SS_OURS_CLUSTER="$cl"
 done
 kill $dmon 2>/dev/null
 

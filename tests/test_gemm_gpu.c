@@ -592,7 +592,7 @@ static void test_ours_tiles_and_sizes(void **s) {
         return;
     }
     /* every launch configuration (weight rows x tokens per tile) and the default */
-    char cfgs[256] = "128x64,128x128,256x64,256x128,default";
+    char cfgs[256] = "128x64,128x128,256x64,256x128,256x128c2,default";
     if (getenv("SS_TEST_OURS_CFGS")) snprintf(cfgs, sizeof cfgs, "%s", getenv("SS_TEST_OURS_CFGS"));
     static const int64_t Ms[] = {1, 17, 64, 100, 255, 257, 1000, 2048, 4099};
     uint64_t seed = 5000;
@@ -602,11 +602,12 @@ static void test_ours_tiles_and_sizes(void **s) {
     char *save = NULL;
     for (char *tok = strtok_r(cfgs, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         /* read when a plan is made: one context per configuration */
-        char rows[16] = "", bn[16] = "";
-        if (strcmp(tok, "default") && sscanf(tok, "%15[0-9]x%15[0-9]", rows, bn) != 2)
-            fail_msg("SS_TEST_OURS_CFGS: '%s' is not ROWSxTOKENS or default", tok);
+        char rows[16] = "", bn[16] = "", cl[16] = "";
+        if (strcmp(tok, "default") && sscanf(tok, "%15[0-9]x%15[0-9]c%15[0-9]", rows, bn, cl) < 2)
+            fail_msg("SS_TEST_OURS_CFGS: '%s' is not ROWSxTOKENS[cCLUSTER] or default", tok);
         setenv("SS_OURS_ROWS", rows, 1);
         setenv("SS_OURS_BN", bn, 1);
+        setenv("SS_OURS_CLUSTER", cl, 1);
         print_message("configuration %s\n", tok);
         ss_gemm_ctx *ctx = NULL;
         OK(ss_gemm_ctx_create(0, NULL, NULL, &ctx));
@@ -636,6 +637,7 @@ static void test_ours_tiles_and_sizes(void **s) {
     }
     unsetenv("SS_OURS_BN");
     unsetenv("SS_OURS_ROWS");
+    unsetenv("SS_OURS_CLUSTER");
     if (diag_ms) {
         assert_int_equal(g_ours_diag_bad, 0);
         return;

@@ -77,6 +77,37 @@ static void test_tile_schedule_is_a_bijection(void **s) {
     }
 }
 
+/* Clusters of two: every (channel block, token block) exactly once over the
+ * cluster tiles and the two ranks, the odd last pair's second CTA loading a
+ * real block and storing nothing. */
+static void test_cluster_schedule(void **s) {
+    (void)s;
+    static const int64_t shapes[][2] = {{1, 1}, {1, 2}, {3, 5}, {10, 128}, {54, 7}, {15, 33}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t nbc = shapes[i][0], tbc = shapes[i][1], pairs = nbc * ((tbc + 1) / 2);
+        char *seen = calloc((size_t)(nbc * tbc), 1);
+        assert_non_null(seen);
+        for (int64_t t = 0; t < pairs; t++)
+            for (int r = 0; r < 2; r++) {
+                int64_t nb, tb, load_tb;
+                int store;
+                ss_ours_cluster_tile(t, nbc, tbc, SS_OURS_GROUP, r, &nb, &tb, &load_tb, &store);
+                assert_true(nb >= 0 && nb < nbc && load_tb >= 0 && load_tb < tbc);
+                assert_int_equal(store, tb < tbc);
+                if (!store) {
+                    assert_int_equal(r, 1);
+                    assert_int_equal(tb, tbc); /* only the odd count's last pair lacks its second block */
+                    continue;
+                }
+                assert_int_equal(load_tb, tb);
+                assert_int_equal(seen[nb * tbc + tb], 0);
+                seen[nb * tbc + tb] = 1;
+            }
+        for (int64_t k = 0; k < nbc * tbc; k++) assert_int_equal(seen[k], 1);
+        free(seen);
+    }
+}
+
 static void test_default_cfg(void **s) {
     (void)s;
     ss_ours_cfg c;
@@ -94,15 +125,15 @@ static void test_default_cfg(void **s) {
         const int64_t cost = (tiles + 131) / 132 * ss_ours_tile_cost(&c);
         for (int r = 128; r <= 256; r *= 2)
             for (int bn = 64; bn <= 128; bn *= 2) {
-                const ss_ours_cfg o = {r, bn};
+                const ss_ours_cfg o = {r, bn, 1};
                 const int64_t t = ss_ours_row_blocks(&o, 3840) * ((M + bn - 1) / bn);
                 assert_true((t + 131) / 132 * ss_ours_tile_cost(&o) >= cost);
             }
     }
     ss_ours_cfg_default(1, 1, 0, &c); /* no SM count: still a valid tile */
     assert_int_equal(ss_ours_cfg_check(&c), SS_OK);
-    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){256, 64}, 2560), 10);
-    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){128, 64}, 2600), 21);
+    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){256, 64, 1}, 2560), 10);
+    assert_int_equal(ss_ours_row_blocks(&(ss_ours_cfg){128, 64, 1}, 2600), 21);
 }
 
 static void test_configs(void **s) {
@@ -113,17 +144,27 @@ static void test_configs(void **s) {
     assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&c), &d), SS_OK);
     assert_int_equal(c.bn, d.bn);
     assert_int_equal(c.rows, d.rows);
-    for (int rows = 0; rows <= 512; rows += 64)
-        for (int bn = 1; bn <= 512; bn++) {
-            ss_ours_cfg e = {rows, bn};
-            const int built = (rows == 128 || rows == 256) && (bn == 64 || bn == 128);
-            assert_int_equal(ss_ours_cfg_check(&e), built ? SS_OK : SS_ERR_ARG);
-            if (built) {
-                assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&e), &d), SS_OK);
-                assert_int_equal(d.rows, rows);
-                assert_int_equal(d.bn, bn);
+    assert_int_equal(c.cluster, 1); /* clusters are never the default */
+    for (int cl = 0; cl <= 3; cl++)
+        for (int rows = 0; rows <= 512; rows += 64)
+            for (int bn = 1; bn <= 512; bn++) {
+                ss_ours_cfg e = {rows, bn, cl};
+                const int built = (rows == 128 || rows == 256) && (bn == 64 || bn == 128) &&
+                                  (cl == 1 || (cl == 2 && rows == 256 && bn == 128));
+                assert_int_equal(ss_ours_cfg_check(&e), built ? SS_OK : SS_ERR_ARG);
+                if (built) {
+                    assert_int_equal(ss_ours_cfg_decode(ss_ours_cfg_encode(&e), &d), SS_OK);
+                    assert_int_equal(d.rows, rows);
+                    assert_int_equal(d.bn, bn);
+                    assert_int_equal(d.cluster, cl);
+                }
             }
-        }
+    assert_int_equal(ss_ours_cfg_decode(2128, &d), SS_OK);
+    assert_int_equal(d.cluster, 2);
+    assert_int_equal(ss_ours_cfg_decode(2064, &d), SS_ERR_ARG); /* clusters of 2: 256 x 128 only */
+    assert_non_null(strstr(ss_errmsg(), "clusters of 2"));
+    assert_int_equal(ss_ours_cfg_decode(-64, &d), SS_ERR_ARG);
+    assert_int_equal(ss_ours_cfg_decode(3128, &d), SS_ERR_ARG);
     /* tables written before 256-row tiles: alg_id = bn, 128 rows */
     assert_int_equal(ss_ours_cfg_decode(64, &d), SS_OK);
     assert_int_equal(d.rows, 128);
@@ -280,7 +321,7 @@ static void test_pack_refuses_non_2_4(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permutations_are_bijections), cmocka_unit_test(test_tile_schedule_is_a_bijection),
-        cmocka_unit_test(test_default_cfg),                     cmocka_unit_test(test_geometry),
+        cmocka_unit_test(test_default_cfg), cmocka_unit_test(test_cluster_schedule),                     cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_model_matches_plain_product), cmocka_unit_test(test_slid_weights_every_L),
         cmocka_unit_test(test_pack_refuses_non_2_4),

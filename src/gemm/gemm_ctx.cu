@@ -391,7 +391,8 @@ static ss_status ours_cfg(ss_gemm_ctx *ctx, ss_gemm_plan *p, const ss_ours_geom 
     const char *e;
     if ((e = getenv("SS_OURS_BN")) && *e) c.bn = atoi(e), *chosen = 1;
     if ((e = getenv("SS_OURS_ROWS")) && *e) c.rows = atoi(e), *chosen = 1;
-    SS_TRY_CTX(ss_ours_cfg_check(&c), "%s (SS_OURS_ROWS / SS_OURS_BN)", what);
+    if ((e = getenv("SS_OURS_CLUSTER")) && *e) c.cluster = atoi(e), *chosen = 1;
+    SS_TRY_CTX(ss_ours_cfg_check(&c), "%s (SS_OURS_ROWS / SS_OURS_BN / SS_OURS_CLUSTER)", what);
     p->alg_id = ss_ours_cfg_encode(&c);
     return SS_OK;
 }
@@ -416,7 +417,7 @@ static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, c
         if (!chosen && ctx->opt.cusparselt_search) { /* time each tile shape once (1 warm-up, 3 runs), keep the fastest */
             float best = -1;
             for (int ci = 0; ci < 4; ci++) {
-                const ss_ours_cfg c = {ci < 2 ? 128 : 256, ci % 2 ? 128 : 64};
+                const ss_ours_cfg c = {ci < 2 ? 128 : 256, ci % 2 ? 128 : 64, 1}; /* clusters: not until measured */
                 cudaEvent_t e0, e1;
                 float ms = 0;
                 CUDA_TRY(cudaEventCreate(&e0), what);

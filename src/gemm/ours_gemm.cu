@@ -38,7 +38,12 @@
  * the metadata hazard ours_kernel.cuh's k-step describes, found on 256-row
  * tiles the next day, when a group in flight had its metadata registers
  * overwritten) and clusters of two CTAs sharing the token tile by TMA
- * multicast (correct, but half the speed of single CTAs).
+ * multicast (correct, but half the speed of single CTAs). Clusters are back
+ * as an EXPERIMENTAL configuration (256 x 128 in pairs sharing the weight
+ * chunks, ss_ours_cfg.cluster = 2: fewer operand bytes per MAC into each
+ * SM, which docs/BENCHMARKS.md measured to be the limit), built with the
+ * grid sized by cudaOccupancyMaxActiveClusters and stage releases as plain
+ * remote arrives; not yet run on a GPU, never the default.
  */
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -120,7 +125,8 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     p.nb_count = ss_ours_row_blocks(cfg, g.N); /* never past the image: rows_img is a multiple of 256 */
     p.tb_count = (M_rows + bn - 1) / bn;
     p.group = SS_OURS_GROUP;
-    p.n_tiles = p.nb_count * p.tb_count;
+    /* clusters of two walk tiles of a weight block and a pair of token blocks (ss_ours_cluster_tile) */
+    p.n_tiles = p.nb_count * (cfg->cluster == 2 ? (p.tb_count + 1) / 2 : p.tb_count);
     p.out = out;
     p.ld_out = ld_out;
     p.rows_out = rows_out;
@@ -131,9 +137,9 @@ ss_status ss_ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, const void *xq,
     p.raw = raw;
     const int fp8 = i->dtype == SS_GEMM_FP8E4M3, sparse = i->backend == SS_BACKEND_OURS;
     const int sm = ctx->gpu.sm_count;
-    const int rows = cfg->rows;
-    if (sparse && fp8) return ss_ours_launch_sparse_fp8(rows, bn, map, p, sm, ctx->stream, what);
-    if (sparse) return ss_ours_launch_sparse_int8(rows, bn, map, p, sm, ctx->stream, what);
-    if (fp8) return ss_ours_launch_dense_fp8(rows, bn, map, p, sm, ctx->stream, what);
-    return ss_ours_launch_dense_int8(rows, bn, map, p, sm, ctx->stream, what);
+    const int rows = cfg->rows, cl = cfg->cluster;
+    if (sparse && fp8) return ss_ours_launch_sparse_fp8(rows, bn, cl, map, p, sm, ctx->stream, what);
+    if (sparse) return ss_ours_launch_sparse_int8(rows, bn, cl, map, p, sm, ctx->stream, what);
+    if (fp8) return ss_ours_launch_dense_fp8(rows, bn, cl, map, p, sm, ctx->stream, what);
+    return ss_ours_launch_dense_int8(rows, bn, cl, map, p, sm, ctx->stream, what);
 }

@@ -5,6 +5,8 @@
  *
  * Template parameters:
  *   RM     weight rows per tile: 128 ping-pong, 256 cooperative (ours_layout.h)
+ *   CL     CTAs per cluster: 1, or 2 (RM 256, EXPERIMENTAL): the pair's weight
+ *          chunks by TMA multicast, each CTA loading two of the four into both
  *   BN     tokens per tile (64 or 128)
  *   SPARSE 2:4 weight (wgmma.sp, k64 per instruction) or dense (k32)
  *   FP8    e4m3 operands, f32 accumulators; else int8, s32
@@ -113,6 +115,30 @@ __device__ __forceinline__ void bulk_load(uint32_t dst, const void *src, uint32_
                  "l"(src), "r"(bytes), "r"(bar)
                  : "memory");
 }
+/* The same into the CTAs of the cluster in ctas (a bit each): the chunk
+ * lands at the same offset of each one's shared memory and completes the
+ * barrier at the same offset in each. */
+__device__ __forceinline__ void bulk_load_multicast(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar,
+                                                    uint16_t ctas) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, "
+                 "[%3], %4;" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar), "h"(ctas)
+                 : "memory");
+}
+/* Arrives on the barrier at this CTA's shared address bar in CTA `rank` of
+ * the cluster. Default (CTA-scope) semantics, as a local arrive: the reads
+ * it reports are the wgmmas' of a group already waited for, and the
+ * arrival only lets the peer's TMA overwrite the stage; .release.cluster
+ * would put a GPU-wide memory barrier before every stage release. */
+__device__ __forceinline__ void mbar_arrive_remote(uint32_t bar, uint32_t rank) {
+    uint32_t remote;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(bar), "r"(rank));
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];" ::"r"(remote) : "memory");
+}
+/* Every thread of both CTAs of the cluster (threads may arrive apart). */
+__device__ __forceinline__ void cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
 __device__ __forceinline__ uint32_t lds_u32(uint32_t addr) {
     uint32_t v;
     asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(addr));
@@ -186,10 +212,14 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int6
 
 #endif /* SS_SM90A_DEVICE */
 
-template <int RM, int BN, bool SPARSE, bool FP8>
+template <int RM, int BN, bool SPARSE, bool FP8, int CL>
 __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_constant__ CUtensorMap tmap_b, const Params p) {
 #if SS_SM90A_DEVICE
     using G = Geometry<RM, BN, SPARSE>;
+    static_assert(CL == 1 || (CL == 2 && G::kCoop), "clusters of 2 take cooperative 256-row tiles");
+    /* with clusters: p.n_tiles counts cluster tiles (ss_ours_cluster_tile), the pair walks them together */
+    const int rank = CL == 2 ? (int)(blockIdx.x % 2) : 0;
+    const int64_t cluster = blockIdx.x / CL, clusters = gridDim.x / CL;
     using Acc = typename std::conditional<FP8, float, uint32_t>::type;
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = (uint8_t *)(((uintptr_t)smem_raw + 1023) & ~(uintptr_t)1023);
@@ -200,7 +230,8 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     if (threadIdx.x == 0) {
         for (int s = 0; s < G::kStages; s++) {
             mbar_init(bars + 8 * s, 1);                   /* the producer's expect_tx arrival */
-            mbar_init(bars + 8 * (G::kStages + s), G::kCoop ? 8 : 4); /* one per warp of the consumer(s) that read it */
+            /* one per warp of the consumer(s) that read it, in both CTAs of a cluster (each fills the other's stage) */
+            mbar_init(bars + 8 * (G::kStages + s), (G::kCoop ? 8 : 4) * CL);
         }
         mbar_init(turns, 4);     /* the other consumer's warps: "my main loop is done" */
         mbar_init(turns + 8, 4);
@@ -208,29 +239,38 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         asm volatile("prefetch.tensormap [%0];" ::"l"(&tmap_b) : "memory");
     }
     __syncthreads();
+    if (CL == 2) cluster_sync(); /* the peer's barriers are initialised before anything lands in them */
 
     if (wg == 0) { /* producer: the stages of this CTA's tiles, in tile order */
         if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-        if (threadIdx.x != 0) return;
-        int stage = 0;
-        uint32_t phase = 0;
-        for (int64_t tile = blockIdx.x; tile < p.n_tiles; tile += gridDim.x) {
-            int64_t nb, tb;
-            ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
-            const uint8_t *a0 = p.a_img + (size_t)(G::kBlocks * nb) * p.k_steps * G::kChunk;
-            for (int64_t ks = 0; ks < p.k_steps; ks++) {
-                const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
-                mbar_wait(empty, phase ^ 1);
-                mbar_expect_tx(full, G::kStage);
-                uint8_t *st = smem + stage * G::kStage;
-                tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(tb * BN), full);
+        if (threadIdx.x == 0) {
+            int stage = 0;
+            uint32_t phase = 0;
+            for (int64_t tile = cluster; tile < p.n_tiles; tile += clusters) {
+                int64_t nb, tb, load_tb;
+                int store;
+                if (CL == 2) ss_ours_cluster_tile(tile, p.nb_count, p.tb_count, p.group, rank, &nb, &tb, &load_tb, &store);
+                else ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &load_tb);
+                const uint8_t *a0 = p.a_img + (size_t)(G::kBlocks * nb) * p.k_steps * G::kChunk;
+                for (int64_t ks = 0; ks < p.k_steps; ks++) {
+                    /* with clusters, empty means free in both CTAs: this producer writes into the peer's stage too */
+                    const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
+                    mbar_wait(empty, phase ^ 1);
+                    mbar_expect_tx(full, G::kStage); /* the peer's multicast chunks count here too */
+                    uint8_t *st = smem + stage * G::kStage;
+                    tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(load_tb * BN), full);
 #pragma unroll
-                for (int j = 0; j < G::kBlocks; j++) /* block j's chunks are k_steps apart in the image */
-                    bulk_load(smem_u32(st + G::kBBytes + j * G::kChunk),
-                              a0 + ((size_t)j * p.k_steps + ks) * G::kChunk, G::kChunk, full);
-                if (++stage == G::kStages) stage = 0, phase ^= 1;
+                    for (int j = 0; j < G::kBlocks; j++) { /* block j's chunks are k_steps apart in the image */
+                        const uint32_t dst = smem_u32(st + G::kBBytes + j * G::kChunk);
+                        const uint8_t *src = a0 + ((size_t)j * p.k_steps + ks) * G::kChunk;
+                        if (CL == 1) bulk_load(dst, src, G::kChunk, full);
+                        else if (j / 2 == rank) bulk_load_multicast(dst, src, G::kChunk, full, 3);
+                    }
+                    if (++stage == G::kStages) stage = 0, phase ^= 1;
+                }
             }
         }
+        if (CL == 2) cluster_sync(); /* no CTA leaves while its peer may still write or arrive into it */
         return;
     }
 
@@ -247,7 +287,13 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
     const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
     const int mb0 = G::kCoop ? 2 * c : 0; /* this warpgroup's first m64 block of the tile */
-    const int64_t tile_step = G::kCoop ? gridDim.x : 2 * (int64_t)gridDim.x;
+    const int64_t tile_step = G::kCoop ? clusters : 2 * (int64_t)gridDim.x;
+    /* a stage is read: free it here and, with clusters, in the peer, whose producer fills this CTA's copy too */
+    auto release = [&](int stage) {
+        if (lane != 0) return;
+        mbar_arrive(bars + 8 * (G::kStages + stage));
+        if (CL == 2) mbar_arrive_remote(bars + 8 * (G::kStages + stage), (uint32_t)(rank ^ 1));
+    };
     Acc d[2][BN / 2]; /* [m-block][fragment] */
 #pragma unroll
     for (int m = 0; m < 2; m++)
@@ -256,10 +302,12 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     int64_t ordinal = G::kCoop ? 0 : c;
     uint32_t keep = 0; /* the metadata words, folded in after their groups completed (below) */
     uint32_t turn_phase = 0;
-    for (int64_t tile = blockIdx.x + (G::kCoop ? 0 : (int64_t)c * gridDim.x); tile < p.n_tiles;
+    for (int64_t tile = cluster + (G::kCoop ? 0 : (int64_t)c * gridDim.x); tile < p.n_tiles;
          tile += tile_step, ordinal += G::kCoop ? 1 : 2) {
-        int64_t nb, tb;
-        ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
+        int64_t nb, tb, load_tb;
+        int store = 1;
+        if (CL == 2) ss_ours_cluster_tile(tile, p.nb_count, p.tb_count, p.group, rank, &nb, &tb, &load_tb, &store);
+        else ss_ours_tile(tile, p.nb_count, p.tb_count, p.group, &nb, &tb);
         const int64_t g0 = ordinal * p.k_steps;
         if (!G::kCoop && ordinal > 0) { /* the other warpgroup's previous tile has all its stages */
             mbar_wait(turns + 8 * c, turn_phase);
@@ -310,7 +358,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             if (SS_OURS_WAIT0) wgmma_wait<0>();
             else wgmma_wait<1>();
             if (SPARSE) keep ^= e_before[0][0] ^ e_before[0][1] ^ e_before[1][0] ^ e_before[1][1];
-            if (prev >= 0 && lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev)); /* the stage before is read */
+            if (prev >= 0) release(prev); /* the stage before is read */
             prev = stage;
         };
         int64_t ks = 0;
@@ -326,12 +374,14 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         for (int m = 0; m < 2; m++)
 #pragma unroll
             for (int i = 0; i < BN / 2; i++) fence_reg(d[m][i]);
-        if (lane == 0) mbar_arrive(bars + 8 * (G::kStages + prev));
+        release(prev);
+        if (store)
 #pragma unroll
-        for (int m = 0; m < 2; m++)
-            epilogue<BN, FP8>(p, d[m], nb * RM + (mb0 + m) * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
-                              tb * BN + 2 * (lane % 4));
+            for (int m = 0; m < 2; m++)
+                epilogue<BN, FP8>(p, d[m], nb * RM + (mb0 + m) * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
+                                  tb * BN + 2 * (lane % 4));
     }
+    if (CL == 2) cluster_sync(); /* no CTA leaves while its peer may still write or arrive into it */
     /* `keep` has to reach a side effect, or the folds above (and with them
      * the registers' lifetimes) are dropped; raw is 0 or 1, so this never stores */
     if (SPARSE && p.raw == 2 && ct == 0) *(volatile uint32_t *)p.out = keep;
@@ -340,39 +390,66 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
 #endif
 }
 
-/* Launches one variant: a persistent grid, at most one CTA per SM. */
-template <int RM, int BN, bool SPARSE, bool FP8>
+/* Launches one variant: a persistent grid, at most one CTA per SM; with
+ * clusters, as many pairs as can be resident at once (a grid of more would
+ * run its last pairs in a second wave: the persistent loop assumes one). */
+template <int RM, int BN, bool SPARSE, bool FP8, int CL>
 ss_status launch(const CUtensorMap &map, const Params &p, int sm_count, cudaStream_t stream, const char *what) {
     using G = Geometry<RM, BN, SPARSE>;
-    auto kern = ours_gemm_kernel<RM, BN, SPARSE, FP8>;
+    auto kern = ours_gemm_kernel<RM, BN, SPARSE, FP8, CL>;
     static bool attr_set = false; /* per instantiation; setting it again is harmless */
     if (!attr_set) {
         CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, G::kSmem), what);
         attr_set = true;
     }
-    const int grid = (int)(p.n_tiles < sm_count ? p.n_tiles : sm_count);
-    kern<<<grid, kThreads, G::kSmem, stream>>>(map, p);
-    CUDA_TRY(cudaGetLastError(), what);
+    if (CL == 1) {
+        const int grid = (int)(p.n_tiles < sm_count ? p.n_tiles : sm_count);
+        kern<<<grid, kThreads, G::kSmem, stream>>>(map, p);
+        CUDA_TRY(cudaGetLastError(), what);
+        return SS_OK;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = CL;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(kThreads);
+    cfg.dynamicSmemBytes = G::kSmem;
+    cfg.stream = stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    cfg.gridDim = dim3((unsigned)(sm_count / CL * CL));
+    static int resident = 0; /* pairs that fit at once, asked once per instantiation */
+    if (!resident) CUDA_TRY(cudaOccupancyMaxActiveClusters(&resident, kern, &cfg), what);
+    if (resident < 1) return ss_fail(SS_ERR_UNSUPPORTED, "%s: no cluster of %d CTAs of this kernel fits the GPU", what, CL);
+    const int64_t pairs = p.n_tiles < resident ? p.n_tiles : resident;
+    cfg.gridDim = dim3((unsigned)(pairs * CL));
+    CUDA_TRY(cudaLaunchKernelEx(&cfg, kern, map, p), what);
     return SS_OK;
 }
 
 /* The variants of one family (SPARSE, FP8). */
 template <bool SPARSE, bool FP8>
-ss_status launch_family(int rows, int bn, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s,
+ss_status launch_family(int rows, int bn, int cluster, const CUtensorMap &map, const Params &p, int sm, cudaStream_t s,
                         const char *what) {
-    if (rows == 128 && bn == 64) return launch<128, 64, SPARSE, FP8>(map, p, sm, s, what);
-    if (rows == 128 && bn == 128) return launch<128, 128, SPARSE, FP8>(map, p, sm, s, what);
-    if (rows == 256 && bn == 64) return launch<256, 64, SPARSE, FP8>(map, p, sm, s, what);
-    if (rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8>(map, p, sm, s, what);
-    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-row x %d-token tiles", what, rows, bn);
+    if (cluster == 1) {
+        if (rows == 128 && bn == 64) return launch<128, 64, SPARSE, FP8, 1>(map, p, sm, s, what);
+        if (rows == 128 && bn == 128) return launch<128, 128, SPARSE, FP8, 1>(map, p, sm, s, what);
+        if (rows == 256 && bn == 64) return launch<256, 64, SPARSE, FP8, 1>(map, p, sm, s, what);
+        if (rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8, 1>(map, p, sm, s, what);
+    }
+    if (cluster == 2 && rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8, 2>(map, p, sm, s, what);
+    return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-row x %d-token tiles in clusters of %d", what, rows, bn,
+                   cluster);
 }
 
 } // namespace ss_ours
 
 /* One entry point per family, in ours_gemm_<family>.cu. */
 #define SS_OURS_FAMILY_DECL(NAME)                                                                                  \
-    ss_status NAME(int rows, int bn, const CUtensorMap &map, const ss_ours::Params &p, int sm, cudaStream_t s,      \
-                   const char *what)
+    ss_status NAME(int rows, int bn, int cluster, const CUtensorMap &map, const ss_ours::Params &p, int sm,        \
+                   cudaStream_t s, const char *what)
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_int8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_sparse_fp8);
 SS_OURS_FAMILY_DECL(ss_ours_launch_dense_int8);

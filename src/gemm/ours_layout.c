@@ -35,7 +35,7 @@ int64_t ss_ours_tile_cost(const ss_ours_cfg *c) {
 }
 
 void ss_ours_cfg_default(int64_t N, int64_t M, int sm_count, ss_ours_cfg *c) {
-    static const ss_ours_cfg order[] = {{256, 128}, {128, 128}, {256, 64}, {128, 64}}; /* ties go to the first */
+    static const ss_ours_cfg order[] = {{256, 128, 1}, {128, 128, 1}, {256, 64, 1}, {128, 64, 1}}; /* ties: the first */
     if (sm_count < 1) sm_count = 1;
     int64_t best_cost = -1;
     *c = order[0];
@@ -50,14 +50,19 @@ ss_status ss_ours_cfg_check(const ss_ours_cfg *c) {
     if ((c->rows != 128 && c->rows != 256) || (c->bn != 64 && c->bn != 128))
         return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-row x %d-token tiles (rows 128 or 256, tokens 64 or 128)",
                        c->rows, c->bn);
+    if (c->cluster != 1 && !(c->cluster == 2 && c->rows == 256 && c->bn == 128))
+        return ss_fail(SS_ERR_ARG, "ours GEMM: no kernel for %d-row x %d-token tiles in clusters of %d (clusters of 2: "
+                       "256 x 128 only)", c->rows, c->bn, c->cluster);
     return SS_OK;
 }
 
-int ss_ours_cfg_encode(const ss_ours_cfg *c) { return (c->rows == 256 ? 1000 : 0) + c->bn; }
+int ss_ours_cfg_encode(const ss_ours_cfg *c) { return (c->rows == 256 ? (c->cluster == 2 ? 2000 : 1000) : 0) + c->bn; }
 
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c) {
     c->rows = id >= 1000 ? 256 : 128;
-    c->bn = id >= 1000 ? id - 1000 : id;
+    c->cluster = id >= 2000 ? 2 : 1;
+    c->bn = id % 1000;
+    if (id < 0 || id >= 3000) c->bn = -1; /* refused below, by its value */
     return ss_ours_cfg_check(c);
 }
 

@@ -109,6 +109,21 @@ SS_OURS_HD static inline void ss_ours_tile(int64_t tile, int64_t nb_count, int64
 
 #define SS_OURS_GROUP 8 /* token blocks per strip of the tile schedule */
 
+/* Clusters of two CTAs: cluster tile ct -> (channel block nb, token block
+ * pair tbp) by ss_ours_tile over ceil(tb_count / 2) pairs; CTA `rank` of
+ * the pair takes token block 2 tbp + rank, and *load_tb, the block it
+ * loads: its own, or for the odd last pair's missing second block the
+ * first one again (its results are not stored: *store 0), so that every
+ * TMA box it waits for holds data. */
+SS_OURS_HD static inline void ss_ours_cluster_tile(int64_t ct, int64_t nb_count, int64_t tb_count, int64_t group,
+                                                   int rank, int64_t *nb, int64_t *tb, int64_t *load_tb, int *store) {
+    int64_t tbp;
+    ss_ours_tile(ct, nb_count, (tb_count + 1) / 2, group, nb, &tbp);
+    *tb = 2 * tbp + rank;
+    *store = *tb < tb_count;
+    *load_tb = *store ? *tb : 2 * tbp;
+}
+
 /* One launch configuration of the kernel (ours_kernel.cuh):
  *   rows  weight rows per tile: 128, ping-pong (each consumer warpgroup
  *         takes every other tile whole, as two m64 blocks, its epilogue
@@ -117,9 +132,15 @@ SS_OURS_HD static inline void ss_ours_tile(int64_t tile, int64_t nb_count, int64
  *         the MACs, so the operand traffic from L2 per MAC drops by a
  *         quarter dense and a third sparse, at the price of an epilogue
  *         the tensor cores wait for)
- *   bn    tokens per tile: 64 or 128 */
+ *   bn    tokens per tile: 64 or 128
+ *   cluster  CTAs per cluster: 1, or 2 (256 x 128 only, EXPERIMENTAL: the
+ *         pair takes one weight block and two adjacent token blocks and
+ *         shares the weight chunks by TMA multicast, each CTA loading half
+ *         of them into both: 26 KB a stage per CTA instead of 36; never the
+ *         default nor timed by the tuner until measured, SS_OURS_CLUSTER=2
+ *         and the GPU tests reach it) */
 typedef struct ss_ours_cfg {
-    int rows, bn;
+    int rows, bn, cluster;
 } ss_ours_cfg;
 /* Channel blocks of c->rows rows over an image of rows_img rows. */
 int64_t ss_ours_row_blocks(const ss_ours_cfg *c, int64_t N);
@@ -134,7 +155,8 @@ int64_t ss_ours_tile_cost(const ss_ours_cfg *c);
 /* SS_ERR_ARG unless the kernel is built for it. */
 ss_status ss_ours_cfg_check(const ss_ours_cfg *c);
 /* As one integer (a tuning table's alg_id): bn for 128-row tiles (the
- * tables written before 256-row tiles existed), 1000 + bn for 256. */
+ * tables written before 256-row tiles existed), 1000 + bn for 256, 2000 +
+ * bn for 256 in clusters of 2. */
 int ss_ours_cfg_encode(const ss_ours_cfg *c);
 ss_status ss_ours_cfg_decode(int id, ss_ours_cfg *c);
 
