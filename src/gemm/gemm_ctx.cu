@@ -416,8 +416,8 @@ static ss_status ours_run(ss_gemm_ctx *ctx, const ss_gemm_weight *w, int kind, c
         SS_TRY(ours_cfg(ctx, p, &g, &chosen, what));
         if (!chosen && ctx->opt.cusparselt_search) { /* time each tile shape once (1 warm-up, 3 runs), keep the fastest */
             float best = -1;
-            for (int ci = 0; ci < 4; ci++) {
-                const ss_ours_cfg c = {ci < 2 ? 128 : 256, ci % 2 ? 128 : 64, 1}; /* clusters: not until measured */
+            for (int ci = 0; ci < SS_OURS_N_CFG; ci++) {
+                const ss_ours_cfg c = ss_ours_cfgs[ci]; /* clusters: not until measured */
                 cudaEvent_t e0, e1;
                 float ms = 0;
                 CUDA_TRY(cudaEventCreate(&e0), what);

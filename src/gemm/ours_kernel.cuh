@@ -326,6 +326,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
          * two register sets and the set of the step before is used (folded
          * into `keep`) only after the wait that completes its group. */
         uint32_t e0[2][2] = {{0, 0}, {0, 0}}, e1[2][2] = {{0, 0}, {0, 0}}; /* [m-block][k64] */
+        auto fold = [](const uint32_t(&e)[2][2]) { return e[0][0] ^ e[0][1] ^ e[1][0] ^ e[1][1]; };
         auto step = [&](int64_t ks, uint32_t(&e)[2][2], const uint32_t(&e_before)[2][2]) {
             const int stage = (int)((g0 + ks) % G::kStages);
             mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
@@ -357,7 +358,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             wgmma_commit();
             if (SS_OURS_WAIT0) wgmma_wait<0>();
             else wgmma_wait<1>();
-            if (SPARSE) keep ^= e_before[0][0] ^ e_before[0][1] ^ e_before[1][0] ^ e_before[1][1];
+            if (SPARSE) keep ^= fold(e_before);
             if (prev >= 0) release(prev); /* the stage before is read */
             prev = stage;
         };
@@ -369,7 +370,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         if (ks < p.k_steps) step(ks, e0, e1);
         if (!G::kCoop && lane == 0) mbar_arrive(turns + 8 * (1 - c)); /* the other warpgroup may start its next tile */
         wgmma_wait<0>();
-        if (SPARSE) keep ^= e0[0][0] ^ e0[0][1] ^ e0[1][0] ^ e0[1][1] ^ e1[0][0] ^ e1[0][1] ^ e1[1][0] ^ e1[1][1];
+        if (SPARSE) keep ^= fold(e0) ^ fold(e1);
 #pragma unroll
         for (int m = 0; m < 2; m++)
 #pragma unroll

@@ -34,15 +34,17 @@ int64_t ss_ours_tile_cost(const ss_ours_cfg *c) {
     return c->rows == 128 ? c->bn + 32 : 3 * c->bn / 2 + 64;
 }
 
+const ss_ours_cfg ss_ours_cfgs[SS_OURS_N_CFG] = {{256, 128, 1}, {128, 128, 1}, {256, 64, 1}, {128, 64, 1}};
+
 void ss_ours_cfg_default(int64_t N, int64_t M, int sm_count, ss_ours_cfg *c) {
-    static const ss_ours_cfg order[] = {{256, 128, 1}, {128, 128, 1}, {256, 64, 1}, {128, 64, 1}}; /* ties: the first */
     if (sm_count < 1) sm_count = 1;
     int64_t best_cost = -1;
-    *c = order[0];
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        const int64_t tiles = ss_ours_row_blocks(&order[i], N) * ((M + order[i].bn - 1) / order[i].bn);
-        const int64_t cost = (tiles + sm_count - 1) / sm_count * ss_ours_tile_cost(&order[i]);
-        if (best_cost < 0 || cost < best_cost) *c = order[i], best_cost = cost;
+    *c = ss_ours_cfgs[0];
+    for (int i = 0; i < SS_OURS_N_CFG; i++) {
+        const ss_ours_cfg *o = &ss_ours_cfgs[i];
+        const int64_t tiles = ss_ours_row_blocks(o, N) * ((M + o->bn - 1) / o->bn);
+        const int64_t cost = (tiles + sm_count - 1) / sm_count * ss_ours_tile_cost(o);
+        if (best_cost < 0 || cost < best_cost) *c = *o, best_cost = cost; /* ties: the earlier */
     }
 }
 

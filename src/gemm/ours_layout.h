@@ -142,6 +142,10 @@ SS_OURS_HD static inline void ss_ours_cluster_tile(int64_t ct, int64_t nb_count,
 typedef struct ss_ours_cfg {
     int rows, bn, cluster;
 } ss_ours_cfg;
+/* The single-CTA configurations, in the order ties go to (the default's
+ * candidates and the ones the tuner times; clusters are neither yet). */
+#define SS_OURS_N_CFG 4
+extern const ss_ours_cfg ss_ours_cfgs[SS_OURS_N_CFG];
 /* Channel blocks of c->rows rows over an image of rows_img rows. */
 int64_t ss_ours_row_blocks(const ss_ours_cfg *c, int64_t N);
 /* The default for M tokens and N channels on sm_count SMs: the fewest
