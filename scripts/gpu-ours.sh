@@ -8,7 +8,9 @@
 #   bash scripts/gpu-ours.sh                 # on the GPU machine, .deps carried
 # Env: SS_DEADLINE (seconds for the whole call, default 540), SS_KB_M,
 #      SS_KB_SPARSITY, SS_KB_DTYPES (kernel benchmark lists), SS_SKIP_SUITE=1,
-#      SS_SKIP_SANITIZER=1, CUSPARSELT_ROOT (default: the machine's wheel).
+#      SS_SKIP_SANITIZER=1, CUSPARSELT_ROOT (default: the machine's wheel),
+#      SS_DIAG_CFGS / SS_DIAG_FALLBACK_CFGS (configurations tried first; the suite's list if they fail),
+#      SS_KB_CFG_TIMEOUT (seconds per configuration run), SS_NCU_ENV (env for the ncu run).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 final=${OUT:-$root/out/gpu-ours}
@@ -45,7 +47,11 @@ gemm_test=$build/tests/test_gemm_gpu
 # 1b. only some configurations, to look at (SS_DIAG_CFGS, e.g. 256x128)
 if [ -n "${SS_DIAG_CFGS:-}" ]; then
   SS_TEST_OURS_CFGS=$SS_DIAG_CFGS SS_TEST_FILTER='test_ours_tiles*' timeout 60 "$gemm_test" >"$out/ours_diag.log" 2>&1
-  echo "diag $SS_DIAG_CFGS rc=$?"; grep -E "FAILED|^ok" "$out/ours_diag.log" | head -8
+  rc=$?; echo "diag $SS_DIAG_CFGS rc=$rc"; grep -E "FAILED|^ok|PASSED" "$out/ours_diag.log" | head -8
+  # a configuration that fails or hangs here is left out of the suite, which would otherwise wait on it
+  if [ $rc -ne 0 ] && [ -n "${SS_DIAG_FALLBACK_CFGS:-}" ]; then
+    export SS_TEST_OURS_CFGS=$SS_DIAG_FALLBACK_CFGS; echo "suite runs SS_TEST_OURS_CFGS=$SS_TEST_OURS_CFGS"
+  fi
 fi
 
 # 2. compute-sanitizer on the small cases
@@ -70,7 +76,8 @@ fi
 kb() { # name, env..., -- ss_kbench args
   local name=$1; shift
   [ "$(left)" -lt 50 ] && { echo "kbench $name: skipped (time)"; return; }
-  env "$@" timeout $(( $(left) - 40 )) "$build/src/bench/ss_kbench" --M "${SS_KB_M:-512,16384}" \
+  local t=$(( $(left) - 40 )); [ -n "${SS_KB_CFG_TIMEOUT:-}" ] && [ "$name" != all ] && [ "$t" -gt "$SS_KB_CFG_TIMEOUT" ] && t=$SS_KB_CFG_TIMEOUT
+  env "$@" timeout "$t" "$build/src/bench/ss_kbench" --M "${SS_KB_M:-512,16384}" \
     --dtypes "${SS_KB_DTYPES:-int8,fp8e4m3}" --csv "$out/kbench_$name.csv" "${kbargs[@]}" \
     >"$out/kbench_$name.log" 2>"$out/kbench_$name.err"
   echo "kbench $name rc=$?"; grep -v "^#" "$out/kbench_$name.log"
@@ -100,7 +107,7 @@ fi
 if [ -n "${SS_NCU_ARGS:-}" ] && [ "$(left)" -gt 100 ]; then
   ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || echo ncu)
   # shellcheck disable=SC2086
-  timeout $(( $(left) - 30 )) "$ncu" --profile-from-start off --clock-control none --section SpeedOfLight \
+  env ${SS_NCU_ENV:-} timeout $(( $(left) - 30 )) "$ncu" --profile-from-start off --clock-control none --section SpeedOfLight \
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis ${SS_NCU_SECTIONS:-} -f -o "$out/ncu" \
     "$build/src/bench/ss_kbench" --no-linear --profile --warmup 1 --repeats 3 $SS_NCU_ARGS >"$out/ncu-run.log" 2>&1
   echo "ncu rc=$?"
