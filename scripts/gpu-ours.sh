@@ -10,7 +10,8 @@
 #      SS_KB_SPARSITY, SS_KB_DTYPES (kernel benchmark lists), SS_SKIP_SUITE=1,
 #      SS_SKIP_SANITIZER=1, CUSPARSELT_ROOT (default: the machine's wheel),
 #      SS_DIAG_CFGS / SS_DIAG_FALLBACK_CFGS (configurations tried first; the suite's list if they fail),
-#      SS_KB_CFG_TIMEOUT (seconds per configuration run), SS_NCU_ENV (env for the ncu run).
+#      SS_KB_CFG_TIMEOUT (seconds per configuration run), SS_NCU_ENV (env for the ncu run),
+#      SS_EXP_BUILDS / SS_EXP_CFGS (timing-experiment builds of our kernel and the configurations they time).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 final=${OUT:-$root/out/gpu-ours}
@@ -85,12 +86,25 @@ kb() { # name, env..., -- ss_kbench args
 nvidia-smi dmon -s pc -d 1 >"$out/dmon.log" 2>&1 &
 dmon=$!
 kbargs=(--backends cublaslt,cusparselt,ours,ours_dense --sparsity "${SS_KB_SPARSITY:-dense,2_4,2_6,2_8,2_10}")
-kb all
+[ "${SS_KB_ALL:-1}" = 1 ] && kb all
 for cfg in ${SS_KB_OURS_CFGS:-}; do # ROWSxTOKENS[cCLUSTER]
   IFS=x read -r rows rest <<<"$cfg"
   bn=${rest%%c*}; cl=1; [[ "$rest" == *c* ]] && cl=${rest#*c}
   kbargs=(--backends ours,ours_dense --sparsity "${SS_KB_OURS_SPARSITY:-dense,2_4,2_8}")
   kb "ours_$cfg" SS_OURS_ROWS="$rows" SS_OURS_BN="$bn" SS_OURS_CLUSTER="$cl"
+done
+# 4a. timing experiments (SS_EXP_BUILDS, e.g. "1 2": ours_kernel.cuh's SS_OURS_EXP; wrong sums, timing only)
+for e in ${SS_EXP_BUILDS:-}; do
+  [ "$(left)" -lt 120 ] && { echo "exp $e: skipped (time)"; continue; }
+  eb=$build-exp$e
+  cmake -S "$root" -B "$eb" -DCMAKE_BUILD_TYPE=Release -DSS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DCMAKE_CUDA_FLAGS="-DSS_OURS_EXP=$e" -DCUSPARSELT_ROOT="$csl" -DSS_DEPS_DIR="$root/.deps" >"$out/cmake-exp$e.log" 2>&1 &&
+    cmake --build "$eb" -j "$(nproc)" --target ss_kbench >"$out/build-exp$e.log" 2>&1 || { echo "exp $e build failed"; continue; }
+  for cfg in ${SS_EXP_CFGS:-256x128}; do
+    IFS=x read -r rows bn <<<"$cfg"
+    kbargs=(--backends ours,ours_dense --sparsity "${SS_KB_OURS_SPARSITY:-dense,2_4,2_8}")
+    saved=$build; build=$eb; kb "exp${e}_$cfg" SS_OURS_ROWS="$rows" SS_OURS_BN="$bn" SS_OURS_CLUSTER=1; build=$saved
+  done
 done
 kill $dmon 2>/dev/null
 
@@ -111,7 +125,11 @@ if [ -n "${SS_NCU_ARGS:-}" ] && [ "$(left)" -gt 100 ]; then
     --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis ${SS_NCU_SECTIONS:-} -f -o "$out/ncu" \
     "$build/src/bench/ss_kbench" --no-linear --profile --warmup 1 --repeats 3 $SS_NCU_ARGS >"$out/ncu-run.log" 2>&1
   echo "ncu rc=$?"
-  "$ncu" --import "$out/ncu.ncu-rep" --page details >"$out/ncu.txt" 2>&1 && rm -f "$out/ncu.ncu-rep"
+  "$ncu" --import "$out/ncu.ncu-rep" --page details >"$out/ncu.txt" 2>&1
+  # the stall reasons and pipe loads, per kernel (the raw page, filtered)
+  "$ncu" --import "$out/ncu.ncu-rep" --page raw 2>&1 | grep -E "^  [a-zA-Z_]+.*\(|stall|pipe_tensor|pipe_shared|lsu_mem_shared|l1tex__data_pipe|smsp__inst_executed.sum |sm__cycles_elapsed.avg " \
+    >"$out/ncu-raw.txt"
+  rm -f "$out/ncu.ncu-rep"
   grep -E "^  [a-z_]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput|L2 Cache Throughput|DRAM Throughput|Shared" "$out/ncu.txt" | head -60
 fi
 echo "total $(( $(date +%s) - t0 )) s"

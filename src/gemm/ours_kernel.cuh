@@ -39,6 +39,13 @@ namespace ss_ours {
 #ifndef SS_OURS_SETMAXNREG
 #define SS_OURS_SETMAXNREG 1
 #endif
+/* Timing experiments that compute wrong sums (kernel benchmark only, never
+ * a library build): 1 the producer loads the first ring of stages and then
+ * only arrives (the consumers' rate with no operand traffic), 2 the
+ * consumers issue no wgmma (the operand delivery rate alone). */
+#ifndef SS_OURS_EXP
+#define SS_OURS_EXP 0
+#endif
 
 constexpr int kThreads = 384;
 constexpr int kMaxSmem = 232448; /* sm_90 opt-in limit per block */
@@ -246,6 +253,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         if (threadIdx.x == 0) {
             int stage = 0;
             uint32_t phase = 0;
+            int64_t issued = 0; /* stages so far (SS_OURS_EXP 1) */
             for (int64_t tile = cluster; tile < p.n_tiles; tile += clusters) {
                 int64_t nb, tb, load_tb;
                 int store;
@@ -256,6 +264,11 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
                     /* with clusters, empty means free in both CTAs: this producer writes into the peer's stage too */
                     const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
                     mbar_wait(empty, phase ^ 1);
+                    if (SS_OURS_EXP == 1 && issued++ >= G::kStages) {
+                        mbar_arrive(full);
+                        if (++stage == G::kStages) stage = 0, phase ^= 1;
+                        continue;
+                    }
                     mbar_expect_tx(full, G::kStage); /* the peer's multicast chunks count here too */
                     uint8_t *st = smem + stage * G::kStage;
                     tma_load_2d(smem_u32(st), &tmap_b, (int)(ks * SS_OURS_BK), (int)(load_tb * BN), full);
@@ -332,7 +345,8 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
             uint8_t *st = smem + stage * G::kStage;
             const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + mb0 * G::kChunk);
-            if (SPARSE) {
+            if (SS_OURS_EXP == 2) {
+            } else if (SPARSE) {
 #pragma unroll
                 for (int m = 0; m < 2; m++)
 #pragma unroll
