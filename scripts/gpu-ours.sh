@@ -129,6 +129,8 @@ if [ -n "${SS_NCU_ARGS:-}" ] && [ "$(left)" -gt 100 ]; then
   # the stall reasons and pipe loads, per kernel (the raw page, filtered)
   "$ncu" --import "$out/ncu.ncu-rep" --page raw 2>&1 | grep -E "^  [a-zA-Z_]+.*\(|stall|pipe_tensor|pipe_shared|lsu_mem_shared|l1tex__data_pipe|smsp__inst_executed.sum |sm__cycles_elapsed.avg " \
     >"$out/ncu-raw.txt"
+  # per SASS instruction: the warp stall samples (where the time goes), compressed
+  "$ncu" --import "$out/ncu.ncu-rep" --page source --csv --print-source sass 2>&1 | gzip >"$out/ncu-source.csv.gz"
   rm -f "$out/ncu.ncu-rep"
   grep -E "^  [a-z_]+.*\(|Duration|Compute \(SM\) Throughput|Memory Throughput|L2 Cache Throughput|DRAM Throughput|Shared" "$out/ncu.txt" | head -60
 fi

@@ -40,9 +40,11 @@ namespace ss_ours {
 #define SS_OURS_SETMAXNREG 1
 #endif
 /* Timing experiments that compute wrong sums (kernel benchmark only, never
- * a library build): 1 the producer loads the first ring of stages and then
- * only arrives (the consumers' rate with no operand traffic), 2 the
- * consumers issue no wgmma (the operand delivery rate alone). */
+ * a library build), bits: 1 the producer loads the first ring of stages and
+ * then only arrives (the consumers' rate with no operand traffic), 2 the
+ * consumers issue no wgmma (the operand delivery rate alone), 4 no
+ * epilogue, 8 no pipeline at all (the producer idles, the consumers issue
+ * every k-step's wgmmas on stage 0 without waiting: the wgmma rate alone). */
 #ifndef SS_OURS_EXP
 #define SS_OURS_EXP 0
 #endif
@@ -162,60 +164,87 @@ template <int N> __device__ __forceinline__ void wgmma_wait() {
 __device__ __forceinline__ void fence_reg(uint32_t &r) { asm volatile("" : "+r"(r)::"memory"); }
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
-/* Epilogue of one consumer thread: channels c0, c0 + 1 for tokens t0 + 8j + v. */
+/* Epilogue of one consumer thread: channels c0 + 64m, c0 + 64m + 1 of its
+ * two m64 blocks m, tokens t0 + 8j + v. The token scales are loaded a
+ * chunk of 8 tokens at a time, each chunk's loads back to back before its
+ * stores: a load after a store through a pointer that may alias it cannot
+ * be hoisted, and one per token they stalled the epilogue on a load each
+ * (SASS, 2026-12-02); all 32 at once spill registers. */
 template <int BN, bool FP8, typename Acc>
-__device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[BN / 2], int64_t c0, int64_t t0) {
-    const bool ok0 = c0 < p.cols_out, ok1 = c0 + 1 < p.cols_out;
-    float sw0 = 1.f, sw1 = 1.f, b0 = 0.f, b1 = 0.f;
-    if (p.sw && ok0) sw0 = p.sw[c0];
-    if (p.sw && ok1) sw1 = p.sw[c0 + 1];
-    if (p.bias && ok0) b0 = p.bias[c0];
-    if (p.bias && ok1) b1 = p.bias[c0 + 1];
-    const bool pair = ok1 && (p.ld_out % 2 == 0); /* two channels in one aligned store */
+__device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[2][BN / 2], int64_t c0, int64_t t0) {
+    constexpr int kChunkJ = 4; /* j values (8 tokens' scales) per chunk */
+    bool ok0[2], ok1[2];
+    float sw0[2] = {1.f, 1.f}, sw1[2] = {1.f, 1.f}, b0[2] = {0.f, 0.f}, b1[2] = {0.f, 0.f};
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
+    for (int m = 0; m < 2; m++) {
+        const int64_t c = c0 + (int64_t)m * SS_OURS_ROWS;
+        ok0[m] = c < p.cols_out;
+        ok1[m] = c + 1 < p.cols_out;
+        if (p.sw && ok0[m]) sw0[m] = __ldg(p.sw + c);
+        if (p.sw && ok1[m]) sw1[m] = __ldg(p.sw + c + 1);
+        if (p.bias && ok0[m]) b0[m] = __ldg(p.bias + c);
+        if (p.bias && ok1[m]) b1[m] = __ldg(p.bias + c + 1);
+    }
+    const bool even_ld = p.ld_out % 2 == 0; /* two channels in one aligned store */
 #pragma unroll
-        for (int v = 0; v < 2; v++) {
-            const int64_t t = t0 + 8 * j + v;
-            if (t >= p.rows_out || !ok0) continue;
-            const Acc a0 = d[4 * j + v], a1 = d[4 * j + 2 + v];
-            if (p.raw) {
-                uint32_t *o = (uint32_t *)p.out + t * p.ld_out + c0;
-                const uint32_t u0 = FP8 ? __float_as_uint((float)a0) : (uint32_t)a0;
-                const uint32_t u1 = FP8 ? __float_as_uint((float)a1) : (uint32_t)a1;
-                if (pair) *(uint2 *)o = make_uint2(u0, u1);
-                else {
-                    o[0] = u0;
-                    if (ok1) o[1] = u1;
+    for (int jc = 0; jc < BN / 8; jc += kChunkJ) {
+        float sx[kChunkJ][2];
+#pragma unroll
+        for (int j = 0; j < kChunkJ; j++)
+#pragma unroll
+            for (int v = 0; v < 2; v++) {
+                const int64_t t = t0 + 8 * (jc + j) + v;
+                sx[j][v] = p.sx && !p.raw && t < p.rows_out ? __ldg(p.sx + t) : 1.f;
+            }
+#pragma unroll
+        for (int m = 0; m < 2; m++) {
+            const int64_t c = c0 + (int64_t)m * SS_OURS_ROWS;
+            const bool pair = ok1[m] && even_ld;
+#pragma unroll
+            for (int j = 0; j < kChunkJ; j++) {
+#pragma unroll
+                for (int v = 0; v < 2; v++) {
+                    const int64_t t = t0 + 8 * (jc + j) + v;
+                    if (t >= p.rows_out || !ok0[m]) continue;
+                    const Acc a0 = d[m][4 * (jc + j) + v], a1 = d[m][4 * (jc + j) + 2 + v];
+                    if (p.raw) {
+                        uint32_t *o = (uint32_t *)p.out + t * p.ld_out + c;
+                        const uint32_t u0 = FP8 ? __float_as_uint((float)a0) : (uint32_t)a0;
+                        const uint32_t u1 = FP8 ? __float_as_uint((float)a1) : (uint32_t)a1;
+                        if (pair) *(uint2 *)o = make_uint2(u0, u1);
+                        else {
+                            o[0] = u0;
+                            if (ok1[m]) o[1] = u1;
+                        }
+                        continue;
+                    }
+                    /* ((acc * s_x) * s_w) + bias in this order, rounded once each (no
+                     * contraction): the CPU reference's order, so INT8 is bit-exact */
+                    float y0 = FP8 ? (float)a0 : __int2float_rn((int)a0);
+                    float y1 = FP8 ? (float)a1 : __int2float_rn((int)a1);
+                    if (p.sx) {
+                        y0 = __fmul_rn(y0, sx[j][v]);
+                        y1 = __fmul_rn(y1, sx[j][v]);
+                    }
+                    if (p.sw) {
+                        y0 = __fmul_rn(y0, sw0[m]);
+                        y1 = __fmul_rn(y1, sw1[m]);
+                    }
+                    if (p.bias) {
+                        y0 = __fadd_rn(y0, b0[m]);
+                        y1 = __fadd_rn(y1, b1[m]);
+                    }
+                    __nv_bfloat16 *o = (__nv_bfloat16 *)p.out + t * p.ld_out + c;
+                    if (pair) *(__nv_bfloat162 *)o = __floats2bfloat162_rn(y0, y1);
+                    else {
+                        o[0] = __float2bfloat16_rn(y0);
+                        if (ok1[m]) o[1] = __float2bfloat16_rn(y1);
+                    }
                 }
-                continue;
-            }
-            /* ((acc * s_x) * s_w) + bias in this order, rounded once each (no
-             * contraction): the CPU reference's order, so INT8 is bit-exact */
-            float y0 = FP8 ? (float)a0 : __int2float_rn((int)a0), y1 = FP8 ? (float)a1 : __int2float_rn((int)a1);
-            if (p.sx) {
-                const float s = p.sx[t];
-                y0 = __fmul_rn(y0, s);
-                y1 = __fmul_rn(y1, s);
-            }
-            if (p.sw) {
-                y0 = __fmul_rn(y0, sw0);
-                y1 = __fmul_rn(y1, sw1);
-            }
-            if (p.bias) {
-                y0 = __fadd_rn(y0, b0);
-                y1 = __fadd_rn(y1, b1);
-            }
-            __nv_bfloat16 *o = (__nv_bfloat16 *)p.out + t * p.ld_out + c0;
-            if (pair) *(__nv_bfloat162 *)o = __floats2bfloat162_rn(y0, y1);
-            else {
-                o[0] = __float2bfloat16_rn(y0);
-                if (ok1) o[1] = __float2bfloat16_rn(y1);
             }
         }
     }
 }
-
 
 #endif /* SS_SM90A_DEVICE */
 
@@ -254,7 +283,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             int stage = 0;
             uint32_t phase = 0;
             int64_t issued = 0; /* stages so far (SS_OURS_EXP 1) */
-            for (int64_t tile = cluster; tile < p.n_tiles; tile += clusters) {
+            for (int64_t tile = (SS_OURS_EXP & 8) ? p.n_tiles : cluster; tile < p.n_tiles; tile += clusters) {
                 int64_t nb, tb, load_tb;
                 int store;
                 if (CL == 2) ss_ours_cluster_tile(tile, p.nb_count, p.tb_count, p.group, rank, &nb, &tb, &load_tb, &store);
@@ -264,7 +293,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
                     /* with clusters, empty means free in both CTAs: this producer writes into the peer's stage too */
                     const uint32_t full = bars + 8 * stage, empty = bars + 8 * (G::kStages + stage);
                     mbar_wait(empty, phase ^ 1);
-                    if (SS_OURS_EXP == 1 && issued++ >= G::kStages) {
+                    if ((SS_OURS_EXP & 1) && issued++ >= G::kStages) {
                         mbar_arrive(full);
                         if (++stage == G::kStages) stage = 0, phase ^= 1;
                         continue;
@@ -341,11 +370,11 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         uint32_t e0[2][2] = {{0, 0}, {0, 0}}, e1[2][2] = {{0, 0}, {0, 0}}; /* [m-block][k64] */
         auto fold = [](const uint32_t(&e)[2][2]) { return e[0][0] ^ e[0][1] ^ e[1][0] ^ e[1][1]; };
         auto step = [&](int64_t ks, uint32_t(&e)[2][2], const uint32_t(&e_before)[2][2]) {
-            const int stage = (int)((g0 + ks) % G::kStages);
-            mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
+            const int stage = (SS_OURS_EXP & 8) ? 0 : (int)((g0 + ks) % G::kStages);
+            if (!(SS_OURS_EXP & 8)) mbar_wait(bars + 8 * stage, (uint32_t)(((g0 + ks) / G::kStages) & 1));
             uint8_t *st = smem + stage * G::kStage;
             const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + mb0 * G::kChunk);
-            if (SS_OURS_EXP == 2) {
+            if (SS_OURS_EXP & 2) {
             } else if (SPARSE) {
 #pragma unroll
                 for (int m = 0; m < 2; m++)
@@ -373,7 +402,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             if (SS_OURS_WAIT0) wgmma_wait<0>();
             else wgmma_wait<1>();
             if (SPARSE) keep ^= fold(e_before);
-            if (prev >= 0) release(prev); /* the stage before is read */
+            if (prev >= 0 && !(SS_OURS_EXP & 8)) release(prev); /* the stage before is read */
             prev = stage;
         };
         int64_t ks = 0;
@@ -389,12 +418,9 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
         for (int m = 0; m < 2; m++)
 #pragma unroll
             for (int i = 0; i < BN / 2; i++) fence_reg(d[m][i]);
-        release(prev);
-        if (store)
-#pragma unroll
-            for (int m = 0; m < 2; m++)
-                epilogue<BN, FP8>(p, d[m], nb * RM + (mb0 + m) * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4),
-                                  tb * BN + 2 * (lane % 4));
+        if (!(SS_OURS_EXP & 8)) release(prev);
+        if (store && !(SS_OURS_EXP & 4))
+            epilogue<BN, FP8>(p, d, nb * RM + mb0 * SS_OURS_ROWS + 16 * warp + 2 * (lane / 4), tb * BN + 2 * (lane % 4));
     }
     if (CL == 2) cluster_sync(); /* no CTA leaves while its peer may still write or arrive into it */
     /* `keep` has to reach a side effect, or the folds above (and with them
