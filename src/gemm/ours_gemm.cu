@@ -37,13 +37,15 @@
  * 2026-12-01): 256-token tiles (wrong sums in whole warps' rows; most likely
  * the metadata hazard ours_kernel.cuh's k-step describes, found on 256-row
  * tiles the next day, when a group in flight had its metadata registers
- * overwritten) and clusters of two CTAs sharing the token tile by TMA
- * multicast (correct, but half the speed of single CTAs). Clusters are back
- * as an EXPERIMENTAL configuration (256 x 128 in pairs sharing the weight
- * chunks, ss_ours_cfg.cluster = 2: fewer operand bytes per MAC into each
- * SM, which docs/BENCHMARKS.md measured to be the limit), built with the
- * grid sized by cudaOccupancyMaxActiveClusters and stage releases as plain
- * remote arrives; not yet run on a GPU, never the default.
+ * overwritten). Clusters of two CTAs are built as an EXPERIMENTAL
+ * configuration (256 x 128 in pairs sharing the weight chunks by TMA
+ * multicast, ss_ours_cfg.cluster = 2): correct, and 4 % slower than single
+ * CTAs although it cut the L2 traffic (H200, 2026-12-02), so never the
+ * default nor tuned. What had held the kernel back was its epilogue: a
+ * third of the consumers' time in per-element tests and token-scale loads
+ * that could not be hoisted past the stores; with the interior epilogue
+ * (ours_kernel.cuh) the tensor pipe went from 39 % to 60 % busy and the
+ * next limit is the shared-memory data pipe (89 %; docs/BENCHMARKS.md).
  */
 #include <cuda.h>
 #include <cudaTypedefs.h>
