@@ -81,7 +81,11 @@ struct ss_q_fp8e4m3 {
          * low 20 bits = 0x80000. Normal E4M3 range only (>= 2^-6; NaN fails),
          * and more than 16 ulp from a midpoint. */
         const uint32_t low = __float_as_uint(q0) & 0xfffffu;
-        if (fabsf(q0) >= 0x1p-6f && low - 0x80000u + 16u > 32u)
+        /* An exact zero gives the same code on both paths (+-0 * r and
+         * +-0 / s are +-0), and the squared-ReLU product is about half
+         * zeros, which all took the division before: the suspected cause of
+         * FP8's slower slid row kernels (H200, 2026-12-02, docs/BENCHMARKS.md). */
+        if ((fabsf(q0) >= 0x1p-6f && low - 0x80000u + 16u > 32u) || q0 == 0.0f)
             return (store)__nv_cvt_float_to_fp8(q0, __NV_SATFINITE, __NV_E4M3);
         return quant(x, s);
     }
