@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "convert/prune.h"
 #include "convert/slide.h"
 #include "core/rng.h"
@@ -318,13 +320,40 @@ static void test_pack_refuses_non_2_4(void **s) {
     free(w), free(img);
 }
 
+/* The chunks are packed in parallel: a weight with two bad groups is
+ * reported for the first in image order (block-major), whatever the threads
+ * did first, and a good weight packs to the same image at any thread count. */
+static void test_pack_reports_first_bad_chunk(void **s) {
+    (void)s;
+    ss_ours_geom g;
+    assert_int_equal(ss_ours_geometry(256, 512, 1, &g), SS_OK);
+    assert_true(g.blocks * g.k_steps >= 16);
+    uint8_t *w = calloc(256 * 512, 1), *img = malloc(g.bytes), *img1 = malloc(g.bytes);
+    assert_true(w && img && img1);
+    ss_rng r;
+    ss_rng_seed(&r, 13, 0);
+    random_codes(&r, SS_DT_I8, w, 256 * 512, 8);
+    make_2_4(&r, w, 256, 512);
+    assert_int_equal(ss_ours_pack(&g, SS_DT_I8, w, img, "w"), SS_OK);
+    omp_set_num_threads(1);
+    assert_int_equal(ss_ours_pack(&g, SS_DT_I8, w, img1, "w"), SS_OK);
+    omp_set_num_threads(omp_get_num_procs());
+    assert_memory_equal(img, img1, g.bytes);
+    memset(w + 200 * 512, 3, 4);       /* channel 200 (block 3), columns 0..3: k-step 0 */
+    memset(w + 70 * 512 + 256, 3, 4);  /* channel 70 (block 1), columns 256..259: k-step 2, earlier in the image */
+    assert_int_equal(ss_ours_pack(&g, SS_DT_I8, w, img, "blk.3.gate"), SS_ERR_FORMAT);
+    assert_non_null(strstr(ss_errmsg(), "blk.3.gate"));
+    assert_non_null(strstr(ss_errmsg(), "row 70 columns 256..259"));
+    free(w), free(img), free(img1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_permutations_are_bijections), cmocka_unit_test(test_tile_schedule_is_a_bijection),
         cmocka_unit_test(test_default_cfg), cmocka_unit_test(test_cluster_schedule),                     cmocka_unit_test(test_geometry),
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_model_matches_plain_product), cmocka_unit_test(test_slid_weights_every_L),
-        cmocka_unit_test(test_pack_refuses_non_2_4),
+        cmocka_unit_test(test_pack_refuses_non_2_4), cmocka_unit_test(test_pack_reports_first_bad_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,37 +77,44 @@ static inline uint8_t code_at(const ss_ours_geom *g, ss_dtype dt, const uint8_t 
     return is_zero(c, dt) ? 0 : c;
 }
 
+/* The two positions the metadata names for a group of 4 whose nonzero codes
+ * are the set bits of the index (positions 0..3); -1 for more than two.
+ * They must be distinct and increasing; with fewer nonzeros the extra
+ * position holds a zero: none -> 0, 1; only 3 -> 2, 3; only j -> j, j + 1. */
+static const int8_t pair_of_mask[16][2] = {
+    {0, 1}, {0, 1}, {1, 2}, {0, 1}, {2, 3}, {0, 2}, {1, 2}, {-1, 0},
+    {2, 3}, {0, 3}, {1, 3}, {-1, 0}, {2, 3}, {-1, 0}, {-1, 0}, {-1, 0},
+};
+
 /* One block of 64 rows x one k-step, sparse: compressed sub-tiles + metadata. */
 static ss_status pack_sparse_chunk(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, int64_t b, int64_t s,
                                    uint8_t *chunk, const char *name) {
     uint16_t nibbles[SS_OURS_ROWS][SS_OURS_BK / 4]; /* per physical row, per group of the k-step */
+    /* inside the weight (every row of the block and column of the step exists): codes read directly */
+    const int interior = (b + 1) * SS_OURS_ROWS <= g->N && (s + 1) * SS_OURS_BK <= g->K;
+    const uint8_t zero_bits = dt == SS_DT_F8_E4M3 ? 0x7f : 0xff; /* a code is zero if these bits are */
     for (int p = 0; p < SS_OURS_ROWS; p++) {
         const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
         for (int G = 0; G < SS_OURS_BK / 4; G++) {
             const int64_t k = s * SS_OURS_BK + 4 * G;
-            int idx[2] = {0, 1}, kept = 0;
+            uint8_t c[4];
+            int mask = 0;
             for (int j = 0; j < 4; j++) {
-                if (!code_at(g, dt, w, n, k + j)) continue;
-                if (kept == 2)
-                    return ss_fail(SS_ERR_FORMAT,
-                                   "%s: weight [%lld, %lld] row %lld columns %lld..%lld hold more than 2 nonzeros: "
-                                   "not 2:4 (the ours sparse GEMM needs a slid weight, or one pruned to 2_4)",
-                                   name, (long long)g->N, (long long)g->K, (long long)n, (long long)k,
-                                   (long long)(k + 3));
-                idx[kept++] = j;
+                c[j] = interior ? w[n * g->K + k + j] : code_at(g, dt, w, n, k + j);
+                c[j] = c[j] & zero_bits ? c[j] : 0; /* fp8 -0 is a zero */
+                mask |= (c[j] != 0) << j;
             }
-            /* The metadata must name two distinct positions in increasing
-             * order; with fewer nonzeros the extra position holds a zero. */
-            if (kept == 1 && idx[0] == 3) {
-                idx[0] = 2;
-                idx[1] = 3;
-            } else if (kept == 1) {
-                idx[1] = idx[0] + 1;
-            }
-            nibbles[p][G] = (uint16_t)(idx[0] | idx[1] << 2);
+            const int i0 = pair_of_mask[mask][0], i1 = pair_of_mask[mask][1];
+            if (i0 < 0)
+                return ss_fail(SS_ERR_FORMAT,
+                               "%s: weight [%lld, %lld] row %lld columns %lld..%lld hold more than 2 nonzeros: "
+                               "not 2:4 (the ours sparse GEMM needs a slid weight, or one pruned to 2_4)",
+                               name, (long long)g->N, (long long)g->K, (long long)n, (long long)k, (long long)(k + 3));
+            nibbles[p][G] = (uint16_t)(i0 | i1 << 2);
             /* compressed values: sub-tile G/16, byte 2*(G%16) + i */
             uint8_t *sub = chunk + (G / 16) * SS_OURS_SUB_BYTES;
-            for (int i = 0; i < 2; i++) sub[ss_ours_sub_offset(p, 2 * (G % 16) + i)] = code_at(g, dt, w, n, k + idx[i]);
+            sub[ss_ours_sub_offset(p, 2 * (G % 16))] = c[i0];
+            sub[ss_ours_sub_offset(p, 2 * (G % 16) + 1)] = c[i1];
         }
     }
     for (int sub = 0; sub < 2; sub++) {
@@ -124,11 +131,22 @@ static ss_status pack_sparse_chunk(const ss_ours_geom *g, ss_dtype dt, const uin
 
 static void pack_dense_chunk(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, int64_t b, int64_t s,
                              uint8_t *chunk) {
+    const int interior = (b + 1) * SS_OURS_ROWS <= g->N && (s + 1) * SS_OURS_BK <= g->K;
     for (int p = 0; p < SS_OURS_ROWS; p++) {
         const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
-        for (int kk = 0; kk < SS_OURS_BK; kk++)
-            chunk[(kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32)] =
-                code_at(g, dt, w, n, s * SS_OURS_BK + kk);
+        if (!interior) {
+            for (int kk = 0; kk < SS_OURS_BK; kk++)
+                chunk[(kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32)] =
+                    code_at(g, dt, w, n, s * SS_OURS_BK + kk);
+            continue;
+        }
+        /* a row's 16 consecutive bytes of a sub-tile are contiguous (ss_ours_sub_offset) */
+        for (int kk = 0; kk < SS_OURS_BK; kk += 16) {
+            uint8_t *dst = chunk + (kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32);
+            memcpy(dst, w + n * g->K + s * SS_OURS_BK + kk, 16);
+            if (dt == SS_DT_F8_E4M3)
+                for (int j = 0; j < 16; j++) dst[j] = dst[j] == 0x80 ? 0 : dst[j]; /* -0 as code_at gives it */
+        }
     }
 }
 
@@ -136,13 +154,23 @@ ss_status ss_ours_pack(const ss_ours_geom *g, ss_dtype dt, const uint8_t *w, uin
     if (dt != SS_DT_I8 && dt != SS_DT_F8_E4M3)
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: the ours GEMM takes int8 or fp8 e4m3 weights, not %s", name,
                        ss_dtype_name(dt));
+    /* The chunks are independent: one thread each (a model's weights took
+     * ~20 s to pack on one core, H200 machine, 2026-12-02). A weight that is
+     * not 2:4 is reported for the first bad chunk in image order, as a
+     * serial pack would: that chunk is packed again here to say where. */
+    const int64_t n_chunks = g->blocks * g->k_steps;
+    int64_t first_bad = n_chunks;
     memset(img, 0, g->bytes);
-    for (int64_t b = 0; b < g->blocks; b++)
-        for (int64_t s = 0; s < g->k_steps; s++) {
-            uint8_t *chunk = img + (size_t)(b * g->k_steps + s) * g->chunk_bytes;
-            if (g->sparse) SS_TRY(pack_sparse_chunk(g, dt, w, b, s, chunk, name));
-            else pack_dense_chunk(g, dt, w, b, s, chunk);
-        }
+#pragma omp parallel for schedule(dynamic, 16) reduction(min : first_bad)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        uint8_t *chunk = img + (size_t)c * g->chunk_bytes;
+        const int64_t b = c / g->k_steps, s = c % g->k_steps;
+        if (!g->sparse) pack_dense_chunk(g, dt, w, b, s, chunk);
+        else if (pack_sparse_chunk(g, dt, w, b, s, chunk, name) != SS_OK && c < first_bad) first_bad = c;
+    }
+    if (first_bad < n_chunks)
+        return pack_sparse_chunk(g, dt, w, first_bad / g->k_steps, first_bad % g->k_steps,
+                                 img + (size_t)first_bad * g->chunk_bytes, name);
     return SS_OK;
 }
 
