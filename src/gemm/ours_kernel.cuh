@@ -425,6 +425,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
             uint8_t *st = smem + stage * G::kStage;
             const uint32_t b_addr = smem_u32(st), a_addr = smem_u32(st + G::kBBytes + mb0 * G::kChunk);
             if (SS_OURS_EXP & 2) {
+                /* timing experiment: no wgmma (the stage is only waited for and released) */
             } else if (SPARSE) {
 #pragma unroll
                 for (int m = 0; m < 2; m++)

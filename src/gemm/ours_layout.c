@@ -92,7 +92,6 @@ static ss_status pack_sparse_chunk(const ss_ours_geom *g, ss_dtype dt, const uin
     uint16_t nibbles[SS_OURS_ROWS][SS_OURS_BK / 4]; /* per physical row, per group of the k-step */
     /* inside the weight (every row of the block and column of the step exists): codes read directly */
     const int interior = (b + 1) * SS_OURS_ROWS <= g->N && (s + 1) * SS_OURS_BK <= g->K;
-    const uint8_t zero_bits = dt == SS_DT_F8_E4M3 ? 0x7f : 0xff; /* a code is zero if these bits are */
     for (int p = 0; p < SS_OURS_ROWS; p++) {
         const int64_t n = b * SS_OURS_ROWS + ss_ours_row_channel(p);
         for (int G = 0; G < SS_OURS_BK / 4; G++) {
@@ -101,7 +100,7 @@ static ss_status pack_sparse_chunk(const ss_ours_geom *g, ss_dtype dt, const uin
             int mask = 0;
             for (int j = 0; j < 4; j++) {
                 c[j] = interior ? w[n * g->K + k + j] : code_at(g, dt, w, n, k + j);
-                c[j] = c[j] & zero_bits ? c[j] : 0; /* fp8 -0 is a zero */
+                if (is_zero(c[j], dt)) c[j] = 0; /* fp8 -0 is a zero */
                 mask |= (c[j] != 0) << j;
             }
             const int i0 = pair_of_mask[mask][0], i1 = pair_of_mask[mask][1];
@@ -144,8 +143,9 @@ static void pack_dense_chunk(const ss_ours_geom *g, ss_dtype dt, const uint8_t *
         for (int kk = 0; kk < SS_OURS_BK; kk += 16) {
             uint8_t *dst = chunk + (kk / 32) * SS_OURS_SUB_BYTES + ss_ours_sub_offset(p, kk % 32);
             memcpy(dst, w + n * g->K + s * SS_OURS_BK + kk, 16);
-            if (dt == SS_DT_F8_E4M3)
-                for (int j = 0; j < 16; j++) dst[j] = dst[j] == 0x80 ? 0 : dst[j]; /* -0 as code_at gives it */
+            if (dt == SS_DT_F8_E4M3) /* int8 has one zero: nothing to rewrite */
+                for (int j = 0; j < 16; j++)
+                    if (is_zero(dst[j], dt)) dst[j] = 0; /* -0 as code_at gives it */
         }
     }
 }
