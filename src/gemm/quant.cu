@@ -17,19 +17,6 @@
 #include "gemm/gemm_internal.h"
 #include "gemm/quant_device.cuh"
 
-/* 8 elements in, 8 codes out (8 or 16 bytes). */
-template <class Q> union ss_codes8 {
-    typename Q::store e[8];
-    uint2 u2;
-    uint4 u4;
-};
-
-template <class Q>
-static __device__ __forceinline__ void ss_store_codes8(typename Q::store *dst, const ss_codes8<Q> &c) {
-    if constexpr (sizeof(typename Q::store) == 1) *reinterpret_cast<uint2 *>(dst) = c.u2;
-    else *reinterpret_cast<uint4 *>(dst) = c.u4;
-}
-
 /* Chunk c (elements 8c .. 8c+7) of row xr as 8 BF16 in 16 bytes, 0 beyond K.
  * Kept packed: half the registers of 8 floats, so more rows fit in flight. */
 static __device__ __forceinline__ uint4 ss_load_chunk(const __nv_bfloat16 *__restrict__ xr, int c, int64_t K, int vec_ok) {
@@ -56,18 +43,6 @@ enum ss_quant_out {
     SS_QO_SLIDE8,    /* slid 2:8 with K % 8 == 0: a chunk of 8 is one group, whose 3 windows
                         (codes 0-3, 2-5, 4-7) a thread stores itself: no shared memory, no barrier */
 };
-
-/* The 3 windows of a 2:8 group: 12 codes at dst (4-code aligned). */
-template <class Q>
-static __device__ __forceinline__ void ss_store_windows8(typename Q::store *dst, const ss_codes8<Q> &c) {
-    if constexpr (sizeof(typename Q::store) == 1) {
-        uint32_t *d = reinterpret_cast<uint32_t *>(dst);
-        d[0] = c.u2.x, d[1] = __byte_perm(c.u2.x, c.u2.y, 0x5432), d[2] = c.u2.y;
-    } else {
-        uint2 *d = reinterpret_cast<uint2 *>(dst);
-        d[0] = make_uint2(c.u4.x, c.u4.y), d[1] = make_uint2(c.u4.y, c.u4.z), d[2] = make_uint2(c.u4.z, c.u4.w);
-    }
-}
 
 template <class Q, int OUT, int V>
 __global__ void __launch_bounds__(512) ss_quant_kernel(const __nv_bfloat16 *__restrict__ x, int64_t M, int64_t K,

@@ -155,6 +155,31 @@ static __device__ __forceinline__ float ss_block_max(float v, float *red) {
     return red[0];
 }
 
+/* 8 elements in, 8 codes out (8 or 16 bytes). */
+template <class Q> union ss_codes8 {
+    typename Q::store e[8];
+    uint2 u2;
+    uint4 u4;
+};
+
+template <class Q>
+static __device__ __forceinline__ void ss_store_codes8(typename Q::store *dst, const ss_codes8<Q> &c) {
+    if constexpr (sizeof(typename Q::store) == 1) *reinterpret_cast<uint2 *>(dst) = c.u2;
+    else *reinterpret_cast<uint4 *>(dst) = c.u4;
+}
+
+/* The 3 windows of a 2:8 group: 12 codes at dst (4-code aligned). */
+template <class Q>
+static __device__ __forceinline__ void ss_store_windows8(typename Q::store *dst, const ss_codes8<Q> &c) {
+    if constexpr (sizeof(typename Q::store) == 1) {
+        uint32_t *d = reinterpret_cast<uint32_t *>(dst);
+        d[0] = c.u2.x, d[1] = __byte_perm(c.u2.x, c.u2.y, 0x5432), d[2] = c.u2.y;
+    } else {
+        uint2 *d = reinterpret_cast<uint2 *>(dst);
+        d[0] = make_uint2(c.u4.x, c.u4.y), d[1] = make_uint2(c.u4.y, c.u4.z), d[2] = make_uint2(c.u4.z, c.u4.w);
+    }
+}
+
 /* Four consecutive elements starting at an even index, as one word. */
 static __device__ __forceinline__ uint32_t ss_load4(const uint8_t *c, int64_t i) {
     const uint16_t *h = reinterpret_cast<const uint16_t *>(c + i); /* i even: 2-byte aligned */

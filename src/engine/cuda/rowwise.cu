@@ -141,21 +141,46 @@ __device__ __forceinline__ void write_row(const RowArgs &a, int64_t i, const flo
         }
         return;
     }
-    // Thread t writes windows t, t + blockDim.x, ... (4 columns each). The
-    // window's group and place in it are stepped, not divided out: a 64-bit
-    // division per window cost more than the quantization it feeds.
+    // Slid: each element is quantized once, then placed in every window that
+    // holds it (a 2:8 row repeats half its codes). Quantizing per window, as
+    // before, cost the FP8 2_8 prefill 15 ms a pass over dense in these
+    // kernels (H200, 2026-12-02, docs/BENCHMARKS.md).
     const ss_slide_params &g = a.slide;
-    const uint32_t W = (uint32_t)g.out_group / 4, step_g = blockDim.x / W, step_w = blockDim.x % W;
-    uint32_t grp = threadIdx.x / W, wi = threadIdx.x % W;
-    for (int64_t p = threadIdx.x * 4; p < a.out.ld; p += blockDim.x * 4) {
-        T q[4];
-        const int64_t src = grp < g.groups ? (int64_t)grp * g.L + 2 * wi : g.K; // window start (even)
+    int64_t written; // slid columns stored; zeros after them up to the stride
+    if (g.L == 8 && n % 8 == 0) {
+        // 2:8: a thread's 8 elements are one group, whose 3 windows it stores itself
+        for (int64_t c = threadIdx.x; c < g.groups; c += blockDim.x) {
+            const float4 v0 = *(const float4 *)(row + 8 * c), v1 = *(const float4 *)(row + 8 * c + 4);
+            ss_codes8<Q> q;
+            q.e[0] = Q::quant_fast(v0.x, s, r), q.e[1] = Q::quant_fast(v0.y, s, r);
+            q.e[2] = Q::quant_fast(v0.z, s, r), q.e[3] = Q::quant_fast(v0.w, s, r);
+            q.e[4] = Q::quant_fast(v1.x, s, r), q.e[5] = Q::quant_fast(v1.y, s, r);
+            q.e[6] = Q::quant_fast(v1.z, s, r), q.e[7] = Q::quant_fast(v1.w, s, r);
+            ss_store_windows8<Q>(out + 12 * c, q);
+        }
+        written = 12 * g.groups;
+    } else {
+        // any 2:L: the codes to shared memory after the row (zero in [n, K_padded)), then the window gather
+        T *codes = (T *)(row + n);
+        for (int64_t j = threadIdx.x * 4; j < g.K_padded; j += blockDim.x * 4) {
+            T q[4];
+            if (j + 4 <= n) {
+                const float4 v = *(const float4 *)(row + j);
+                q[0] = Q::quant_fast(v.x, s, r), q[1] = Q::quant_fast(v.y, s, r), q[2] = Q::quant_fast(v.z, s, r), q[3] = Q::quant_fast(v.w, s, r);
+            } else {
 #pragma unroll
-        for (int e = 0; e < 4; e++) q[e] = src + e < g.K ? Q::quant_fast(row[src + e], s, r) : (T)0;
-        if (sizeof(T) == 1) *(uint32_t *)(out + p) = *(const uint32_t *)q;
-        else *(uint2 *)(out + p) = *(const uint2 *)q;
-        grp += step_g, wi += step_w;
-        if (wi >= W) wi -= W, grp++;
+                for (int e = 0; e < 4; e++) q[e] = j + e < n ? Q::quant_fast(row[j + e], s, r) : (T)0;
+            }
+            if (sizeof(T) == 1) *(uint32_t *)(codes + j) = *(const uint32_t *)q;
+            else *(uint2 *)(codes + j) = *(const uint2 *)q;
+        }
+        __syncthreads();
+        ss_block_slide_row<Q>(codes, g, out);
+        written = g.K_slid;
+    }
+    for (int64_t p = written + threadIdx.x * 4; p < a.out.ld; p += blockDim.x * 4) {
+        if (sizeof(T) == 1) *(uint32_t *)(out + p) = 0u;
+        else *(uint2 *)(out + p) = make_uint2(0u, 0u);
     }
 }
 
@@ -203,7 +228,10 @@ ss_status launch_src(const RowArgs &a, void *stream, const char *name) {
                        (long long)a.out.ld, a.n, a.out.slid ? "slid" : "plain");
     if (a.M == 0) return SS_OK;
     const int64_t M_pad = ss_pad_rows(a.M);
-    const size_t smem = (size_t)a.n * sizeof(float);
+    // the row as floats; slid rows other than 2:8 also their codes after it (K_padded, a multiple of 4)
+    const size_t codes = a.out.slid && !(a.slide.L == 8 && a.n % 8 == 0)
+                             ? (size_t)ss_gemm_round_up(a.slide.K_padded, 4) * ss_dtype_size(a.out.dtype) : 0;
+    const size_t smem = (size_t)a.n * sizeof(float) + codes;
     cudaStream_t st = ss_stream(stream);
     switch (a.out.dtype) {
     case SS_DT_BF16:
