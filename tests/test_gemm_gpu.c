@@ -592,7 +592,7 @@ static void test_ours_tiles_and_sizes(void **s) {
         return;
     }
     /* every launch configuration (weight rows x tokens per tile) and the default */
-    char cfgs[256] = "128x64,128x128,256x64,256x128,256x128c2,default";
+    char cfgs[256] = "128x64,128x128,256x64,256x128,256x192,256x128c2,default";
     if (getenv("SS_TEST_OURS_CFGS")) snprintf(cfgs, sizeof cfgs, "%s", getenv("SS_TEST_OURS_CFGS"));
     static const int64_t Ms[] = {1, 17, 64, 100, 255, 257, 1000, 2048, 4099};
     uint64_t seed = 5000;

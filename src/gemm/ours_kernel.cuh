@@ -7,7 +7,7 @@
  *   RM     weight rows per tile: 128 ping-pong, 256 cooperative (ours_layout.h)
  *   CL     CTAs per cluster: 1, or 2 (RM 256, EXPERIMENTAL): the pair's weight
  *          chunks by TMA multicast, each CTA loading two of the four into both
- *   BN     tokens per tile (64 or 128)
+ *   BN     tokens per tile (64 or 128; 192 with RM 256)
  *   SPARSE 2:4 weight (wgmma.sp, k64 per instruction) or dense (k32)
  *   FP8    e4m3 operands, f32 accumulators; else int8, s32
  */
@@ -61,6 +61,10 @@ template <int RM, int BN, bool SPARSE> struct Geometry {
     static constexpr int kStagesFit = (kMaxSmem - 1024 - 256) / kStage;
     static constexpr int kStages = kStagesFit > SS_OURS_MAX_STAGES ? SS_OURS_MAX_STAGES : kStagesFit;
     static constexpr int kSmem = kStages * kStage + 1024 /* alignment slack */ + 2 * 8 * kStages + 16 /* turns */;
+    /* registers after setmaxnreg (128 x (producer + 2 consumers) <= 64K): 192 accumulators a
+     * thread (256 x 192 tiles) spill at 232, as CUTLASS's 256 x 208 did, not at 240 */
+    static constexpr int kConsumerRegs = BN > 128 ? 240 : 232;
+    static constexpr int kProducerRegs = BN > 128 ? 24 : 40;
     static_assert(kStage % 1024 == 0, "stage must keep 1024-byte alignment");
     static_assert(kStages >= 2, "at least two stages");
     static_assert(RM == 128 || RM == 256, "128 or 256 weight rows a tile");
@@ -172,40 +176,37 @@ __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r):
  * (SASS, 2026-12-02); all 32 at once spill registers. */
 template <int BN, bool FP8, typename Acc>
 __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[2][BN / 2], int64_t c0, int64_t t0) {
-    constexpr int kChunkJ = 4; /* j values (8 tokens' scales) per chunk */
-    bool ok0[2], ok1[2];
-    float sw0[2] = {1.f, 1.f}, sw1[2] = {1.f, 1.f}, b0[2] = {0.f, 0.f}, b1[2] = {0.f, 0.f};
+    /* j values (8 tokens' scales) per chunk; 192-token tiles hold 192 accumulators a thread and spilled at 4 */
+    constexpr int kChunkJ = BN > 128 ? 2 : 4;
+    /* tokens of the tile that exist, as a 32-bit count: the per-element tests compare with a constant */
+    const int rows_left = (int)(p.rows_out - t0 < BN ? (p.rows_out - t0 > 0 ? p.rows_out - t0 : 0) : BN);
+    const bool even_ld = p.ld_out % 2 == 0; /* two channels in one aligned store */
+    /* one m64 block at a time: its two channels' scales and biases live, not all four (edge tiles only, so
+     * the token scales loaded once per block cost nothing that matters) */
 #pragma unroll
     for (int m = 0; m < 2; m++) {
         const int64_t c = c0 + (int64_t)m * SS_OURS_ROWS;
-        ok0[m] = c < p.cols_out;
-        ok1[m] = c + 1 < p.cols_out;
-        if (p.sw && ok0[m]) sw0[m] = __ldg(p.sw + c);
-        if (p.sw && ok1[m]) sw1[m] = __ldg(p.sw + c + 1);
-        if (p.bias && ok0[m]) b0[m] = __ldg(p.bias + c);
-        if (p.bias && ok1[m]) b1[m] = __ldg(p.bias + c + 1);
-    }
-    const bool even_ld = p.ld_out % 2 == 0; /* two channels in one aligned store */
+        const bool ok0 = c < p.cols_out, ok1 = c + 1 < p.cols_out, pair = ok1 && even_ld;
+        if (!ok0) continue;
+        const float sw0 = p.sw ? __ldg(p.sw + c) : 1.f, sw1 = p.sw && ok1 ? __ldg(p.sw + c + 1) : 1.f;
+        const float b0 = p.bias ? __ldg(p.bias + c) : 0.f, b1 = p.bias && ok1 ? __ldg(p.bias + c + 1) : 0.f;
 #pragma unroll
-    for (int jc = 0; jc < BN / 8; jc += kChunkJ) {
-        float sx[kChunkJ][2];
+        for (int jc = 0; jc < BN / 8; jc += kChunkJ) {
+            float sx[kChunkJ][2];
 #pragma unroll
-        for (int j = 0; j < kChunkJ; j++)
+            for (int j = 0; j < kChunkJ; j++)
 #pragma unroll
-            for (int v = 0; v < 2; v++) {
-                const int64_t t = t0 + 8 * (jc + j) + v;
-                sx[j][v] = p.sx && !p.raw && t < p.rows_out ? __ldg(p.sx + t) : 1.f;
-            }
-#pragma unroll
-        for (int m = 0; m < 2; m++) {
-            const int64_t c = c0 + (int64_t)m * SS_OURS_ROWS;
-            const bool pair = ok1[m] && even_ld;
+                for (int v = 0; v < 2; v++) {
+                    const int r = 8 * (jc + j) + v;
+                    sx[j][v] = p.sx && !p.raw && r < rows_left ? __ldg(p.sx + t0 + r) : 1.f;
+                }
 #pragma unroll
             for (int j = 0; j < kChunkJ; j++) {
 #pragma unroll
                 for (int v = 0; v < 2; v++) {
-                    const int64_t t = t0 + 8 * (jc + j) + v;
-                    if (t >= p.rows_out || !ok0[m]) continue;
+                    const int r = 8 * (jc + j) + v;
+                    if (r >= rows_left) continue;
+                    const int64_t t = t0 + r;
                     const Acc a0 = d[m][4 * (jc + j) + v], a1 = d[m][4 * (jc + j) + 2 + v];
                     if (p.raw) {
                         uint32_t *o = (uint32_t *)p.out + t * p.ld_out + c;
@@ -214,7 +215,7 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[2][BN / 2], i
                         if (pair) *(uint2 *)o = make_uint2(u0, u1);
                         else {
                             o[0] = u0;
-                            if (ok1[m]) o[1] = u1;
+                            if (ok1) o[1] = u1;
                         }
                         continue;
                     }
@@ -227,18 +228,18 @@ __device__ __forceinline__ void epilogue(const Params &p, Acc (&d)[2][BN / 2], i
                         y1 = __fmul_rn(y1, sx[j][v]);
                     }
                     if (p.sw) {
-                        y0 = __fmul_rn(y0, sw0[m]);
-                        y1 = __fmul_rn(y1, sw1[m]);
+                        y0 = __fmul_rn(y0, sw0);
+                        y1 = __fmul_rn(y1, sw1);
                     }
                     if (p.bias) {
-                        y0 = __fadd_rn(y0, b0[m]);
-                        y1 = __fadd_rn(y1, b1[m]);
+                        y0 = __fadd_rn(y0, b0);
+                        y1 = __fadd_rn(y1, b1);
                     }
                     __nv_bfloat16 *o = (__nv_bfloat16 *)p.out + t * p.ld_out + c;
                     if (pair) *(__nv_bfloat162 *)o = __floats2bfloat162_rn(y0, y1);
                     else {
                         o[0] = __float2bfloat16_rn(y0);
-                        if (ok1[m]) o[1] = __float2bfloat16_rn(y1);
+                        if (ok1) o[1] = __float2bfloat16_rn(y1);
                     }
                 }
             }
@@ -328,7 +329,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
     if (CL == 2) cluster_sync(); /* the peer's barriers are initialised before anything lands in them */
 
     if (wg == 0) { /* producer: the stages of this CTA's tiles, in tile order */
-        if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+        if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(G::kProducerRegs));
         if (threadIdx.x == 0) {
             int stage = 0;
             uint32_t phase = 0;
@@ -376,7 +377,7 @@ __global__ void __launch_bounds__(kThreads, 1) ours_gemm_kernel(const __grid_con
      * Cooperative (RM 256): both warpgroups on every tile of the CTA,
      * warpgroup c on blocks 2c and 2c + 1; a stage is free once both read
      * it (8 warps), which also keeps them within a ring of each other. */
-    if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    if (SS_OURS_SETMAXNREG) asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(G::kConsumerRegs));
     const int c = wg - 1, ct = threadIdx.x - 128 * wg, warp = ct / 32, lane = ct % 32;
     const int mb0 = G::kCoop ? 2 * c : 0; /* this warpgroup's first m64 block of the tile */
     const int64_t tile_step = G::kCoop ? clusters : 2 * (int64_t)gridDim.x;
@@ -537,6 +538,7 @@ ss_status launch_family(int rows, int bn, int cluster, const CUtensorMap &map, c
         if (rows == 128 && bn == 128) return launch<128, 128, SPARSE, FP8, 1>(map, p, sm, s, what);
         if (rows == 256 && bn == 64) return launch<256, 64, SPARSE, FP8, 1>(map, p, sm, s, what);
         if (rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8, 1>(map, p, sm, s, what);
+        if (rows == 256 && bn == 192) return launch<256, 192, SPARSE, FP8, 1>(map, p, sm, s, what);
     }
     if (cluster == 2 && rows == 256 && bn == 128) return launch<256, 128, SPARSE, FP8, 2>(map, p, sm, s, what);
     return ss_fail(SS_ERR_ARG, "%s: no ours kernel for %d-row x %d-token tiles in clusters of %d", what, rows, bn,
