@@ -34,7 +34,7 @@ int64_t ss_ours_tile_cost(const ss_ours_cfg *c) {
     return c->rows == 128 ? c->bn + 32 : 3 * c->bn / 2 + 64;
 }
 
-const ss_ours_cfg ss_ours_cfgs[SS_OURS_N_CFG] = {{256, 128, 1}, {256, 192, 1}, {128, 128, 1}, {256, 64, 1}, {128, 64, 1}};
+const ss_ours_cfg ss_ours_cfgs[SS_OURS_N_CFG] = {{256, 128, 1}, {128, 128, 1}, {256, 64, 1}, {128, 64, 1}};
 
 void ss_ours_cfg_default(int64_t N, int64_t M, int sm_count, ss_ours_cfg *c) {
     if (sm_count < 1) sm_count = 1;

@@ -132,11 +132,13 @@ SS_OURS_HD static inline void ss_ours_cluster_tile(int64_t ct, int64_t nb_count,
  *         the MACs, so the operand traffic from L2 per MAC drops by a
  *         quarter dense and a third sparse, at the price of an epilogue
  *         the tensor cores wait for)
- *   bn    tokens per tile: 64 or 128; 192 with 256 rows (each consumer then
- *         holds 192 accumulators, 240 registers after setmaxnreg): a stage's
- *         weight chunks feed 1.5x the tokens, ~11 % less shared-memory
- *         traffic per MAC (reads of X' and the chunks, TMA writes), the
- *         sparse kernel's limit at 256 x 128 (ncu: L1/shared pipe 89 %)
+ *   bn    tokens per tile: 64 or 128; 192 with 256 rows, EXPERIMENTAL (each
+ *         consumer holds 192 accumulators, 240 registers after setmaxnreg;
+ *         a stage's weight chunks feed 1.5x the tokens, ~11 % less
+ *         shared-memory traffic per MAC): correct, and 3-7 % slower than
+ *         256 x 128 at M = 16384 in both dtypes, sparse and dense (H200,
+ *         2026-12-02, docs/BENCHMARKS.md), so neither the default nor timed
+ *         by the tuner; SS_OURS_BN=192 and the GPU tests reach it
  *   cluster  CTAs per cluster: 1, or 2 (256 x 128 only, EXPERIMENTAL: the
  *         pair takes one weight block and two adjacent token blocks and
  *         shares the weight chunks by TMA multicast, each CTA loading half
@@ -148,7 +150,7 @@ typedef struct ss_ours_cfg {
 } ss_ours_cfg;
 /* The single-CTA configurations, in the order ties go to (the default's
  * candidates and the ones the tuner times; clusters are neither yet). */
-#define SS_OURS_N_CFG 5
+#define SS_OURS_N_CFG 4
 extern const ss_ours_cfg ss_ours_cfgs[SS_OURS_N_CFG];
 /* Channel blocks of c->rows rows over an image of rows_img rows. */
 int64_t ss_ours_row_blocks(const ss_ours_cfg *c, int64_t N);
