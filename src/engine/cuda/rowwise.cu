@@ -41,81 +41,57 @@ __device__ __forceinline__ float act_fn(int act, float g) {
     return act == 0 ? (g > 0.0f ? __fmul_rn(g, g) : 0.0f) : __fdiv_rn(g, __fadd_rn(1.0f, expf(-g)));
 }
 
-// Elements j .. j+3 of output row i from the source: loads and arithmetic
-// only, no stores (raw: the BF16 bits of an embedding, written to x as they are).
-template <int SRC>
-__device__ __forceinline__ void load4(const RowArgs &a, int i, int src_row, int j, float v[4], uint2 &raw) {
-    const int n = a.n;
-    if (SRC == SRC_EMBED) {
-        const int64_t tok = a.tokens[i];
-        raw = *(const uint2 *)(a.embed + tok * n + j);
-        v[0] = __uint_as_float(raw.x << 16), v[1] = __uint_as_float(raw.x & 0xffff0000u);
-        v[2] = __uint_as_float(raw.y << 16), v[3] = __uint_as_float(raw.y & 0xffff0000u);
-    } else if (SRC == SRC_ADD) {
-        float xv[4], d[4];
-        if (a.x_bf16) {
-            const uint2 u = *(const uint2 *)((const uint16_t *)a.x + (int64_t)src_row * n + j);
-            xv[0] = __uint_as_float(u.x << 16), xv[1] = __uint_as_float(u.x & 0xffff0000u);
-            xv[2] = __uint_as_float(u.y << 16), xv[3] = __uint_as_float(u.y & 0xffff0000u);
-        } else {
-            const float4 f = *(const float4 *)((const float *)a.x + (int64_t)src_row * n + j);
-            xv[0] = f.x, xv[1] = f.y, xv[2] = f.z, xv[3] = f.w;
-        }
-        yview_load4(a.delta, src_row, j, d);
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            v[e] = __fadd_rn(xv[e], d[e]);
-            if (a.x_bf16) v[e] = round_bf16(v[e]);
-        }
-    } else if (SRC == SRC_PLAIN) {
-        const float4 xv = *(const float4 *)(a.xin + (int64_t)i * n + j);
-        v[0] = xv.x, v[1] = xv.y, v[2] = xv.z, v[3] = xv.w;
-    } else {
-        float g[4], u[4];
-        yview_load4(a.gate_up, i, j, g);
-        yview_load4(a.gate_up, i, n + j, u);
-#pragma unroll
-        for (int e = 0; e < 4; e++) v[e] = __fmul_rn(act_fn(a.act, g[e]), u[e]);
-    }
-}
-
 // Fills row[0, n) from the source; returns this thread's sum of squares.
-// The loads of U steps are issued before any of their stores: a store to
-// the residual may alias the next step's loads, and one step at a time the
-// block waited a memory latency per step, which bounded these kernels in
-// decode (a few hundred rows) more than their bytes.
 template <int SRC>
 __device__ __forceinline__ double build_row(const RowArgs &a, int i, float *row) {
-    constexpr int U = 4;
     double ss = 0.0;
-    const int n = a.n, stride = blockDim.x * 4;
+    const int n = a.n;
     const int src_row = (SRC == SRC_ADD && a.rows) ? a.rows[i] : i;
-    for (int j0 = threadIdx.x * 4; j0 < n; j0 += U * stride) {
-        float v[U][4];
-        uint2 raw[U];
+    for (int j = threadIdx.x * 4; j < n; j += blockDim.x * 4) {
+        float v[4];
+        if (SRC == SRC_EMBED) {
+            const int64_t tok = a.tokens[i];
+            uint2 u = *(const uint2 *)(a.embed + tok * n + j);
+            v[0] = __uint_as_float(u.x << 16), v[1] = __uint_as_float(u.x & 0xffff0000u);
+            v[2] = __uint_as_float(u.y << 16), v[3] = __uint_as_float(u.y & 0xffff0000u);
+            if (a.x_bf16) *(uint2 *)((uint16_t *)a.x + (int64_t)i * n + j) = u; // BF16 already
+            else *(float4 *)((float *)a.x + (int64_t)i * n + j) = make_float4(v[0], v[1], v[2], v[3]);
+        } else if (SRC == SRC_ADD) {
+            float xv[4], d[4];
+            if (a.x_bf16) {
+                const uint2 u = *(const uint2 *)((const uint16_t *)a.x + (int64_t)src_row * n + j);
+                xv[0] = __uint_as_float(u.x << 16), xv[1] = __uint_as_float(u.x & 0xffff0000u);
+                xv[2] = __uint_as_float(u.y << 16), xv[3] = __uint_as_float(u.y & 0xffff0000u);
+            } else {
+                const float4 f = *(const float4 *)((const float *)a.x + (int64_t)src_row * n + j);
+                xv[0] = f.x, xv[1] = f.y, xv[2] = f.z, xv[3] = f.w;
+            }
+            yview_load4(a.delta, src_row, j, d);
 #pragma unroll
-        for (int u = 0; u < U; u++)
-            if (j0 + u * stride < n) load4<SRC>(a, i, src_row, j0 + u * stride, v[u], raw[u]);
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int j = j0 + u * stride;
-            if (j >= n) break;
-            if (SRC == SRC_EMBED) {
-                if (a.x_bf16) *(uint2 *)((uint16_t *)a.x + (int64_t)i * n + j) = raw[u]; // BF16 already
-                else *(float4 *)((float *)a.x + (int64_t)i * n + j) = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
-            } else if (SRC == SRC_ADD && a.write_x) {
+            for (int e = 0; e < 4; e++) {
+                v[e] = __fadd_rn(xv[e], d[e]);
+                if (a.x_bf16) v[e] = round_bf16(v[e]);
+            }
+            if (a.write_x) {
                 if (a.x_bf16)
                     *(uint2 *)((uint16_t *)a.x + (int64_t)src_row * n + j) =
-                        make_uint2(f32_to_bf16_bits(v[u][0]) | (uint32_t)f32_to_bf16_bits(v[u][1]) << 16,
-                                   f32_to_bf16_bits(v[u][2]) | (uint32_t)f32_to_bf16_bits(v[u][3]) << 16);
-                else
-                    *(float4 *)((float *)a.x + (int64_t)src_row * n + j) =
-                        make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
+                        make_uint2(f32_to_bf16_bits(v[0]) | (uint32_t)f32_to_bf16_bits(v[1]) << 16,
+                                   f32_to_bf16_bits(v[2]) | (uint32_t)f32_to_bf16_bits(v[3]) << 16);
+                else *(float4 *)((float *)a.x + (int64_t)src_row * n + j) = make_float4(v[0], v[1], v[2], v[3]);
             }
-            *(float4 *)(row + j) = make_float4(v[u][0], v[u][1], v[u][2], v[u][3]);
+        } else if (SRC == SRC_PLAIN) {
+            float4 xv = *(const float4 *)(a.xin + (int64_t)i * n + j);
+            v[0] = xv.x, v[1] = xv.y, v[2] = xv.z, v[3] = xv.w;
+        } else {
+            float g[4], u[4];
+            yview_load4(a.gate_up, i, j, g);
+            yview_load4(a.gate_up, i, n + j, u);
 #pragma unroll
-            for (int e = 0; e < 4; e++) ss += (double)v[u][e] * (double)v[u][e];
+            for (int e = 0; e < 4; e++) v[e] = __fmul_rn(act_fn(a.act, g[e]), u[e]);
         }
+        *(float4 *)(row + j) = make_float4(v[0], v[1], v[2], v[3]);
+#pragma unroll
+        for (int e = 0; e < 4; e++) ss += (double)v[e] * (double)v[e];
     }
     return ss;
 }
