@@ -135,7 +135,7 @@ SS_OURS_HD static inline void ss_ours_cluster_tile(int64_t ct, int64_t nb_count,
  *   bn    tokens per tile: 64 or 128; 192 with 256 rows, EXPERIMENTAL (each
  *         consumer holds 192 accumulators, 240 registers after setmaxnreg;
  *         a stage's weight chunks feed 1.5x the tokens, ~11 % less
- *         shared-memory traffic per MAC): correct, and 3-7 % slower than
+ *         shared-memory traffic per MAC): correct, and 3-11 % slower than
  *         256 x 128 at M = 16384 in both dtypes, sparse and dense (H200,
  *         2026-12-02, docs/BENCHMARKS.md), so neither the default nor timed
  *         by the tuner; SS_OURS_BN=192 and the GPU tests reach it
