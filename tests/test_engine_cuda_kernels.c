@@ -442,20 +442,23 @@ static void fill_caches(const attn_fix *a, const int *upto, uint16_t **d_kc, uin
 
 static void test_attention(void **state) {
     (void)state;
-    const int Ds[2] = {64, 128};
-    for (int v = 0; v < 2; v++) {
+    /* head dims, and heads over 2 KV heads: groups of 4 pair up in the wgmma
+     * kernel (two query heads a CTA), groups of 3 do not (one a CTA) */
+    const int Ds[3] = {64, 128, 128}, Hs[3] = {8, 8, 6};
+    for (int v = 0; v < 3; v++) {
         attn_fix a;
-        attn_fix_make(&a, 8, 2, Ds[v], 4, 400, 500000.0);
-        /* batch: seq 0 prefill 0..129 (3 tiles), seq 1 continues 50..89, seq 2
-         * one decode token at 150, seq 3 one decode token at 300 (3 chunks) */
-        int32_t tok[256], seq[256], pos[256];
+        attn_fix_make(&a, Hs[v], 2, Ds[v], 4, 400, 500000.0);
+        /* batch: seq 0 prefill 0..389 (7 tiles: the wgmma kernel's 3-stage K/V
+         * ring wraps twice), seq 1 continues 50..89, seq 2 one decode token at
+         * 150, seq 3 one decode token at 300 (3 chunks) */
+        int32_t tok[512], seq[512], pos[512];
         int n = 0;
-        for (int p = 0; p < 130; p++) seq[n] = 0, pos[n++] = p;
+        for (int p = 0; p < 390; p++) seq[n] = 0, pos[n++] = p;
         for (int p = 50; p < 90; p++) seq[n] = 1, pos[n++] = p;
         seq[n] = 2, pos[n++] = 150;
         seq[n] = 3, pos[n++] = 300;
         for (int i = 0; i < n; i++) tok[i] = 0;
-        const int upto[4] = {130, 90, 151, 301};
+        const int upto[4] = {390, 90, 151, 301};
         uint16_t *d_kc, *d_vc;
         fill_caches(&a, upto, &d_kc, &d_vc);
         const size_t ce = cache_elems(&a.g);
@@ -463,11 +466,11 @@ static void test_attention(void **state) {
         yfix f;
         yfix_make(&f, SS_Y_BF16, n, a.ld, a.ld);
         ss_batch b = {.n = n, .token = tok, .seq = seq, .pos = pos};
-        ss_attn_tile tiles[256];
-        int32_t dec[256];
+        ss_attn_tile tiles[512];
+        int32_t dec[512];
         int nt, nd;
         ss_attn_plan(&b, tiles, &nt, dec, &nd);
-        assert_int_equal(nt, 3 + 1);
+        assert_int_equal(nt, 7 + 1);
         assert_int_equal(nd, 2);
         int32_t *d_seq = dev_upload(seq, (size_t)n * 4), *d_pos = dev_upload(pos, (size_t)n * 4),
                 *d_dec = dev_upload(dec, (size_t)nd * 4);

@@ -1,10 +1,15 @@
 // Causal prefill attention on Hopper's warpgroup tensor cores (wgmma,
-// sm_90a only; EXPERIMENTAL, selected with SS_ATTN_PREFILL=wgmma): the
-// mma.sync flash kernel's algorithm (attention_prefill.cu: one CTA per
-// (query head, tile of up to 64 rows), K/V tiles of 64 positions
-// double-buffered through cp.async, online softmax in FP32, causal tiles past
-// the diagonal skipped, the mask applied on diagonal tiles only), with its
-// two products as warpgroup MMAs:
+// sm_90a only): the mma.sync flash kernel's algorithm (attention_prefill.cu:
+// tiles of up to 64 query rows, K/V tiles of 64 positions, online softmax in
+// FP32, causal tiles past the diagonal skipped, the mask applied on diagonal
+// tiles only), warp-specialised as FlashAttention-3 lays it out:
+//   - a producer warpgroup streams K/V tiles through a 3-stage ring
+//     (cp.async; K converted to FP16 in place), named barriers between it and
+//   - two consumer warpgroups, one query head each: the heads of a GQA group
+//     pair up, so one K/V tile in shared memory serves two heads;
+//   - a consumer issues the next tile's S = Q K^T before the softmax of the
+//     current one, so the MMAs overlap the exponentials.
+// The products:
 //   S = Q K^T   8 x wgmma.m64n64k16 FP16 (A = Q, B = K, both from shared
 //               memory, K-major), FP32 accumulators;
 //   O += P V    4 x wgmma.m64n{D}k16 BF16 with P from registers (the S
@@ -38,7 +43,7 @@ namespace {
 
 constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per CTA: the warpgroup's M of 64
 constexpr int BN = 64;                // keys per tile
-constexpr int THREADS = 128;          // one warpgroup; warp w owns rows 16w..16w+15
+constexpr int WG = 128;               // threads of a warpgroup; a consumer's warp w owns rows 16w..16w+15
 static_assert(BM == 64 && BN == 64, "tiles are 64 rows: one panel height");
 
 // Element (r, c) of a [64, D] tile: panel c / 64, 128-byte rows, chunks swizzled by r & 7.
@@ -55,7 +60,9 @@ __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint3
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wg_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wg_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 // Orders the compiler's uses of an accumulator after the wait that completes it.
 template <int N> __device__ __forceinline__ void fence_regs(float (&d)[N]) {
@@ -129,24 +136,35 @@ template <int = 0> __device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t 
     return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
 }
 
-// cp.async loads of keys [key0, key0 + BN) of one KV head into a [BN, D]
-// tile; keys past `last` are zero-filled.
+// Named barriers (bar.sync / bar.arrive, ids 1..15; 0 is __syncthreads) of
+// the producer -> consumer ring: FULL(c, s) stage s loaded for consumer c,
+// EMPTY(s) stage s read by every consumer, QRDY(c) consumer c's Q stored.
+constexpr int STAGES = 3;
+__device__ __forceinline__ int bar_full(int c, int s) { return 1 + c * STAGES + s; }
+__device__ __forceinline__ int bar_empty(int s) { return 1 + 2 * STAGES + s; }
+__device__ __forceinline__ int bar_qrdy(int c) { return 1 + 3 * STAGES + c; }
+__device__ __forceinline__ void bar_sync(int id, int n) { asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(n) : "memory"); }
+__device__ __forceinline__ void bar_arrive(int id, int n) { asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(n) : "memory"); }
+
+// The producer warpgroup's cp.async loads of keys [key0, key0 + BN) of one
+// KV head into a [BN, D] tile; keys past `last` are zero-filled.
 template <int D>
-__device__ __forceinline__ void load_kv_tile(uint16_t *tile, const uint16_t *head_base, int key0, int last) {
+__device__ __forceinline__ void load_kv_tile(uint16_t *tile, const uint16_t *head_base, int key0, int last, int t) {
     constexpr int CH = D / 8;
-    for (int c = threadIdx.x; c < BN * CH; c += THREADS) {
+#pragma unroll 4
+    for (int c = t; c < BN * CH; c += WG) {
         const int r = c / CH, ch = c - r * CH, key = key0 + r;
         const bool ok = key <= last;
         cp_async16(smem_u32(tile + sw128<D>(r, ch * 8)), head_base + (int64_t)(ok ? key : 0) * D + ch * 8, ok ? 16 : 0);
     }
 }
 
-// Converts in place the K chunks this thread loaded (its cp.async done).
-template <int D> __device__ __forceinline__ void k_tile_to_f16(uint16_t *tile) {
+// Converts in place the K chunks producer thread t loaded (its cp.async done).
+template <int D> __device__ __forceinline__ void k_tile_to_f16(uint16_t *tile, int t) {
     constexpr int CH = D / 8;
 #pragma unroll
-    for (int i = 0; i < BN * CH / THREADS; i++) {
-        const int c = threadIdx.x + i * THREADS, r = c / CH, ch = c - r * CH;
+    for (int i = 0; i < BN * CH / WG; i++) {
+        const int c = t + i * WG, r = c / CH, ch = c - r * CH;
         uint4 *p = (uint4 *)(tile + sw128<D>(r, ch * 8));
         uint4 v = *p;
         v.x = bf16x2_to_f16x2(v.x), v.y = bf16x2_to_f16x2(v.y), v.z = bf16x2_to_f16x2(v.z), v.w = bf16x2_to_f16x2(v.w);
@@ -154,59 +172,29 @@ template <int D> __device__ __forceinline__ void k_tile_to_f16(uint16_t *tile) {
     }
 }
 
-template <int D>
-__global__ void __launch_bounds__(THREADS, 2)
-    flash_wgmma_kernel(ss_yview qkv, const ss_attn_tile *tiles, const float *rope_f, ss_attn_geom g,
-                       const uint16_t *k_cache, const uint16_t *v_cache, float *att) {
 #if SS_HAVE_WGMMA
-    constexpr int TILE = BM * D;
-    extern __shared__ float4 smem4[];
-    const uint32_t pad = (1024u - (smem_u32(smem4) & 1023u)) & 1023u; // the swizzle pattern starts at 1024 B
-    uint16_t *Qs = (uint16_t *)((char *)smem4 + pad); // [BM, D] FP16
-    uint16_t *Ks = Qs + TILE;                          // [2][BN, D] BF16, then FP16
-    uint16_t *Vs = Ks + 2 * TILE;                      // [2][BN, D] BF16
-
-    const int head = blockIdx.x;
-    const ss_attn_tile tile = tiles[blockIdx.y];
-    const int kvh = head / (g.n_heads / g.n_kv_heads);
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int last = tile.pos0 + tile.n - 1;
-    const int n_kt = last / BN + 1;
-    const int64_t kv_off = ((int64_t)tile.seq * g.n_kv_heads + kvh) * g.max_len * D;
-    const uint16_t *kbase = k_cache + kv_off, *vbase = v_cache + kv_off;
-
-    load_kv_tile<D>(Ks, kbase, 0, last);
-    load_kv_tile<D>(Vs, vbase, 0, last);
-    cp_async_commit();
-
-    // q: rotate pairs (j, j + D/2) in float, round to FP16, store swizzled.
-    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
-    float qa[ITEMS][8], qb[ITEMS][8];
-    float4 cs[ITEMS][4];
+// q of `head` for the tile's rows, rotated in float, rounded to FP16 and stored swizzled (thread t of 128).
+template <int D>
+__device__ __forceinline__ void store_q(uint16_t *Qs, const ss_yview &qkv, const ss_attn_tile &tile,
+                                        const float *rope_f, const ss_attn_geom &g, int head, int t) {
+    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / WG;
 #pragma unroll
     for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
-        if (r < tile.n) {
-            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
-            yview_load8(qkv, row, col, qa[it]);
-            yview_load8(qkv, row, col + HALF, qb[it]);
-            const float4 *t = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
-#pragma unroll
-            for (int k = 0; k < 4; k++) cs[it][k] = t[k];
-        }
-    }
-#pragma unroll
-    for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        const int idx = t + it * WG, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
         uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
         if (r < tile.n) {
-            const float *c = (const float *)cs[it];
+            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
+            float qa[8], qb[8];
+            yview_load8(qkv, row, col, qa);
+            yview_load8(qkv, row, col + HALF, qb);
+            const float4 *cs = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
             float x0[8], x1[8];
 #pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float co = c[2 * e], si = c[2 * e + 1], a = qa[it][e], b = qb[it][e];
-                x0[e] = a * co - b * si;
-                x1[e] = b * co + a * si;
+            for (int k = 0; k < 4; k++) {
+                const float4 c = cs[k]; // (cos, sin) of elements 2k and 2k + 1
+                x0[2 * k] = qa[2 * k] * c.x - qb[2 * k] * c.y, x1[2 * k] = qb[2 * k] * c.x + qa[2 * k] * c.y;
+                x0[2 * k + 1] = qa[2 * k + 1] * c.z - qb[2 * k + 1] * c.w;
+                x1[2 * k + 1] = qb[2 * k + 1] * c.z + qa[2 * k + 1] * c.w;
             }
 #pragma unroll
             for (int k = 0; k < 4; k++)
@@ -215,100 +203,204 @@ __global__ void __launch_bounds__(THREADS, 2)
         *(uint4 *)(Qs + sw128<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
         *(uint4 *)(Qs + sw128<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
     }
+}
 
-    const int g4 = lane >> 2, t4 = lane & 3;
-    const int qpos0 = tile.pos0 + warp * 16 + g4, qpos1 = qpos0 + 8;
+// One consumer's running softmax state: rows g4 and g4 + 8 of its warp;
+// al0/al1 rescale O once the P V in flight has finished.
+struct SoftmaxRows {
+    float m0, m1, l0, l1, al0, al1;
+};
+
+// Masks (diagonal tiles) and takes the online softmax of the 64 x 64 scores
+// s (only read: the registers of a wgmma accumulator) into P, the A
+// fragments of P V's 4 k-steps.
+__device__ __forceinline__ void softmax_tile(const float (&s)[32], uint32_t (&pa)[4][4], SoftmaxRows &st, int key0,
+                                             int qpos0, int pos0, int t4, float scale_log2) {
+    const int qpos1 = qpos0 + 8;
+    const bool need_mask = key0 + BN - 1 > pos0;
+    float v[32];
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int key = key0 + nt * 8 + 2 * t4 + e;
+            float v0 = s[4 * nt + e] * scale_log2, v1 = s[4 * nt + 2 + e] * scale_log2;
+            if (need_mask) {
+                if (key > qpos0) v0 = -INFINITY;
+                if (key > qpos1) v1 = -INFINITY;
+            }
+            v[4 * nt + e] = v0;
+            v[4 * nt + 2 + e] = v1;
+            mx0 = fmaxf(mx0, v0);
+            mx1 = fmaxf(mx1, v1);
+        }
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float mn0 = fmaxf(st.m0, mx0), mn1 = fmaxf(st.m1, mx1); // finite: key 0 is in every row's first tile
+    st.al0 = exp2f(st.m0 - mn0), st.al1 = exp2f(st.m1 - mn1);
+    st.m0 = mn0, st.m1 = mn1;
+    float rs0 = 0.0f, rs1 = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+        const float p0 = exp2f(v[4 * nt] - mn0), p1 = exp2f(v[4 * nt + 1] - mn0);
+        const float p2 = exp2f(v[4 * nt + 2] - mn1), p3 = exp2f(v[4 * nt + 3] - mn1);
+        rs0 += p0 + p1;
+        rs1 += p2 + p3;
+        pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
+        pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
+    }
+    st.l0 = st.l0 * st.al0 + rs0;
+    st.l1 = st.l1 * st.al1 + rs1;
+}
+
+template <int D> __device__ __forceinline__ void rescale_o(float (&o)[D / 2], const SoftmaxRows &st) {
+#pragma unroll
+    for (int i = 0; i < D / 8; i++)
+        o[4 * i] *= st.al0, o[4 * i + 1] *= st.al0, o[4 * i + 2] *= st.al1, o[4 * i + 3] *= st.al1;
+}
+
+// Issues S = Q K^T (64 x 64, k over D in steps of 16) into s; not waited for.
+template <int D> __device__ __forceinline__ void issue_qk(float (&s)[32], uint32_t q_addr, uint32_t k_addr) {
+    wg_fence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ks++) {
+        const uint32_t off = (uint32_t)(ks >> 2) * PANEL_BYTES + (uint32_t)(ks & 3) * 32;
+        wgmma_m64n64k16_f16_ss(s, make_desc(q_addr + off, 16, 1024), make_desc(k_addr + off, 16, 1024), ks > 0);
+    }
+    wg_commit();
+}
+
+// Issues O += P V (k over the tile's 64 keys in steps of 16); not waited for.
+template <int D> __device__ __forceinline__ void issue_pv(float (&o)[D / 2], const uint32_t (&pa)[4][4], uint32_t v_addr) {
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+        const uint64_t dv = make_desc(v_addr + (uint32_t)kk * 16 * 128, PANEL_BYTES, 1024);
+        if constexpr (D == 128) wgmma_m64n128k16_bf16_rs_tb(o, pa[kk], dv);
+        else wgmma_m64n64k16_bf16_rs_tb(o, pa[kk], dv);
+    }
+    wg_commit();
+}
+#endif
+
+// Grid: (n_heads / hpc, n_tiles); 3 warpgroups. Warpgroup 0 is the producer:
+// it streams the K/V tiles of the CTA's KV head through a STAGES-deep ring
+// (cp.async, K converted to FP16 in place) and keeps few registers.
+// Warpgroups 1 and 2 are consumers: consumer c owns query head
+// blockIdx.x * hpc + c (hpc = 2 where the heads of a KV group pair up, so two
+// query heads share every K/V tile they load; else 1 and consumer 1 idles).
+// A consumer issues the next tile's S = Q K^T before the softmax of this
+// one, so the tensor cores run while it computes exponentials.
+template <int D>
+__global__ void __launch_bounds__(3 * WG, 1)
+    flash_wgmma_kernel(ss_yview qkv, const ss_attn_tile *tiles, const float *rope_f, ss_attn_geom g,
+                       const uint16_t *k_cache, const uint16_t *v_cache, float *att, int hpc) {
+#if SS_HAVE_WGMMA
+    constexpr int TILE = BM * D;
+    extern __shared__ float4 smem4[];
+    const uint32_t pad = (1024u - (smem_u32(smem4) & 1023u)) & 1023u; // the swizzle pattern starts at 1024 B
+    uint16_t *Qs = (uint16_t *)((char *)smem4 + pad); // [2][BM, D] FP16, one per consumer
+    uint16_t *Ks = Qs + 2 * TILE;                      // [STAGES][BN, D] BF16, then FP16
+    uint16_t *Vs = Ks + STAGES * TILE;                 // [STAGES][BN, D] BF16
+
+    const ss_attn_tile tile = tiles[blockIdx.y];
+    const int kvh = blockIdx.x * hpc / (g.n_heads / g.n_kv_heads);
+    const int last = tile.pos0 + tile.n - 1;
+    const int n_kt = last / BN + 1;
+    const int wg = threadIdx.x / WG, t = threadIdx.x % WG;
+
+    if (wg == 0) { // producer
+        const int64_t kv_off = ((int64_t)tile.seq * g.n_kv_heads + kvh) * g.max_len * D;
+        const uint16_t *kbase = k_cache + kv_off, *vbase = v_cache + kv_off;
+        load_kv_tile<D>(Ks, kbase, 0, last, t);
+        load_kv_tile<D>(Vs, vbase, 0, last, t);
+        cp_async_commit();
+        for (int kt = 0; kt < n_kt; kt++) {
+            const int nk = kt + 1, ns = nk % STAGES;
+            if (nk < n_kt) {
+                if (nk >= STAGES) bar_sync(bar_empty(ns), WG * (1 + hpc)); // tile nk - STAGES read by every consumer
+                load_kv_tile<D>(Ks + ns * TILE, kbase, nk * BN, last, t);
+                load_kv_tile<D>(Vs + ns * TILE, vbase, nk * BN, last, t);
+            }
+            cp_async_commit(); // possibly empty: tile kt is then always the older group
+            cp_async_wait<1>();
+            k_tile_to_f16<D>(Ks + (kt % STAGES) * TILE, t);
+            fence_proxy_async(); // this thread's K and V stores, before the consumers' MMAs read them
+            for (int c = 0; c < hpc; c++) bar_arrive(bar_full(c, kt % STAGES), 2 * WG);
+        }
+        return;
+    }
+
+    const int c = wg - 1;
+    if (c >= hpc) return;
+    const int head = blockIdx.x * hpc + c;
+    uint16_t *Qc = Qs + c * TILE;
+    store_q<D>(Qc, qkv, tile, rope_f, g, head, t);
+    fence_proxy_async();
+    bar_sync(bar_qrdy(c), WG);
+
+    const int warp = t >> 5, lane = t & 31, g4 = lane >> 2, t4 = lane & 3;
+    const int qpos0 = tile.pos0 + warp * 16 + g4;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
+    SoftmaxRows st = {-INFINITY, -INFINITY, 0.0f, 0.0f};
     float o[D / 2]; // 8-column block i: o[4i..4i+3] = rows g4, g4+8 x columns 8i+2t4, +1
 #pragma unroll
     for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
-    const uint32_t q_addr = smem_u32(Qs);
+    const uint32_t q_addr = smem_u32(Qc), k_addr0 = smem_u32(Ks), v_addr0 = smem_u32(Vs);
+    constexpr uint32_t TILE_BYTES = TILE * 2;
 
-    for (int kt = 0; kt < n_kt; kt++) {
-        cp_async_wait_all();
-        k_tile_to_f16<D>(Ks + (kt & 1) * TILE);
-        fence_proxy_async(); // this thread's Q, K and V stores, before the MMAs read them
-        __syncthreads();     // tile kt complete; tile kt-1's buffer is free (its MMAs waited for)
-        if (kt + 1 < n_kt) {
-            const int nb = (kt + 1) & 1;
-            load_kv_tile<D>(Ks + nb * TILE, kbase, (kt + 1) * BN, last);
-            load_kv_tile<D>(Vs + nb * TILE, vbase, (kt + 1) * BN, last);
-            cp_async_commit();
-        }
-        const uint32_t k_addr = smem_u32(Ks + (kt & 1) * TILE), v_addr = smem_u32(Vs + (kt & 1) * TILE);
+    // The pipeline: P of tile kt is ready when its step starts; the step
+    // issues S of tile kt + 1, then P V of tile kt, takes the softmax of
+    // kt + 1 while P V runs, and only then rescales O (a register no other
+    // instruction may write while a wgmma on it is in flight).
+    float s[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0.0f;
+    uint32_t pa[4][4], pb[4][4];
+    bar_sync(bar_full(c, 0), 2 * WG);
+    issue_qk<D>(s, q_addr, k_addr0);
+    wg_wait<0>();
+    fence_regs(s);
+    softmax_tile(s, pa, st, 0, qpos0, tile.pos0, t4, scale_log2);
 
-        // S = Q K^T: 64 x 64, k over D in steps of 16.
-        float s[32];
-#pragma unroll
-        for (int i = 0; i < 32; i++) s[i] = 0.0f;
-        wg_fence();
-#pragma unroll
-        for (int ks = 0; ks < D / 16; ks++) {
-            const uint32_t off = (uint32_t)(ks >> 2) * PANEL_BYTES + (uint32_t)(ks & 3) * 32;
-            wgmma_m64n64k16_f16_ss(s, make_desc(q_addr + off, 16, 1024), make_desc(k_addr + off, 16, 1024), ks > 0);
-        }
-        wg_commit();
-        wg_wait_all();
+    // Tile kt (not the last): S of kt + 1 issued, then P V of kt, the softmax of kt + 1 while it runs.
+    auto step = [&](int kt, const uint32_t(&cur)[4][4], uint32_t(&nxt)[4][4]) {
+        const int ns = (kt + 1) % STAGES;
+        bar_sync(bar_full(c, ns), 2 * WG);
+        issue_qk<D>(s, q_addr, k_addr0 + ns * TILE_BYTES);
+        issue_pv<D>(o, cur, v_addr0 + (kt % STAGES) * TILE_BYTES);
+        wg_wait<1>();
         fence_regs(s);
-
-        // Causal mask (diagonal tiles) and the online softmax, rows g4 and g4 + 8.
-        const int key0 = kt * BN;
-        const bool need_mask = key0 + BN - 1 > tile.pos0;
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int key = key0 + nt * 8 + 2 * t4 + e;
-                float v0 = s[4 * nt + e] * scale_log2, v1 = s[4 * nt + 2 + e] * scale_log2;
-                if (need_mask) {
-                    if (key > qpos0) v0 = -INFINITY;
-                    if (key > qpos1) v1 = -INFINITY;
-                }
-                s[4 * nt + e] = v0;
-                s[4 * nt + 2 + e] = v1;
-                mx0 = fmaxf(mx0, v0);
-                mx1 = fmaxf(mx1, v1);
-            }
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1); // finite: key 0 is in every row's first tile
-        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
-        m0 = mn0, m1 = mn1;
-        float rs0 = 0.0f, rs1 = 0.0f;
-        uint32_t pa[4][4]; // P as the A fragments of the 4 k-steps of P V
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-            const float p0 = exp2f(s[4 * nt] - mn0), p1 = exp2f(s[4 * nt + 1] - mn0);
-            const float p2 = exp2f(s[4 * nt + 2] - mn1), p3 = exp2f(s[4 * nt + 3] - mn1);
-            rs0 += p0 + p1;
-            rs1 += p2 + p3;
-            pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
-        }
-        l0 = l0 * al0 + rs0;
-        l1 = l1 * al1 + rs1;
-#pragma unroll
-        for (int i = 0; i < D / 8; i++) o[4 * i] *= al0, o[4 * i + 1] *= al0, o[4 * i + 2] *= al1, o[4 * i + 3] *= al1;
-
-        // O += P V: k over the tile's 64 keys in steps of 16.
-        wg_fence();
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            const uint64_t dv = make_desc(v_addr + (uint32_t)kk * 16 * 128, PANEL_BYTES, 1024);
-            if constexpr (D == 128) wgmma_m64n128k16_bf16_rs_tb(o, pa[kk], dv);
-            else wgmma_m64n64k16_bf16_rs_tb(o, pa[kk], dv);
-        }
-        wg_commit();
-        wg_wait_all();
+        softmax_tile(s, nxt, st, (kt + 1) * BN, qpos0, tile.pos0, t4, scale_log2);
+        wg_wait<0>();
         fence_regs(o);
+        if (kt + STAGES < n_kt) bar_arrive(bar_empty(kt % STAGES), WG * (1 + hpc));
+        rescale_o<D>(o, st);
+    };
+    auto last_tile = [&](int kt, const uint32_t(&cur)[4][4]) {
+        issue_pv<D>(o, cur, v_addr0 + (kt % STAGES) * TILE_BYTES);
+        wg_wait<0>();
+        fence_regs(o);
+    };
+    for (int kt = 0;; kt += 2) {
+        if (kt + 1 >= n_kt) {
+            last_tile(kt, pa);
+            break;
+        }
+        step(kt, pa, pb);
+        if (kt + 2 >= n_kt) {
+            last_tile(kt + 1, pb);
+            break;
+        }
+        step(kt + 1, pb, pa);
     }
 
     // Row sums over the quad, normalise, store float pairs.
+    float l0 = st.l0, l1 = st.l1;
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
     l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
@@ -334,13 +426,14 @@ __global__ void wgmma_probe_kernel(int *out) { *out = SS_HAVE_WGMMA; }
 template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope,
                                   const ss_attn_geom *g, const uint16_t *kc, const uint16_t *vc, float *att,
                                   void *stream) {
-    const size_t smem = (size_t)5 * BM * D * sizeof(uint16_t) + 1024; // Q, 2 x K, 2 x V, alignment
+    const size_t smem = (size_t)(2 + 2 * STAGES) * BM * D * sizeof(uint16_t) + 1024; // 2 x Q, the K/V ring, alignment
     cudaError_t e = cudaFuncSetAttribute(flash_wgmma_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return ss_fail(SS_ERR_CUDA, "attention_prefill_wgmma: %zu bytes of shared memory refused: %s", smem,
                        cudaGetErrorString(e));
-    dim3 grid((unsigned)g->n_heads, (unsigned)n_tiles);
-    flash_wgmma_kernel<D><<<grid, THREADS, smem, ss_stream(stream)>>>(*qkv, tiles, rope, *g, kc, vc, att);
+    const int hpc = (g->n_heads / g->n_kv_heads) % 2 == 0 ? 2 : 1; // query heads per CTA: a pair shares its K/V tiles
+    dim3 grid((unsigned)(g->n_heads / hpc), (unsigned)n_tiles);
+    flash_wgmma_kernel<D><<<grid, 3 * WG, smem, ss_stream(stream)>>>(*qkv, tiles, rope, *g, kc, vc, att, hpc);
     return ss_launch_status("attention_prefill_wgmma");
 }
 
