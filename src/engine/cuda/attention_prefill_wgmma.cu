@@ -225,7 +225,7 @@ __device__ __forceinline__ void softmax_tile(const float (&s)[32], uint32_t (&pa
 #pragma unroll
         for (int e = 0; e < 2; e++) {
             const int key = key0 + nt * 8 + 2 * t4 + e;
-            float v0 = s[4 * nt + e] * scale_log2, v1 = s[4 * nt + 2 + e] * scale_log2;
+            float v0 = s[4 * nt + e], v1 = s[4 * nt + 2 + e]; // unscaled: the scale rides in exp2's FFMA
             if (need_mask) {
                 if (key > qpos0) v0 = -INFINITY;
                 if (key > qpos1) v1 = -INFINITY;
@@ -240,14 +240,15 @@ __device__ __forceinline__ void softmax_tile(const float (&s)[32], uint32_t (&pa
     mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
     mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    const float mn0 = fmaxf(st.m0, mx0), mn1 = fmaxf(st.m1, mx1); // finite: key 0 is in every row's first tile
+    // max(s) * scale = max(s * scale) (scale > 0, rounding is monotonic); finite: key 0 is in every row's first tile
+    const float mn0 = fmaxf(st.m0, mx0 * scale_log2), mn1 = fmaxf(st.m1, mx1 * scale_log2);
     st.al0 = exp2f(st.m0 - mn0), st.al1 = exp2f(st.m1 - mn1);
     st.m0 = mn0, st.m1 = mn1;
     float rs0 = 0.0f, rs1 = 0.0f;
 #pragma unroll
     for (int nt = 0; nt < 8; nt++) {
-        const float p0 = exp2f(v[4 * nt] - mn0), p1 = exp2f(v[4 * nt + 1] - mn0);
-        const float p2 = exp2f(v[4 * nt + 2] - mn1), p3 = exp2f(v[4 * nt + 3] - mn1);
+        const float p0 = exp2f(fmaf(v[4 * nt], scale_log2, -mn0)), p1 = exp2f(fmaf(v[4 * nt + 1], scale_log2, -mn0));
+        const float p2 = exp2f(fmaf(v[4 * nt + 2], scale_log2, -mn1)), p3 = exp2f(fmaf(v[4 * nt + 3], scale_log2, -mn1));
         rs0 += p0 + p1;
         rs1 += p2 + p3;
         pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
