@@ -18,19 +18,13 @@
 // not supported.
 #include <math.h>
 
-#include "engine/cuda/common.cuh"
-#include "engine/cuda/mma.cuh"
+#include "engine/cuda/attention_tile.cuh"
 
 namespace {
 
 constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per block
-constexpr int BN = 64;                // keys per tile
+constexpr int BN = SS_ATTN_KEYS;      // keys per tile
 constexpr int THREADS = 128;          // 4 warps x 16 rows
-
-// Two BF16 in a word -> the same two values as FP16 (exact within FP16's range).
-__device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
-    return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
-}
 
 // Converts, in place, the K chunks this thread loaded with load_kv_tile
 // (after its cp.async completed; the block barrier that follows publishes them).
@@ -59,6 +53,75 @@ __device__ __forceinline__ void load_kv_tile(uint16_t *tile, const uint16_t *hea
     }
 }
 
+// q of the tile's rows rotated, rounded to FP16 and stored swizzled into Qs
+// [BM, D] (rows past tile.n zero): 8 pairs an item, every load of the
+// thread's items issued before the first is used. Ends with the barrier that
+// publishes Qs.
+template <int D>
+__device__ __forceinline__ void store_q(uint16_t *Qs, const ss_yview &qkv, const ss_attn_tile &tile,
+                                        const float *rope_f, const ss_attn_geom &g, int head) {
+    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
+    float qa[ITEMS][8], qb[ITEMS][8];
+    float4 cs[ITEMS][4];
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        if (r < tile.n) load_q8<D>(qkv, tile, rope_f, g, head, r, j0, qa[it], qb[it], cs[it]);
+    }
+#pragma unroll
+    for (int it = 0; it < ITEMS; it++) {
+        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
+        uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
+        if (r < tile.n) rotate_q8(qa[it], qb[it], cs[it], w0, w1);
+        *(uint4 *)(Qs + swz<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
+        *(uint4 *)(Qs + swz<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
+    }
+    __syncthreads();
+}
+
+// Q fragments of this warp's 16 rows, all of D.
+template <int D> __device__ __forceinline__ void load_q_frags(uint32_t (&qf)[D / 16][4], const uint16_t *Qs, int warp, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        ldmatrix_x4(qf[kk], smem_u32(Qs + swz<D>(warp * 16 + (lane & 15), kk * 16 + (lane >> 4) * 8)));
+}
+
+// s = Q K^T for the tile's 64 keys (8 n-tiles of 8), K as FP16 in Kt.
+template <int D>
+__device__ __forceinline__ void qk_tile(float (&s)[32], const uint32_t (&qf)[D / 16][4], const uint16_t *Kt, int lane) {
+#pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+        for (int np = 0; np < 4; np++) {
+            uint32_t b[4];
+            const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
+            const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
+            ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
+            mma_f16(s + 8 * np, qf[kk], b[0], b[1]);
+            mma_f16(s + 8 * np + 4, qf[kk], b[2], b[3]);
+        }
+    }
+}
+
+// O += P V: V tiles as col-major B through ldmatrix.trans; BF16 P and V, or (F16) both FP16.
+template <int D, bool F16>
+__device__ __forceinline__ void pv_tile(float (&o)[D / 2], const uint32_t (&pa)[4][4], const uint16_t *Vt, int lane) {
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+        for (int dp = 0; dp < D / 16; dp++) {
+            uint32_t b[4];
+            const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+            const int dim = dp * 16 + (lane >> 4) * 8;
+            ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(key, dim)));
+            if (F16) mma_f16(o + 8 * dp, pa[kk], b[0], b[1]), mma_f16(o + 8 * dp + 4, pa[kk], b[2], b[3]);
+            else mma_bf16(o + 8 * dp, pa[kk], b[0], b[1]), mma_bf16(o + 8 * dp + 4, pa[kk], b[2], b[3]);
+        }
+    }
+}
+
 template <int D>
 __global__ void __launch_bounds__(THREADS, 2)
     flash_prefill_kernel(ss_yview qkv, const ss_attn_tile *tiles, const float *rope_f, ss_attn_geom g,
@@ -81,58 +144,17 @@ __global__ void __launch_bounds__(THREADS, 2)
     load_kv_tile<D>(Ks, kbase, 0, last);
     load_kv_tile<D>(Vs, vbase, 0, last);
     cp_async_commit();
-
-    // q: rotate pairs (j, j + D/2) in float, round to FP16, store swizzled.
-    // 8 pairs per item, every load of the thread's items issued before use.
-    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
-    float qa[ITEMS][8], qb[ITEMS][8];
-    float4 cs[ITEMS][4];
-#pragma unroll
-    for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
-        if (r < tile.n) {
-            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
-            yview_load8(qkv, row, col, qa[it]);
-            yview_load8(qkv, row, col + HALF, qb[it]);
-            const float4 *t = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
-#pragma unroll
-            for (int k = 0; k < 4; k++) cs[it][k] = t[k];
-        }
-    }
-#pragma unroll
-    for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
-        uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
-        if (r < tile.n) {
-            const float *c = (const float *)cs[it]; // (cos, sin) pairs
-            float x0[8], x1[8];
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float co = c[2 * e], si = c[2 * e + 1], a = qa[it][e], b = qb[it][e];
-                x0[e] = a * co - b * si;
-                x1[e] = b * co + a * si;
-            }
-#pragma unroll
-            for (int k = 0; k < 4; k++) w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
-        }
-        *(uint4 *)(Qs + swz<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
-        *(uint4 *)(Qs + swz<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
-    }
-    __syncthreads();
-
-    // Q fragments of this warp's 16 rows, all of D.
+    store_q<D>(Qs, qkv, tile, rope_f, g, head);
     uint32_t qf[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++)
-        ldmatrix_x4(qf[kk], smem_u32(Qs + swz<D>(warp * 16 + (lane & 15), kk * 16 + (lane >> 4) * 8)));
+    load_q_frags<D>(qf, Qs, warp, lane);
 
     const int g4 = lane >> 2, t4 = lane & 3; // fragment row group and column pair
-    const int qpos0 = tile.pos0 + warp * 16 + g4, qpos1 = qpos0 + 8;
+    const int qpos0 = tile.pos0 + warp * 16 + g4;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    float o[D / 8][4];
+    SoftmaxRows st = {-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, 0.0f};
+    float o[D / 2];
 #pragma unroll
-    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
 
     for (int kt = 0; kt < n_kt; kt++) {
         cp_async_wait_all();
@@ -144,100 +166,14 @@ __global__ void __launch_bounds__(THREADS, 2)
             load_kv_tile<D>(Vs + nb * BN * D, vbase, (kt + 1) * BN, last);
             cp_async_commit();
         }
-        const uint16_t *Kt = Ks + (kt & 1) * BN * D, *Vt = Vs + (kt & 1) * BN * D;
-
-        // S = Q K^T for 64 keys: 8 n-tiles of 8 keys.
-        float s[8][4];
-#pragma unroll
-        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-#pragma unroll
-            for (int np = 0; np < 4; np++) {
-                uint32_t b[4];
-                const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
-                const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
-                ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
-                mma_f16(s[2 * np], qf[kk], b[0], b[1]);
-                mma_f16(s[2 * np + 1], qf[kk], b[2], b[3]);
-            }
-        }
-
-        // Causal mask (only the tiles that reach past some row's position)
-        // and the online softmax update, rows g4 and g4 + 8.
-        const int key0 = kt * BN;
-        const bool need_mask = key0 + BN - 1 > tile.pos0;
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int key = key0 + nt * 8 + 2 * t4 + e;
-                float v0 = s[nt][e] * scale_log2, v1 = s[nt][2 + e] * scale_log2;
-                if (need_mask) {
-                    if (key > qpos0) v0 = -INFINITY;
-                    if (key > qpos1) v1 = -INFINITY;
-                }
-                s[nt][e] = v0;
-                s[nt][2 + e] = v1;
-                mx0 = fmaxf(mx0, v0);
-                mx1 = fmaxf(mx1, v1);
-            }
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        // mn is finite: every row sees key 0 in the first tile
-        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
-        m0 = mn0, m1 = mn1;
-        float rs0 = 0.0f, rs1 = 0.0f;
-        uint32_t pa[4][4]; // P as A fragments of the 4 k-steps of P V
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-            const float p0 = exp2f(s[nt][0] - mn0), p1 = exp2f(s[nt][1] - mn0);
-            const float p2 = exp2f(s[nt][2] - mn1), p3 = exp2f(s[nt][3] - mn1);
-            rs0 += p0 + p1;
-            rs1 += p2 + p3;
-            pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
-        }
-        l0 = l0 * al0 + rs0;
-        l1 = l1 * al1 + rs1;
-#pragma unroll
-        for (int i = 0; i < D / 8; i++) o[i][0] *= al0, o[i][1] *= al0, o[i][2] *= al1, o[i][3] *= al1;
-
-        // O += P V: V tiles as col-major B through ldmatrix.trans.
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-#pragma unroll
-            for (int dp = 0; dp < D / 16; dp++) {
-                uint32_t b[4];
-                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-                const int dim = dp * 16 + (lane >> 4) * 8;
-                ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(key, dim)));
-                mma_bf16(o[2 * dp], pa[kk], b[0], b[1]);
-                mma_bf16(o[2 * dp + 1], pa[kk], b[2], b[3]);
-            }
-        }
+        float s[32];
+        qk_tile<D>(s, qf, Ks + (kt & 1) * BN * D, lane);
+        uint32_t pa[4][4];
+        softmax_tile<false>(s, pa, st, kt * BN, qpos0, tile.pos0, t4, scale_log2);
+        rescale_o<D>(o, st);
+        pv_tile<D, false>(o, pa, Vs + (kt & 1) * BN * D, lane);
     }
-
-    // Row sums over the quad, normalise, store float pairs.
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-    const int r0 = warp * 16 + g4, r1 = r0 + 8;
-    const int64_t ld = (int64_t)g.n_heads * D;
-    float *out0 = att + (tile.row0 + r0) * ld + (int64_t)head * D + 2 * t4;
-    float *out1 = att + (tile.row0 + r1) * ld + (int64_t)head * D + 2 * t4;
-#pragma unroll
-    for (int i = 0; i < D / 8; i++) {
-        if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[i][0] * inv0, o[i][1] * inv0);
-        if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[i][2] * inv1, o[i][3] * inv1);
-    }
+    store_o<D>(att, o, st, tile, g, head, warp, g4, t4);
 }
 
 // Sixteen E4M3 codes -> sixteen FP16 values (exact), as two 16-byte words.
@@ -303,58 +239,17 @@ __global__ void __launch_bounds__(THREADS, 2)
     // First K/V tile in flight while q is rotated.
     load_tile(0);
     cp_async_commit();
-
-    // q: rotate pairs (j, j + D/2) in float, round to FP16, store swizzled.
-    // 8 pairs per item, every load of the thread's items issued before use.
-    constexpr int HALF = D / 2, ITEMS = BM * (HALF / 8) / THREADS;
-    float qa[ITEMS][8], qb[ITEMS][8];
-    float4 cs[ITEMS][4];
-#pragma unroll
-    for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
-        if (r < tile.n) {
-            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
-            yview_load8(qkv, row, col, qa[it]);
-            yview_load8(qkv, row, col + HALF, qb[it]);
-            const float4 *t = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
-#pragma unroll
-            for (int k = 0; k < 4; k++) cs[it][k] = t[k];
-        }
-    }
-#pragma unroll
-    for (int it = 0; it < ITEMS; it++) {
-        const int idx = threadIdx.x + it * THREADS, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
-        uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
-        if (r < tile.n) {
-            const float *c = (const float *)cs[it]; // (cos, sin) pairs
-            float x0[8], x1[8];
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float co = c[2 * e], si = c[2 * e + 1], a = qa[it][e], b = qb[it][e];
-                x0[e] = a * co - b * si;
-                x1[e] = b * co + a * si;
-            }
-#pragma unroll
-            for (int k = 0; k < 4; k++) w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
-        }
-        *(uint4 *)(Qs + swz<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
-        *(uint4 *)(Qs + swz<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
-    }
-    __syncthreads();
-
-    // Q fragments of this warp's 16 rows, all of D.
+    store_q<D>(Qs, qkv, tile, rope_f, g, head);
     uint32_t qf[D / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++)
-        ldmatrix_x4(qf[kk], smem_u32(Qs + swz<D>(warp * 16 + (lane & 15), kk * 16 + (lane >> 4) * 8)));
+    load_q_frags<D>(qf, Qs, warp, lane);
 
     const int g4 = lane >> 2, t4 = lane & 3; // fragment row group and column pair
-    const int qpos0 = tile.pos0 + warp * 16 + g4, qpos1 = qpos0 + 8;
+    const int qpos0 = tile.pos0 + warp * 16 + g4;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    float o[D / 8][4];
+    SoftmaxRows st = {-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, 0.0f};
+    float o[D / 2];
 #pragma unroll
-    for (int i = 0; i < D / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+    for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
 
     for (int kt = 0; kt < n_kt; kt++) {
         cp_async_wait_all();
@@ -376,109 +271,24 @@ __global__ void __launch_bounds__(THREADS, 2)
             *(uint4 *)(Vs + swz<D>(r, ch * 16 + 8)) = hi;
         }
         __syncthreads();
-        const uint16_t *Kt = Ks, *Vt = Vs;
-
-        // S = Q K^T for 64 keys: 8 n-tiles of 8 keys.
-        float s[8][4];
-#pragma unroll
-        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-#pragma unroll
-            for (int np = 0; np < 4; np++) {
-                uint32_t b[4];
-                const int key = np * 16 + (lane & 7) + ((lane >> 4) << 3);
-                const int dim = kk * 16 + ((lane >> 3) & 1) * 8;
-                ldmatrix_x4(b, smem_u32(Kt + swz<D>(key, dim)));
-                mma_f16(s[2 * np], qf[kk], b[0], b[1]);
-                mma_f16(s[2 * np + 1], qf[kk], b[2], b[3]);
-            }
-        }
-
-        // Causal mask (only the tiles that reach past some row's position)
-        // and the online softmax update, rows g4 and g4 + 8.
-        const int key0 = kt * BN;
-        const bool need_mask = key0 + BN - 1 > tile.pos0;
-        float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int key = key0 + nt * 8 + 2 * t4 + e;
-                const float ks = Kc[nt * 8 + 2 * t4 + e] * scale_log2; // the K row's scale
-                float v0 = s[nt][e] * ks, v1 = s[nt][2 + e] * ks;
-                if (need_mask) {
-                    if (key > qpos0) v0 = -INFINITY;
-                    if (key > qpos1) v1 = -INFINITY;
-                }
-                s[nt][e] = v0;
-                s[nt][2 + e] = v1;
-                mx0 = fmaxf(mx0, v0);
-                mx1 = fmaxf(mx1, v1);
-            }
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        // mn is finite: every row sees key 0 in the first tile
-        const float al0 = exp2f(m0 - mn0), al1 = exp2f(m1 - mn1);
-        m0 = mn0, m1 = mn1;
-        float rs0 = 0.0f, rs1 = 0.0f;
-        uint32_t pa[4][4]; // P as A fragments of the 4 k-steps of P V
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-            const float p0 = exp2f(s[nt][0] - mn0), p1 = exp2f(s[nt][1] - mn0);
-            const float p2 = exp2f(s[nt][2] - mn1), p3 = exp2f(s[nt][3] - mn1);
-            rs0 += p0 + p1;
-            rs1 += p2 + p3;
-            const float v0 = Vc[nt * 8 + 2 * t4], v1 = Vc[nt * 8 + 2 * t4 + 1]; // the V rows' scales, into P
-            pa[nt >> 1][(nt & 1) * 2 + 0] = pack_f16(p0 * v0, p1 * v1);
-            pa[nt >> 1][(nt & 1) * 2 + 1] = pack_f16(p2 * v0, p3 * v1);
-        }
-        l0 = l0 * al0 + rs0;
-        l1 = l1 * al1 + rs1;
-#pragma unroll
-        for (int i = 0; i < D / 8; i++) o[i][0] *= al0, o[i][1] *= al0, o[i][2] *= al1, o[i][3] *= al1;
-
-        // O += P V: V tiles as col-major B through ldmatrix.trans.
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-#pragma unroll
-            for (int dp = 0; dp < D / 16; dp++) {
-                uint32_t b[4];
-                const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-                const int dim = dp * 16 + (lane >> 4) * 8;
-                ldmatrix_x4_trans(b, smem_u32(Vt + swz<D>(key, dim)));
-                mma_f16(o[2 * dp], pa[kk], b[0], b[1]);
-                mma_f16(o[2 * dp + 1], pa[kk], b[2], b[3]);
-            }
-        }
+        float s[32];
+        qk_tile<D>(s, qf, Ks, lane);
+        uint32_t pa[4][4];
+        softmax_tile<true>(s, pa, st, kt * BN, qpos0, tile.pos0, t4, scale_log2, Kc, Vc);
+        rescale_o<D>(o, st);
+        pv_tile<D, true>(o, pa, Vs, lane);
     }
-
-    // Row sums over the quad, normalise, store float pairs.
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-    const int r0 = warp * 16 + g4, r1 = r0 + 8;
-    const int64_t ld = (int64_t)g.n_heads * D;
-    float *out0 = att + (tile.row0 + r0) * ld + (int64_t)head * D + 2 * t4;
-    float *out1 = att + (tile.row0 + r1) * ld + (int64_t)head * D + 2 * t4;
-#pragma unroll
-    for (int i = 0; i < D / 8; i++) {
-        if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[i][0] * inv0, o[i][1] * inv0);
-        if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[i][2] * inv1, o[i][3] * inv1);
-    }
+    store_o<D>(att, o, st, tile, g, head, warp, g4, t4);
 }
 
 template <int D> ss_status launch(const ss_yview *qkv, const ss_attn_tile *tiles, int n_tiles, const float *rope,
                                   const ss_attn_geom *g, const uint16_t *kc, const uint16_t *vc, float *att,
                                   void *stream) {
     const size_t smem = (size_t)(BM + 4 * BN) * D * sizeof(uint16_t);
-    cudaFuncSetAttribute(flash_prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    cudaError_t e = cudaFuncSetAttribute(flash_prefill_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess)
+        return ss_fail(SS_ERR_CUDA, "attention_prefill: %zu bytes of shared memory refused: %s", smem,
+                       cudaGetErrorString(e));
     dim3 grid((unsigned)g->n_heads, (unsigned)n_tiles);
     flash_prefill_kernel<D><<<grid, THREADS, smem, ss_stream(stream)>>>(*qkv, tiles, rope, *g, kc, vc, att);
     return ss_launch_status("attention_prefill");

@@ -16,7 +16,7 @@
 //               accumulators' layout is the A fragment's) and V from shared
 //               memory, N-major (imm-trans-b).
 // So no fragment of Q, K or V passes through registers, and each warp's
-// 16 rows keep the mma.sync kernel's softmax code unchanged.
+// 16 rows run the mma.sync kernels' softmax and store (attention_tile.cuh).
 //
 // Shared-memory tiles are [64 rows, D] 16-bit, stored as D/64 panels of
 // [64][64] with the 128-byte swizzle (16-byte chunk c of row r at chunk
@@ -33,8 +33,7 @@
 // BF16, V as cached; max, sum and O in FP32.
 #include <math.h>
 
-#include "engine/cuda/common.cuh"
-#include "engine/cuda/mma.cuh"
+#include "engine/cuda/attention_tile.cuh"
 #include "gemm/arch_guard.cuh"
 
 #define SS_HAVE_WGMMA SS_SM90A_DEVICE
@@ -42,7 +41,7 @@
 namespace {
 
 constexpr int BM = SS_ATTN_TILE_ROWS; // query rows per CTA: the warpgroup's M of 64
-constexpr int BN = 64;                // keys per tile
+constexpr int BN = SS_ATTN_KEYS;      // keys per tile
 constexpr int WG = 128;               // threads of a warpgroup; a consumer's warp w owns rows 16w..16w+15
 static_assert(BM == 64 && BN == 64, "tiles are 64 rows: one panel height");
 
@@ -131,11 +130,6 @@ __device__ __forceinline__ void wgmma_m64n128k16_bf16_rs_tb(float d[64], const u
 
 #endif
 
-// Two BF16 in a word -> the same two values as FP16 (exact within FP16's range).
-template <int = 0> __device__ __forceinline__ uint32_t bf16x2_to_f16x2(uint32_t w) {
-    return pack_f16(__uint_as_float(w << 16), __uint_as_float(w & 0xffff0000u));
-}
-
 // Named barriers (bar.sync / bar.arrive, ids 1..15; 0 is __syncthreads) of
 // the producer -> consumer ring: FULL(c, s) stage s loaded for consumer c,
 // EMPTY(s) stage s read by every consumer, QRDY(c) consumer c's Q stored.
@@ -183,85 +177,14 @@ __device__ __forceinline__ void store_q(uint16_t *Qs, const ss_yview &qkv, const
         const int idx = t + it * WG, r = idx / (HALF / 8), j0 = (idx % (HALF / 8)) * 8;
         uint32_t w0[4] = {0, 0, 0, 0}, w1[4] = {0, 0, 0, 0};
         if (r < tile.n) {
-            const int64_t row = tile.row0 + r, col = g.q_col + (int64_t)head * D + j0;
             float qa[8], qb[8];
-            yview_load8(qkv, row, col, qa);
-            yview_load8(qkv, row, col + HALF, qb);
-            const float4 *cs = (const float4 *)(rope_f + ((int64_t)(tile.pos0 + r) * HALF + j0) * 2);
-            float x0[8], x1[8];
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-                const float4 c = cs[k]; // (cos, sin) of elements 2k and 2k + 1
-                x0[2 * k] = qa[2 * k] * c.x - qb[2 * k] * c.y, x1[2 * k] = qb[2 * k] * c.x + qa[2 * k] * c.y;
-                x0[2 * k + 1] = qa[2 * k + 1] * c.z - qb[2 * k + 1] * c.w;
-                x1[2 * k + 1] = qb[2 * k + 1] * c.z + qa[2 * k + 1] * c.w;
-            }
-#pragma unroll
-            for (int k = 0; k < 4; k++)
-                w0[k] = pack_f16(x0[2 * k], x0[2 * k + 1]), w1[k] = pack_f16(x1[2 * k], x1[2 * k + 1]);
+            float4 cs[4];
+            load_q8<D>(qkv, tile, rope_f, g, head, r, j0, qa, qb, cs);
+            rotate_q8(qa, qb, cs, w0, w1);
         }
         *(uint4 *)(Qs + sw128<D>(r, j0)) = make_uint4(w0[0], w0[1], w0[2], w0[3]);
         *(uint4 *)(Qs + sw128<D>(r, j0 + HALF)) = make_uint4(w1[0], w1[1], w1[2], w1[3]);
     }
-}
-
-// One consumer's running softmax state: rows g4 and g4 + 8 of its warp;
-// al0/al1 rescale O once the P V in flight has finished.
-struct SoftmaxRows {
-    float m0, m1, l0, l1, al0, al1;
-};
-
-// Masks (diagonal tiles) and takes the online softmax of the 64 x 64 scores
-// s (only read: the registers of a wgmma accumulator) into P, the A
-// fragments of P V's 4 k-steps.
-__device__ __forceinline__ void softmax_tile(const float (&s)[32], uint32_t (&pa)[4][4], SoftmaxRows &st, int key0,
-                                             int qpos0, int pos0, int t4, float scale_log2) {
-    const int qpos1 = qpos0 + 8;
-    const bool need_mask = key0 + BN - 1 > pos0;
-    float v[32];
-    float mx0 = -INFINITY, mx1 = -INFINITY;
-#pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-            const int key = key0 + nt * 8 + 2 * t4 + e;
-            float v0 = s[4 * nt + e], v1 = s[4 * nt + 2 + e]; // unscaled: the scale rides in exp2's FFMA
-            if (need_mask) {
-                if (key > qpos0) v0 = -INFINITY;
-                if (key > qpos1) v1 = -INFINITY;
-            }
-            v[4 * nt + e] = v0;
-            v[4 * nt + 2 + e] = v1;
-            mx0 = fmaxf(mx0, v0);
-            mx1 = fmaxf(mx1, v1);
-        }
-    }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    // max(s) * scale = max(s * scale) (scale > 0, rounding is monotonic); finite: key 0 is in every row's first tile
-    const float mn0 = fmaxf(st.m0, mx0 * scale_log2), mn1 = fmaxf(st.m1, mx1 * scale_log2);
-    st.al0 = exp2f(st.m0 - mn0), st.al1 = exp2f(st.m1 - mn1);
-    st.m0 = mn0, st.m1 = mn1;
-    float rs0 = 0.0f, rs1 = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-        const float p0 = exp2f(fmaf(v[4 * nt], scale_log2, -mn0)), p1 = exp2f(fmaf(v[4 * nt + 1], scale_log2, -mn0));
-        const float p2 = exp2f(fmaf(v[4 * nt + 2], scale_log2, -mn1)), p3 = exp2f(fmaf(v[4 * nt + 3], scale_log2, -mn1));
-        rs0 += p0 + p1;
-        rs1 += p2 + p3;
-        pa[nt >> 1][(nt & 1) * 2 + 0] = pack_bf16(p0, p1);
-        pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16(p2, p3);
-    }
-    st.l0 = st.l0 * st.al0 + rs0;
-    st.l1 = st.l1 * st.al1 + rs1;
-}
-
-template <int D> __device__ __forceinline__ void rescale_o(float (&o)[D / 2], const SoftmaxRows &st) {
-#pragma unroll
-    for (int i = 0; i < D / 8; i++)
-        o[4 * i] *= st.al0, o[4 * i + 1] *= st.al0, o[4 * i + 2] *= st.al1, o[4 * i + 3] *= st.al1;
 }
 
 // Issues S = Q K^T (64 x 64, k over D in steps of 16) into s; not waited for.
@@ -347,7 +270,7 @@ __global__ void __launch_bounds__(3 * WG, 1)
     const int warp = t >> 5, lane = t & 31, g4 = lane >> 2, t4 = lane & 3;
     const int qpos0 = tile.pos0 + warp * 16 + g4;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)D);
-    SoftmaxRows st = {-INFINITY, -INFINITY, 0.0f, 0.0f};
+    SoftmaxRows st = {-INFINITY, -INFINITY, 0.0f, 0.0f, 0.0f, 0.0f};
     float o[D / 2]; // 8-column block i: o[4i..4i+3] = rows g4, g4+8 x columns 8i+2t4, +1
 #pragma unroll
     for (int i = 0; i < D / 2; i++) o[i] = 0.0f;
@@ -366,7 +289,7 @@ __global__ void __launch_bounds__(3 * WG, 1)
     issue_qk<D>(s, q_addr, k_addr0);
     wg_wait<0>();
     fence_regs(s);
-    softmax_tile(s, pa, st, 0, qpos0, tile.pos0, t4, scale_log2);
+    softmax_tile<false>(s, pa, st, 0, qpos0, tile.pos0, t4, scale_log2);
 
     // Tile kt (not the last): S of kt + 1 issued, then P V of kt, the softmax of kt + 1 while it runs.
     auto step = [&](int kt, const uint32_t(&cur)[4][4], uint32_t(&nxt)[4][4]) {
@@ -376,7 +299,7 @@ __global__ void __launch_bounds__(3 * WG, 1)
         issue_pv<D>(o, cur, v_addr0 + (kt % STAGES) * TILE_BYTES);
         wg_wait<1>();
         fence_regs(s);
-        softmax_tile(s, nxt, st, (kt + 1) * BN, qpos0, tile.pos0, t4, scale_log2);
+        softmax_tile<false>(s, nxt, st, (kt + 1) * BN, qpos0, tile.pos0, t4, scale_log2);
         wg_wait<0>();
         fence_regs(o);
         if (kt + STAGES < n_kt) bar_arrive(bar_empty(kt % STAGES), WG * (1 + hpc));
@@ -400,22 +323,7 @@ __global__ void __launch_bounds__(3 * WG, 1)
         step(kt + 1, pb, pa);
     }
 
-    // Row sums over the quad, normalise, store float pairs.
-    float l0 = st.l0, l1 = st.l1;
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
-    const int r0 = warp * 16 + g4, r1 = r0 + 8;
-    const int64_t ld = (int64_t)g.n_heads * D;
-    float *out0 = att + (tile.row0 + r0) * ld + (int64_t)head * D + 2 * t4;
-    float *out1 = att + (tile.row0 + r1) * ld + (int64_t)head * D + 2 * t4;
-#pragma unroll
-    for (int i = 0; i < D / 8; i++) {
-        if (r0 < tile.n) *(float2 *)(out0 + i * 8) = make_float2(o[4 * i] * inv0, o[4 * i + 1] * inv0);
-        if (r1 < tile.n) *(float2 *)(out1 + i * 8) = make_float2(o[4 * i + 2] * inv1, o[4 * i + 3] * inv1);
-    }
+    store_o<D>(att, o, st, tile, g, head, warp, g4, t4);
 #else
     SS_GPUARCH_TRAP(); // never launched here: ss_attn_prefill_wgmma_available() says no
 #endif
