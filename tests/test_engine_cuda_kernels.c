@@ -204,19 +204,22 @@ static const int SLIDES[3] = {0, 6, 8};
 /* ---- row-wise kernels ---- */
 
 static void norm_plain_case(int M, int n) {
-    float *x = rand_floats((int64_t)M * n, -3, 3), *w = rand_normal_bf16(n, 1.0f);
-    for (int i = 0; i < n; i++) w[i] += 1.0f;
-    float *d_x = dev_upload(x, (size_t)M * n * 4), *d_w = dev_upload(w, (size_t)n * 4);
+    /* n + 1 weights: norm 2 takes them from the second, a w the kernel cannot load 16 bytes at a time */
+    float *x = rand_floats((int64_t)M * n, -3, 3), *w = rand_normal_bf16(n + 1, 1.0f);
+    for (int i = 0; i <= n; i++) w[i] += 1.0f;
+    float *d_x = dev_upload(x, (size_t)M * n * 4), *d_w = dev_upload(w, (size_t)(n + 1) * 4);
     float *y = malloc((size_t)M * n * 4);
-    for (int with_norm = 0; with_norm < 2; with_norm++) {
-        ss_ref_rmsnorm(y, x, with_norm ? w : NULL, M, n, 1e-5);
+    for (int with_norm = 0; with_norm < 3; with_norm++) {
+        const int w0 = with_norm == 2; /* first weight used */
+        ss_ref_rmsnorm(y, x, with_norm ? w + w0 : NULL, M, n, 1e-5);
         for (int d = 0; d < 3; d++)
             for (int s = 0; s < 3; s++) {
                 xout o;
                 xout_make(&o, OUT_DTYPES[d], M, n, SLIDES[s]);
-                OK(ss_k_norm(d_x, M, n, with_norm ? d_w : NULL, 1e-5, &o.dev, NULL));
+                OK(ss_k_norm(d_x, M, n, with_norm ? d_w + w0 : NULL, 1e-5, &o.dev, NULL));
                 char what[96];
-                snprintf(what, sizeof what, "norm%s n=%d -> %s L=%d", with_norm ? "" : "(none)", n,
+                snprintf(what, sizeof what, "norm%s n=%d -> %s L=%d",
+                         with_norm == 2 ? " (w unaligned)" : with_norm ? "" : "(none)", n,
                          ss_dtype_name(OUT_DTYPES[d]), SLIDES[s]);
                 xout_check(&o, y, n, 0, what);
                 xout_free(&o);
@@ -230,9 +233,12 @@ static void test_norm_plain(void **state) {
     (void)state;
     /* n not a multiple of 32 nor of 6: padding everywhere; 520 takes the
      * 2:8 path that stores whole groups, 516 (not a multiple of 8) the
-     * general window gather for every L */
-    for (int nc = 0; nc < 2; nc++)
-        norm_plain_case(37, nc ? 516 : 520);
+     * general window gather for every L and a half chunk of 4 in the last
+     * thread. The longer rows: 6916 (a half chunk at the end), 9000, and
+     * 16388, whose float row needs more than 48 KiB of shared memory. */
+    const int ns[5] = {520, 516, 6916, 9000, 16388};
+    for (int nc = 0; nc < 5; nc++)
+        norm_plain_case(nc < 2 ? 37 : 5, ns[nc]);
 }
 
 static void test_embed_norm(void **state) {
@@ -274,10 +280,7 @@ static void test_embed_norm(void **state) {
 
 /* Residual add + norm for every GEMM-output view, x float or BF16 (then the
  * sum is rounded: x = bf16(x + delta), the CPU's BF16 residual). */
-static void test_add_norm(void **state) {
-    (void)state;
-    const int M = 21, n = 384;
-    const int64_t ld = 416;
+static void add_norm_case(int M, int n, int64_t ld) {
     const ss_ykind kinds[5] = {SS_Y_BF16, SS_Y_BF16_CHANNEL, SS_Y_I32, SS_Y_F32, SS_Y_BF16_ACC};
     float *w = rand_floats(n, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)n * 4);
     for (int k = 0; k < 10; k++) {
@@ -298,7 +301,7 @@ static void test_add_norm(void **state) {
         xout_make(&o, SS_DT_F8_E4M3, M, n, k % 5 == 2 ? 10 : 0);
         OK(ss_k_add_norm(d_x, xd, &f.dev, NULL, M, n, 1, d_w, 1e-5, &o.dev, NULL));
         char what[96];
-        snprintf(what, sizeof what, "add_norm(y kind %d, x %s) -> FP8%s", (int)kinds[k % 5], bf ? "BF16" : "F32",
+        snprintf(what, sizeof what, "add_norm(n=%d, y kind %d, x %s) -> FP8%s", n, (int)kinds[k % 5], bf ? "BF16" : "F32",
                  k % 5 == 2 ? " L=10" : "");
         xout_check(&o, y, n, 0, what);
         void *gx = dev_download(d_x, xbytes);
@@ -306,7 +309,7 @@ static void test_add_norm(void **state) {
         free(gx);
         xout_free(&o);
         /* gathered rows (the lm_head input), residual untouched */
-        int32_t rows[3] = {20, 3, 7};
+        int32_t rows[3] = {M - 1, M / 2, 0};
         float *ys = malloc((size_t)3 * n * 4), *sums = malloc((size_t)3 * n * 4);
         for (int r = 0; r < 3; r++) memcpy(sums + (size_t)r * n, sum + (size_t)rows[r] * n, (size_t)n * 4);
         ss_ref_rmsnorm(ys, sums, w, 3, n, 1e-5);
@@ -327,14 +330,18 @@ static void test_add_norm(void **state) {
     free(w);
 }
 
-static void test_act_norm(void **state) {
+static void test_add_norm(void **state) {
     (void)state;
-    const int M = 33, I = 344;
+    add_norm_case(21, 384, 416);   /* 16-byte loads of BF16 rows */
+    add_norm_case(6, 2564, 2596);  /* n and the stride not multiples of 8: 8-byte loads, a half chunk */
+}
+
+static void act_norm_case(int M, int I, int64_t ld) {
     float *w = rand_floats(I, 0.5f, 1.5f), *d_w = dev_upload(w, (size_t)I * 4);
     for (int act = 0; act < 2; act++)
         for (int k = 0; k < 3; k++) { /* BF16, INT32 accumulators, BF16 accumulators (cuSPARSELt FP8) */
             yfix f;
-            yfix_make(&f, k == 0 ? SS_Y_BF16 : k == 1 ? SS_Y_I32 : SS_Y_BF16_ACC, M, 2 * I, 2 * I + 16);
+            yfix_make(&f, k == 0 ? SS_Y_BF16 : k == 1 ? SS_Y_I32 : SS_Y_BF16_ACC, M, 2 * I, ld);
             float *h = malloc((size_t)M * I * 4), *y = malloc((size_t)M * I * 4);
             ss_ref_act(f.host, M, I, act, h);
             for (int with_norm = 0; with_norm < 2; with_norm++) {
@@ -344,8 +351,8 @@ static void test_act_norm(void **state) {
                     xout_make(&o, OUT_DTYPES[d], M, I, d == 1 ? 8 : 0);
                     OK(ss_k_act_norm(&f.dev, M, I, act, with_norm ? d_w : NULL, 1e-5, &o.dev, NULL));
                     char what[96];
-                    snprintf(what, sizeof what, "act_norm(%s, y kind %d, norm %d) -> %s", act ? "silu" : "relu2", k,
-                             with_norm, ss_dtype_name(OUT_DTYPES[d]));
+                    snprintf(what, sizeof what, "act_norm(%s, I=%d, y kind %d, norm %d) -> %s", act ? "silu" : "relu2",
+                             I, k, with_norm, ss_dtype_name(OUT_DTYPES[d]));
                     xout_check(&o, y, I, act ? 1 : 0, what); /* silu: expf may differ by an ulp */
                     xout_free(&o);
                 }
@@ -355,6 +362,14 @@ static void test_act_norm(void **state) {
         }
     ss_gpu_free(d_w);
     free(w);
+}
+
+static void test_act_norm(void **state) {
+    (void)state;
+    /* 344: a small row, 16-byte loads; BitNet's 6912 (16 elements a thread)
+     * with a stride that is not a multiple of 8 (8-byte loads) */
+    act_norm_case(33, 344, 2 * 344 + 16);
+    act_norm_case(7, 6912, 2 * 6912 + 4);
 }
 
 /* ---- RoPE + KV cache and attention ---- */
