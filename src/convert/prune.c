@@ -82,8 +82,8 @@ static void prune_row(void *row, ss_dtype t, int64_t K, int L) {
     }
 }
 
-ss_status ss_prune_matrix(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const char *what) {
-    what = what ? what : "weight";
+/* The arguments both pruners take: a dtype they know, an even L in 4..SS_L_MAX, a real matrix. */
+static ss_status check_prune_args(ss_dtype dtype, int64_t N, int64_t K, int L, const char *what) {
     if (!prunable(dtype))
         return ss_fail(SS_ERR_UNSUPPORTED, "%s: cannot prune dtype %s (BF16, F16, F32, I8 or F8_E4M3)", what,
                        ss_dtype_name(dtype));
@@ -91,6 +91,12 @@ ss_status ss_prune_matrix(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, 
         return ss_fail(SS_ERR_ARG, "%s: cannot prune to 2:%d (L must be even, 4..%d)", what, L, SS_L_MAX);
     if (N < 0 || K <= 0)
         return ss_fail(SS_ERR_ARG, "%s: cannot prune a [%lld, %lld] matrix", what, (long long)N, (long long)K);
+    return SS_OK;
+}
+
+ss_status ss_prune_matrix(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const char *what) {
+    what = what ? what : "weight";
+    SS_TRY(check_prune_args(dtype, N, K, L, what));
     const size_t esize = ss_dtype_size(dtype);
     unsigned char *base = w;
 #pragma omp parallel for schedule(static)
@@ -166,13 +172,7 @@ static void zero_at(unsigned char *row, size_t esize, int64_t k) { memset(row + 
 ss_status ss_prune_matrix_wanda(void *w, ss_dtype dtype, int64_t N, int64_t K, int L, const double *sumsq,
                                 const char *what) {
     what = what ? what : "weight";
-    if (!prunable(dtype))
-        return ss_fail(SS_ERR_UNSUPPORTED, "%s: cannot prune dtype %s (BF16, F16, F32, I8 or F8_E4M3)", what,
-                       ss_dtype_name(dtype));
-    if (L < 4 || L > SS_L_MAX || L % 2)
-        return ss_fail(SS_ERR_ARG, "%s: cannot prune to 2:%d (L must be even, 4..%d)", what, L, SS_L_MAX);
-    if (N < 0 || K <= 0)
-        return ss_fail(SS_ERR_ARG, "%s: cannot prune a [%lld, %lld] matrix", what, (long long)N, (long long)K);
+    SS_TRY(check_prune_args(dtype, N, K, L, what));
     SS_TRY(check_sumsq(sumsq, K, what));
     const size_t esize = ss_dtype_size(dtype);
     double *norm = malloc((size_t)K * sizeof *norm);
