@@ -233,9 +233,9 @@ static void test_norm_plain(void **state) {
     (void)state;
     /* n not a multiple of 32 nor of 6: padding everywhere; 520 takes the
      * 2:8 path that stores whole groups, 516 (not a multiple of 8) the
-     * general window gather for every L and a half chunk of 4 in the last
-     * thread. The longer rows: 6916 (a half chunk at the end), 9000, and
-     * 16388, whose float row needs more than 48 KiB of shared memory. */
+     * general window gather for every L. The longer rows: 6916 (not a
+     * multiple of 8), 9000, and 16388, whose float row needs more than
+     * 48 KiB of shared memory. */
     const int ns[5] = {520, 516, 6916, 9000, 16388};
     for (int nc = 0; nc < 5; nc++)
         norm_plain_case(nc < 2 ? 37 : 5, ns[nc]);
@@ -332,8 +332,8 @@ static void add_norm_case(int M, int n, int64_t ld) {
 
 static void test_add_norm(void **state) {
     (void)state;
-    add_norm_case(21, 384, 416);   /* 16-byte loads of BF16 rows */
-    add_norm_case(6, 2564, 2596);  /* n and the stride not multiples of 8: 8-byte loads, a half chunk */
+    add_norm_case(21, 384, 416);   /* a small row */
+    add_norm_case(6, 2564, 2596);  /* BitNet's size class, n and the stride not multiples of 8 */
 }
 
 static void act_norm_case(int M, int I, int64_t ld) {
@@ -366,8 +366,7 @@ static void act_norm_case(int M, int I, int64_t ld) {
 
 static void test_act_norm(void **state) {
     (void)state;
-    /* 344: a small row, 16-byte loads; BitNet's 6912 (16 elements a thread)
-     * with a stride that is not a multiple of 8 (8-byte loads) */
+    /* 344: a small row; BitNet's 6912 with a stride that is not a multiple of 8 */
     act_norm_case(33, 344, 2 * 344 + 16);
     act_norm_case(7, 6912, 2 * 6912 + 4);
 }
